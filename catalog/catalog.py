@@ -1,0 +1,142 @@
+"""The catalog: named sources, name resolution with suggestions, and a per-connection schema cache."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from fedq.catalog.types import arrow_to_duckdb
+from fedq.errors import OperationalError, ProgrammingError
+from fedq.sources import Source, TableName, source_class
+
+
+@dataclass(frozen=True)
+class BoundTable:
+    """A table reference resolved to its source, its name there and its schema."""
+
+    source: Source
+    table: TableName
+    schema: pa.Schema
+
+    @property
+    def qualified(self) -> tuple[str, str, str]:
+        return (self.source.name, self.table.schema, self.table.name)
+
+    def __str__(self) -> str:
+        return ".".join(self.qualified)
+
+
+def _closest(word: str, candidates: list[str]) -> str:
+    matches = difflib.get_close_matches(word.lower(), [c.lower() for c in candidates], n=3, cutoff=0.5)
+    by_lower = {c.lower(): c for c in candidates}
+    return ", ".join(by_lower[m] for m in matches)
+
+
+class Catalog:
+    """Sources by name; table lists and schemas are discovered once and cached."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, Source] = {}
+        self._tables: dict[str, list[TableName]] = {}
+        self._schemas: dict[tuple[str, TableName], pa.Schema] = {}
+        self._lock = threading.RLock()
+
+    # -- sources ----------------------------------------------------------------------
+    def add(self, name: str, type_name: str, **options: Any) -> Source:
+        cls = source_class(type_name)
+        allowed = {f.name for f in dataclasses.fields(cls) if f.init and f.name != "name"}
+        unknown = set(options) - allowed
+        if unknown:
+            raise ProgrammingError(
+                f"source '{name}' ({cls.type_name}): unknown setting(s) {sorted(unknown)}; "
+                f"allowed: {sorted(allowed)}"
+            )
+        key = name.lower()
+        if key in self.sources:
+            raise ProgrammingError(f"a source named '{name}' already exists")
+        source = cls(name=name, **options)
+        self.sources[key] = source
+        return source
+
+    def remove(self, name: str) -> None:
+        source = self.source(name)
+        source.close()
+        with self._lock:
+            del self.sources[name.lower()]
+            self._tables.pop(name.lower(), None)
+            self._schemas = {k: v for k, v in self._schemas.items() if k[0] != name.lower()}
+
+    def source(self, name: str) -> Source:
+        try:
+            return self.sources[name.lower()]
+        except KeyError:
+            hint = _closest(name, [s.name for s in self.sources.values()])
+            raise ProgrammingError(
+                f"unknown source '{name}'" + (f"; did you mean {hint}?" if hint else "")
+            ) from None
+
+    def refresh(self, name: str | None = None) -> None:
+        with self._lock:
+            keys = [name.lower()] if name else list(self._tables)
+            for key in keys:
+                self._tables.pop(key, None)
+            self._schemas = {k: v for k, v in self._schemas.items() if name is None or k[0] != name.lower()}
+
+    # -- tables -----------------------------------------------------------------------
+    def tables(self, source: Source) -> list[TableName]:
+        with self._lock:
+            cached = self._tables.get(source.name.lower())
+        if cached is None:
+            cached = source.list_tables()
+            with self._lock:
+                self._tables[source.name.lower()] = cached
+        return cached
+
+    def schema(self, source: Source, table: TableName) -> pa.Schema:
+        key = (source.name.lower(), table)
+        with self._lock:
+            cached = self._schemas.get(key)
+        if cached is None:
+            cached = source.table_schema(table)
+            with self._lock:
+                self._schemas[key] = cached
+        return cached
+
+    def resolve(self, parts: list[str]) -> BoundTable:
+        """Resolve ``source.table`` or ``source.schema.table`` (case-insensitively)."""
+        written = ".".join(parts)
+        if len(parts) not in (2, 3):
+            names = ", ".join(s.name for s in self.sources.values()) or "none attached"
+            raise ProgrammingError(
+                f"table '{written}' must be named source.table or source.schema.table (sources: {names})"
+            )
+        source = self.source(parts[0])
+        schema = parts[1] if len(parts) == 3 else source.default_schema
+        wanted = parts[-1]
+        try:
+            tables = self.tables(source)
+        except OperationalError:
+            raise
+        for table in tables:
+            if table.schema.lower() == schema.lower() and table.name.lower() == wanted.lower():
+                return BoundTable(source, table, self.schema(source, table))
+        candidates = [
+            f"{source.name}.{t.name}" if t.schema == source.default_schema else f"{source.name}.{t.schema}.{t.name}"
+            for t in tables
+        ]
+        hint = _closest(f"{source.name}.{wanted}" if len(parts) == 2 else written, candidates)
+        raise ProgrammingError(
+            f"table '{written}' does not exist in source '{source.name}'" + (f"; did you mean {hint}?" if hint else "")
+        )
+
+    def duckdb_columns(self, bound: BoundTable) -> dict[str, str]:
+        """Column name -> DuckDB type name, for sqlglot's schema."""
+        return {f.name: arrow_to_duckdb(f.type) for f in bound.schema}
+
+    def close(self) -> None:
+        for source in self.sources.values():
+            source.close()

@@ -1,0 +1,86 @@
+"""A DuckDB mirror of the catalog with empty tables: DuckDB's own binder checks queries before any
+source is contacted, names result columns exactly as DuckDB would, and re-checks each local plan.
+
+Validating against the mirror means a misspelt column gets DuckDB's message (with its candidate
+bindings) and costs nothing remote; and because the mirror has the real types, the names and
+types it reports for a pushed-down subquery are those the all-local reference query would have.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from fedq.catalog import BoundTable
+from fedq.errors import ProgrammingError
+
+RESERVED_CATALOGS = {"memory", "system", "temp", "main"}
+
+
+def _quoted(*parts: str) -> str:
+    return ".".join(exp.to_identifier(p, quoted=True).sql("duckdb") for p in parts)
+
+
+def friendly_duckdb_error(error: duckdb.Error) -> str:
+    """DuckDB's message without the exception class prefix noise."""
+    return str(error).strip()
+
+
+class Binder:
+    """Owns the mirror database; thread-safe."""
+
+    def __init__(self) -> None:
+        self._db = duckdb.connect(config={"threads": 1})
+        self._db.execute("SET TimeZone = 'UTC'")
+        self._known: set[tuple[str, str, str]] = set()
+        self._lock = threading.Lock()
+
+    def ensure(self, tables: list[BoundTable]) -> None:
+        """Create empty mirror tables for ``tables`` (once each)."""
+        with self._lock:
+            for bound in tables:
+                key = tuple(p.lower() for p in bound.qualified)
+                if key in self._known:
+                    continue
+                source, schema, name = bound.qualified
+                catalogs = {r[0].lower() for r in self._db.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+                if source.lower() not in catalogs:
+                    self._db.execute(f"ATTACH ':memory:' AS {_quoted(source)}")
+                self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quoted(source, schema)}")
+                empty = pa.table({f.name: pa.array([], f.type) for f in bound.schema}) if len(bound.schema) else None
+                if empty is None:
+                    self._db.execute(f"CREATE TABLE {_quoted(source, schema, name)} (__fedq_empty INTEGER)")
+                else:
+                    self._db.register("__fedq_mirror", empty)
+                    self._db.execute(f"CREATE OR REPLACE TABLE {_quoted(source, schema, name)} AS SELECT * FROM __fedq_mirror")
+                    self._db.unregister("__fedq_mirror")
+                self._known.add(key)
+
+    def forget(self, source: str) -> None:
+        with self._lock:
+            self._known = {k for k in self._known if k[0] != source.lower()}
+            try:
+                self._db.execute(f"DETACH {_quoted(source)}")
+            except duckdb.Error:
+                pass
+
+    def describe(self, sql: str, params: dict[str, Any], views: dict[str, pa.Schema] | None = None) -> list[tuple[str, str]]:
+        """Bind ``sql`` (no rows are read) and return its output (name, DuckDB type) pairs.
+
+        ``views`` registers empty stand-ins for fragment views, to check a local query.
+        Raises :class:`ProgrammingError` with DuckDB's message when the query does not bind.
+        """
+        with self._lock:
+            cursor = self._db.cursor()
+        try:
+            for name, schema in (views or {}).items():
+                cursor.register(name, pa.table({f.name: pa.array([], f.type) for f in schema}))
+            relation = cursor.execute(f"DESCRIBE {sql}", params or None)
+            return [(row[0], row[1]) for row in relation.fetchall()]
+        except duckdb.Error as error:
+            raise ProgrammingError(friendly_duckdb_error(error)) from None
+        finally:
+            cursor.close()

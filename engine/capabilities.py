@@ -1,0 +1,160 @@
+"""What each SQL dialect may be sent, as data, and the checker that applies it.
+
+An expression is pushable to a dialect only if every node in it is on that dialect's allowlist
+and passes the typed rules from ``shared/PUSHDOWN_HAZARDS.md``: text ranges and sorts only with
+code-point collation, no naive-vs-zoned time comparisons, no division or modulo, no LIKE where the
+source's LIKE differs, no date logic where the source stores dates as text. Anything not listed is
+computed by DuckDB. :func:`why_not_pushable` returns the first reason, for EXPLAIN.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+T = exp.DataType.Type
+TEXT_TYPES = {T.VARCHAR, T.TEXT, T.CHAR, T.NVARCHAR, T.NCHAR}
+FLOAT_TYPES = {T.FLOAT, T.DOUBLE}
+TEMPORAL_TYPES = {T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ, T.DATETIME, T.TIMESTAMP_S, T.TIMESTAMP_MS, T.TIMESTAMP_NS}
+ZONED_TYPES = {T.TIMESTAMPTZ, T.TIMESTAMPLTZ}
+NUMERIC_TYPES = set(exp.DataType.NUMERIC_TYPES)
+
+# Nodes that carry no semantics of their own.
+STRUCTURAL = (
+    exp.Column, exp.Identifier, exp.Table, exp.TableAlias, exp.Alias, exp.Paren, exp.From,
+    exp.Where, exp.Group, exp.Having, exp.Star, exp.Tuple, exp.Var, exp.DataType, exp.Ordered,
+    exp.Order, exp.Limit, exp.Offset, exp.Subquery, exp.Distinct, exp.Literal, exp.Null,
+    exp.Boolean, exp.Placeholder, exp.With, exp.CTE,
+)
+LOGIC = (exp.And, exp.Or, exp.Not, exp.Is, exp.In, exp.Between, exp.Case, exp.If, exp.Coalesce)
+COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+RANGE_COMPARISONS = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
+ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Neg)
+AGGREGATES = (exp.Count, exp.Sum, exp.Min, exp.Max)
+QUERY = (exp.Select, exp.Join, exp.Exists, exp.Union, exp.Intersect, exp.Except)
+
+
+@dataclass(frozen=True)
+class DialectCapabilities:
+    """One row of the capability table: what a dialect may run with DuckDB's semantics."""
+
+    allowed: tuple[type[exp.Expression], ...]
+    join_kinds: frozenset[str]  # "inner", "left", "right", "full", "cross"
+    text_order_collation: str | None  # COLLATE added to text ranges, sorts, MIN/MAX; None = native code-point
+    temporal_logic: bool  # dates and timestamps are real types (not text) at the source
+    like_escape: str | None  # ESCAPE clause emitted with LIKE; None = LIKE not pushed
+    interval_arithmetic: bool
+
+
+CAPABILITIES: dict[str, DialectCapabilities] = {
+    "postgres": DialectCapabilities(
+        allowed=STRUCTURAL + LOGIC + COMPARISONS + ARITHMETIC + AGGREGATES + QUERY
+        + (exp.DPipe, exp.Cast, exp.Interval, exp.Like, exp.Escape, exp.Abs, exp.Length),
+        join_kinds=frozenset({"inner", "left", "right", "full", "cross"}),
+        text_order_collation="C",
+        temporal_logic=True,
+        like_escape="",
+        interval_arithmetic=True,
+    ),
+    "sqlite": DialectCapabilities(
+        allowed=STRUCTURAL + LOGIC + COMPARISONS + ARITHMETIC + AGGREGATES + QUERY + (exp.DPipe, exp.Abs),
+        join_kinds=frozenset({"inner", "left", "cross"}),
+        text_order_collation=None,
+        temporal_logic=False,
+        like_escape=None,
+        interval_arithmetic=False,
+    ),
+}
+
+
+def _type(node: exp.Expression) -> exp.DataType.Type:
+    return node.type.this if node.type else T.UNKNOWN
+
+
+def _family_of(node: exp.Expression) -> str:
+    """Type family of an operand; a bind parameter takes the family of what it is compared with."""
+    if isinstance(node, exp.Placeholder):
+        return "null"
+    return _family(_type(node))
+
+
+def _family(kind: exp.DataType.Type) -> str:
+    if kind in TEXT_TYPES:
+        return "text"
+    if kind in TEMPORAL_TYPES:
+        return "zoned" if kind in ZONED_TYPES else "time"
+    if kind == T.BOOLEAN:
+        return "bool"
+    if kind == T.NULL:
+        return "null"
+    if kind in NUMERIC_TYPES:
+        return "number"
+    return "other"
+
+
+def _comparison_problem(node: exp.Expression, caps: DialectCapabilities) -> str | None:
+    """Typed rules for comparisons: both sides of one family, no naive-vs-zoned, temporal support."""
+    operands = [node.this] + ([node.expression] if node.args.get("expression") else [])
+    if isinstance(node, exp.Between):
+        operands += [node.args["low"], node.args["high"]]
+    if isinstance(node, exp.In):
+        operands += list(node.expressions)
+    families = {_family_of(o) for o in operands} - {"null"}
+    if "other" in families:
+        return f"operand of unknown type in {node.sql('duckdb')}"
+    if families == {"time", "zoned"}:
+        return "comparison between a naive timestamp and a zoned value (hazard 9)"
+    if len(families) > 1:
+        return f"comparison across types {sorted(families)}"
+    if families & {"time", "zoned"} and not caps.temporal_logic:
+        return "dates are stored as text at this source"
+    return None
+
+
+def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
+    """None if ``expression`` may be sent to ``dialect`` unchanged in meaning, else the reason."""
+    caps = CAPABILITIES[dialect]
+    for node in expression.walk():
+        if not isinstance(node, caps.allowed):
+            return f"{type(node).__name__} is not on the {dialect} allowlist"
+        if isinstance(node, exp.Join):
+            kind = (node.side or node.kind or "inner").lower()
+            if kind not in caps.join_kinds or node.args.get("using") or node.args.get("method"):
+                return f"{kind} join is not on the {dialect} allowlist"
+        if isinstance(node, (*COMPARISONS, exp.Between, exp.In)) and not (
+            isinstance(node, exp.In) and node.args.get("query")
+        ):
+            problem = _comparison_problem(node, caps)
+            if problem:
+                return problem
+        if isinstance(node, ARITHMETIC):
+            kinds = {_family_of(o) for o in (node.this, node.args.get("expression")) if o is not None}
+            if kinds & {"time", "zoned"} and not caps.interval_arithmetic:
+                return "date arithmetic is not pushed to this source"
+            if kinds - {"number", "time", "zoned", "null", "other"}:
+                return f"arithmetic on {sorted(kinds)}"
+            if "other" in kinds and not isinstance(node.args.get("expression"), exp.Interval):
+                return "arithmetic on an untyped operand"
+        if isinstance(node, exp.Cast) and not _literal_cast_ok(node):
+            return f"cast {node.sql('duckdb')} is not pushed"
+        if isinstance(node, exp.Interval) and not (caps.interval_arithmetic and isinstance(node.this, exp.Literal)):
+            return "interval is not pushed"
+        if isinstance(node, exp.Like):
+            if caps.like_escape is None:
+                return f"LIKE differs at {dialect} (hazard 15)"
+            if _family(_type(node.this)) != "text":
+                return "LIKE on a non-text operand"
+        if isinstance(node, exp.Column) and _family_of(node) == "other":
+            return f"column {node.sql('duckdb')} has a type fedq does not push"
+    return None
+
+
+def _literal_cast_ok(node: exp.Cast) -> bool:
+    """Only typed literals (DATE '…', TIMESTAMP '…', numbers) are cast remotely."""
+    target = node.to.this
+    return isinstance(node.this, exp.Literal) and (target in TEMPORAL_TYPES or target in NUMERIC_TYPES)
+
+
+def needs_code_point_collation(node: exp.Expression) -> bool:
+    """True for text-typed expressions whose order matters (ranges, sorts, MIN/MAX)."""
+    return _family(_type(node)) == "text"

@@ -1,0 +1,174 @@
+"""Run a plan: fragments start at once, each in its own thread, and stream record batches into
+DuckDB through bounded queues; DuckDB runs the local query over them as registered Arrow streams.
+
+A fragment's failure is kept and re-raised as the fedq error it was (naming the source), not as
+DuckDB's wrapper around it.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Iterator
+
+import duckdb
+import pyarrow as pa
+
+from fedq.engine.planner import Fragment, Plan
+from fedq.errors import DatabaseError, Error, OperationalError, ProgrammingError
+
+QUEUE_BATCHES = 8
+_END = object()
+
+
+class FragmentStream:
+    """A background reader of one fragment, exposed to DuckDB as a RecordBatchReader."""
+
+    def __init__(self, fragment: Fragment, cancelled: threading.Event) -> None:
+        self.fragment = fragment
+        self.cancelled = cancelled
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"fedq-{fragment.view}", daemon=True)
+        self.thread.start()
+
+    def _open(self) -> pa.RecordBatchReader:
+        fragment = self.fragment
+        if fragment.kind == "scan":
+            return fragment.source.scan(fragment.request, fragment.stats)
+        return fragment.source.query(fragment.remote_sql, fragment.remote_params, fragment.stats)
+
+    def _put(self, item: Any) -> bool:
+        while not self.cancelled.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            reader = self._open()
+            if not self._put(reader.schema):
+                return
+            for batch in reader:
+                if not self._put(batch):
+                    return
+            self._put(_END)
+        except BaseException as error:  # handed to the consumer thread
+            self.error = error
+            self._put(error)
+
+    def _next(self) -> Any:
+        while True:
+            if self.cancelled.is_set():
+                raise OperationalError("query cancelled")
+            try:
+                item = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            return item
+
+    def reader(self) -> pa.RecordBatchReader:
+        schema = self._next()
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            while True:
+                item = self._next()
+                if item is _END:
+                    return
+                yield item
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+class Execution:
+    """One running statement: its fragment streams, its DuckDB cursor and its result stream."""
+
+    def __init__(self, database: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+        self.plan = plan
+        self.cancelled = threading.Event()
+        self.cursor = database.cursor()
+        self.streams: list[FragmentStream] = []
+
+    def _register(self, materialize: bool) -> None:
+        self.streams = [FragmentStream(f, self.cancelled) for f in self.plan.fragments]
+        for stream in self.streams:
+            reader = stream.reader()
+            self.cursor.register(stream.fragment.view, reader.read_all() if materialize else reader)
+
+    def start(self, batch_rows: int = 100_000) -> pa.RecordBatchReader:
+        """Start all fragments and the local query; return DuckDB's result as a batch stream."""
+        try:
+            self._register(materialize=False)
+            return self._guard(self._local_reader(batch_rows))
+        except duckdb.Error as error:
+            if "already been consumed" in str(error):  # DuckDB scanned one stream twice: read them into memory
+                self.cancel_streams()
+                self.cancelled = threading.Event()
+                self._register(materialize=True)
+                return self._guard(self._local_reader(batch_rows))
+            raise self._translate(error) from None
+        except Error:
+            raise
+        except BaseException:
+            self.close()
+            raise
+
+    def _local_reader(self, batch_rows: int) -> pa.RecordBatchReader:
+        relation = self.cursor.sql(self.plan.local_sql, params=self.plan.local_params or None)
+        return relation.to_arrow_reader(batch_rows)
+
+    def _guard(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """Re-raise fragment errors (not DuckDB's wrapping of them) while the result streams."""
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                while True:
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        return
+                    yield batch
+            except (duckdb.Error, pa.ArrowException) as error:
+                raise self._translate(error) from None
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def _translate(self, error: BaseException) -> Error:
+        for stream in self.streams:
+            if isinstance(stream.error, Error):
+                return stream.error
+        if self.cancelled.is_set() or isinstance(error, duckdb.InterruptException):
+            return OperationalError("query cancelled")
+        message = str(error).strip()
+        if isinstance(error, (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException)):
+            return ProgrammingError(message)
+        if isinstance(error, (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)):
+            from fedq.errors import DataError
+
+            return DataError(message)
+        return DatabaseError(message)
+
+    def cancel_streams(self) -> None:
+        self.cancelled.set()
+        for stream in self.streams:
+            stream.fragment.source.cancel() if stream.thread.is_alive() else None
+
+    def cancel(self) -> None:
+        """Stop the local query and every remote statement still running."""
+        self.cancel_streams()
+        try:
+            self.cursor.interrupt()
+        except duckdb.Error:
+            pass
+
+    def close(self) -> None:
+        self.cancelled.set()
+        for stream in self.streams:
+            stream.thread.join(timeout=5)
+        try:
+            self.cursor.close()
+        except duckdb.Error:
+            pass

@@ -1,0 +1,523 @@
+"""Cut one query into per-source fragments and the local DuckDB query that finishes it.
+
+The planner never rewrites the user's query beyond swapping table references (or whole
+single-source subqueries) for fragment views, so everything it does not push is computed by
+DuckDB exactly as written. Analysis happens on a qualified, type-annotated copy (sqlglot's
+``qualify`` + ``annotate_types``):
+
+1. every catalog table is bound to its source;
+2. the largest subtrees whose tables all share one compute context, with no correlation to the
+   outside and only allowlisted operations, become one remote query each (datafusion-federation's
+   "largest single-source subtree");
+3. every other table becomes a scan with only the columns the query uses and the filter terms its
+   source accepts (Exact / Inexact / Unsupported). Filters stay in the local query too, so a pushed
+   filter can only remove rows that DuckDB would remove anyway.
+
+If analysis fails on a construct sqlglot cannot qualify, the plan falls back to full scans: slower,
+never wrong.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, build_scope
+
+import pyarrow as pa
+
+from fedq.catalog import BoundTable, Catalog
+from fedq.engine.binder import Binder
+from fedq.engine.capabilities import why_not_pushable
+from fedq.engine.folding import fold_constants
+from fedq.errors import ProgrammingError
+from fedq.sources import FetchStats, Pushdown, ScanRequest, SQLSource
+
+TABLE_KEY = "fedq_table"
+UNIT_KEY = "fedq_unit"
+_view_ids = itertools.count(1)
+
+
+@dataclass
+class Fragment:
+    """One unit of remote work and the DuckDB view its rows appear under."""
+
+    view: str
+    source: Any
+    kind: str  # "scan" or "query"
+    request: ScanRequest | None = None
+    remote_sql: str | None = None
+    remote_params: tuple[Any, ...] = ()
+    exact: list[str] = field(default_factory=list)
+    inexact: list[str] = field(default_factory=list)
+    local_only: list[str] = field(default_factory=list)
+    schema: pa.Schema | None = None  # expected output, for checking the local query
+    stats: FetchStats = field(default_factory=FetchStats)
+
+    @property
+    def remote(self) -> str:
+        """What the source receives: SQL text, or the scan request of a non-SQL source."""
+        return self.remote_sql if self.remote_sql is not None else self.request.describe()
+
+
+@dataclass
+class Plan:
+    fragments: list[Fragment]
+    local_sql: str
+    local_params: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+# -- binding -----------------------------------------------------------------------------
+def bind_tables(tree: exp.Expression, catalog: Catalog) -> list[BoundTable]:
+    """Resolve every catalog table in ``tree`` in place: full real names, an alias, a meta tag."""
+    cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    bound: list[BoundTable] = []
+    for table in list(tree.find_all(exp.Table)):
+        if not isinstance(table.this, exp.Identifier):
+            continue  # table functions are DuckDB's business
+        parts = [p.name for p in table.parts]
+        if len(parts) == 1 and parts[0].lower() in cte_names:
+            continue
+        if len(parts) == 1:
+            raise ProgrammingError(
+                f"table '{parts[0]}' needs its source: write source.{parts[0]} or source.schema.{parts[0]}"
+                + (f" (sources: {', '.join(s.name for s in catalog.sources.values())})" if catalog.sources else "")
+            )
+        resolved = catalog.resolve(parts)
+        if not table.alias:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+        source, schema, name = resolved.qualified
+        table.set("catalog", exp.to_identifier(source, quoted=True))
+        table.set("db", exp.to_identifier(schema, quoted=True))
+        table.set("this", exp.to_identifier(name, quoted=True))
+        table.meta[TABLE_KEY] = len(bound)
+        bound.append(resolved)
+    return bound
+
+
+def _tag_units(tree: exp.Expression) -> None:
+    for index, node in enumerate(tree.find_all(exp.Select, exp.SetOperation)):
+        node.meta[UNIT_KEY] = index
+
+
+def _analysis_copy(tree: exp.Expression, bound: list[BoundTable]) -> exp.Expression:
+    """Qualified, type-annotated copy where table ``i`` is named ``s.d.t{i}`` (no case trouble)."""
+    copy = tree.copy()
+    schema: dict[str, dict[str, str]] = {}
+    for table in copy.find_all(exp.Table):
+        index = table.meta.get(TABLE_KEY)
+        if index is None:
+            continue
+        table.set("catalog", exp.to_identifier("s"))
+        table.set("db", exp.to_identifier("d"))
+        table.set("this", exp.to_identifier(f"t{index}"))
+        schema[f"t{index}"] = {f.name.lower(): _duck_type(f.type) for f in bound[index].schema}
+    nested = {"s": {"d": schema}}
+    copy = qualify(copy, schema=nested, dialect="duckdb", quote_identifiers=False, validate_qualify_columns=False)
+    copy = fold_constants(copy)
+    return annotate_types(copy, schema=nested, dialect="duckdb")
+
+
+def _duck_type(dtype: pa.DataType) -> str:
+    from fedq.catalog.types import arrow_to_duckdb
+
+    return arrow_to_duckdb(dtype)
+
+
+# -- scope helpers -----------------------------------------------------------------------
+def _table_of(scope: Scope, alias: str) -> exp.Table | None:
+    """The catalog table an alias refers to, looking outward through enclosing scopes."""
+    while scope is not None:
+        if alias in scope.selected_sources:
+            node, _ = scope.selected_sources[alias]
+            return node if isinstance(node, exp.Table) and TABLE_KEY in node.meta else None
+        scope = scope.parent
+    return None
+
+
+def _nullable_aliases(select: exp.Select) -> set[str]:
+    """Aliases on the NULL-extended side of an outer join in this SELECT."""
+    seen: list[str] = []
+    source = select.args.get("from")
+    if source is not None:
+        seen.append(source.this.alias_or_name)
+    nullable: set[str] = set()
+    for join in select.args.get("joins") or []:
+        alias = join.this.alias_or_name
+        side = (join.side or "").upper()
+        if side == "LEFT":
+            nullable.add(alias)
+        elif side == "RIGHT":
+            nullable.update(seen)
+        elif side == "FULL":
+            nullable.update(seen + [alias])
+        elif (join.kind or "").upper() in ("SEMI", "ANTI", "ASOF", "POSITIONAL"):
+            nullable.add(alias)
+        seen.append(alias)
+    return nullable
+
+
+def _conjuncts(condition: exp.Expression | None) -> list[exp.Expression]:
+    if condition is None:
+        return []
+    return list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+
+
+def _filter_candidates(scope: Scope) -> dict[int, list[exp.Expression]]:
+    """Filter terms that may be offered to a single table's scan (hazard 12 for outer joins)."""
+    select = scope.expression
+    if not isinstance(select, exp.Select):
+        return {}
+    nullable = _nullable_aliases(select)
+    offered: list[tuple[exp.Expression, set[str]]] = []
+    where = select.args.get("where")
+    for term in _conjuncts(where.this if where else None):
+        offered.append((term, nullable))
+    for join in select.args.get("joins") or []:
+        side, kind = (join.side or "").upper(), (join.kind or "").upper()
+        if kind in ("SEMI", "ANTI", "ASOF", "POSITIONAL", "CROSS"):
+            continue
+        own = join.this.alias_or_name
+        for term in _conjuncts(join.args.get("on")):
+            if side == "":
+                offered.append((term, nullable))
+            elif side == "LEFT":
+                offered.append((term, nullable - {own}))  # the nullable side's own ON terms
+    result: dict[int, list[exp.Expression]] = {}
+    for term, blocked in offered:
+        if any(isinstance(n, (exp.Subquery, exp.Select, exp.AggFunc, exp.Window, exp.Exists)) for n in term.walk()):
+            continue
+        aliases = {c.table for c in term.find_all(exp.Column)}
+        if len(aliases) != 1:
+            continue
+        alias = aliases.pop()
+        if alias in blocked or alias not in scope.selected_sources:
+            continue
+        table = _table_of(scope, alias)
+        if table is not None:
+            result.setdefault(id(table), []).append(term)
+    return result
+
+
+# -- the planner -------------------------------------------------------------------------
+class Planner:
+    """Builds a :class:`Plan` for one SELECT-class statement."""
+
+    def __init__(self, catalog: Catalog, binder: Binder, pushdown: bool = True) -> None:
+        self.catalog = catalog
+        self.binder = binder
+        self.pushdown = pushdown
+
+    def plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
+        tree = tree.copy()
+        bound = bind_tables(tree, self.catalog)
+        self.binder.ensure(bound)
+        self.binder.describe(tree.sql("duckdb"), _used_params(tree, params))  # DuckDB's binder errors first
+        if not bound:
+            return Plan([], tree.sql("duckdb"), _used_params(tree, params))
+        if self.pushdown:
+            try:
+                return self._pushdown_plan(tree, bound, params)
+            except (OptimizeError, SqlglotError, KeyError, ProgrammingError, NotImplementedError) as error:
+                fallback = self._full_scan_plan(tree, bound, params)
+                fallback.notes.append(f"pushdown analysis skipped: {error}")
+                return fallback
+        return self._full_scan_plan(tree, bound, params)
+
+    # -- plans ------------------------------------------------------------------------
+    def _full_scan_plan(self, tree: exp.Expression, bound: list[BoundTable], params: dict[str, Any]) -> Plan:
+        local = tree.copy()
+        fragments = []
+        for table in list(local.find_all(exp.Table)):
+            index = table.meta.get(TABLE_KEY)
+            if index is None:
+                continue
+            fragment = self._scan_fragment(bound[index], [f.name for f in bound[index].schema], [], params)
+            fragments.append(fragment)
+            table.replace(_view_table(fragment.view, table.alias_or_name))
+        return Plan(fragments, local.sql("duckdb"), _used_params(local, params))
+
+    def _pushdown_plan(self, tree: exp.Expression, bound: list[BoundTable], params: dict[str, Any]) -> Plan:
+        _tag_units(tree)
+        analysed = _analysis_copy(tree, bound)
+        originals = {n.meta[UNIT_KEY]: n for n in tree.find_all(exp.Select, exp.SetOperation) if UNIT_KEY in n.meta}
+        tables = {n.meta[TABLE_KEY]: n for n in tree.find_all(exp.Table) if TABLE_KEY in n.meta}
+        fragments: list[Fragment] = []
+
+        units: list[exp.Expression] = []
+        self._find_units(analysed, bound, units)
+        pushed_tables: set[int] = set()
+        for unit in units:
+            fragment, replacement = self._unit_fragment(unit, originals[unit.meta[UNIT_KEY]], bound, params)
+            fragments.append(fragment)
+            original = originals[unit.meta[UNIT_KEY]]
+            if original is tree:
+                tree = replacement
+            else:
+                original.replace(replacement)
+            pushed_tables.update(t.meta[TABLE_KEY] for t in unit.find_all(exp.Table) if TABLE_KEY in t.meta)
+
+        needed, candidates, full = self._scan_requirements(analysed)
+        for table in analysed.find_all(exp.Table):
+            index = table.meta.get(TABLE_KEY)
+            if index is None or index in pushed_tables:
+                continue
+            target = bound[index]
+            by_lower = {f.name.lower(): f.name for f in target.schema}
+            columns = [f.name for f in target.schema] if id(table) in full else [
+                f.name for f in target.schema if f.name.lower() in needed.get(id(table), set())
+            ]
+            terms = [_bare(term, by_lower) for term in candidates.get(id(table), [])]
+            fragment = self._scan_fragment(target, columns, terms, params)
+            fragments.append(fragment)
+            original = tables[index]
+            original.replace(_view_table(fragment.view, original.alias_or_name))
+
+        plan = Plan(fragments, tree.sql("duckdb"), _used_params(tree, params))
+        self.binder.describe(plan.local_sql, plan.local_params, {f.view: f.schema for f in fragments})
+        return plan
+
+    # -- single-source subtrees ---------------------------------------------------------
+    def _find_units(self, node: exp.Expression, bound: list[BoundTable], found: list[exp.Expression]) -> None:
+        if isinstance(node, (exp.Select, exp.SetOperation)) and UNIT_KEY in node.meta and self._unit_ok(node, bound):
+            found.append(node)
+            return
+        for child in node.iter_expressions():
+            self._find_units(child, bound, found)
+
+    def _unit_ok(self, unit: exp.Expression, bound: list[BoundTable]) -> bool:
+        tables = list(unit.find_all(exp.Table))
+        if not tables or any(TABLE_KEY not in t.meta for t in tables):
+            return False
+        sources = {bound[t.meta[TABLE_KEY]].source for t in tables}
+        contexts = {s.context() for s in sources}
+        source = next(iter(sources))
+        if len(contexts) != 1 or not isinstance(source, SQLSource):
+            return False
+        local_aliases = {t.alias_or_name for t in unit.find_all(exp.Table)}
+        local_aliases |= {s.alias_or_name for s in unit.find_all(exp.Subquery)}
+        local_aliases |= {c.alias_or_name for c in unit.find_all(exp.CTE)}
+        if any(c.table and c.table not in local_aliases for c in unit.find_all(exp.Column)):
+            return False  # correlated with the outside
+        if any(isinstance(d, exp.Distinct) and d.args.get("on") for d in unit.find_all(exp.Distinct)):
+            return False
+        for table in tables:
+            if bound[table.meta[TABLE_KEY]].source.unsafe_columns(bound[table.meta[TABLE_KEY]].table):
+                return False
+        if why_not_pushable(unit, source.dialect) is not None:
+            return False
+        return _order_mapping(unit) is not None
+
+    def _unit_fragment(
+        self, unit: exp.Expression, original: exp.Expression, bound: list[BoundTable], params: dict[str, Any]
+    ) -> tuple[Fragment, exp.Select]:
+        source = bound[next(unit.find_all(exp.Table)).meta[TABLE_KEY]].source
+        remote = unit.copy()
+        order = remote.args.get("order")
+        limit, offset = remote.args.get("limit"), remote.args.get("offset")
+        mapping = _order_mapping(unit)
+        leftmost = remote
+        while isinstance(leftmost, exp.SetOperation):
+            leftmost = leftmost.this
+        outputs = [exp.alias_(p.unalias() if isinstance(p, exp.Alias) else p, f"c{i}") for i, p in enumerate(leftmost.expressions)]
+        hidden = [exp.alias_(key, f"s{i}") for i, key in enumerate(mapping.hidden)]
+        leftmost.set("expressions", outputs + hidden)
+        top_n = limit is not None and isinstance(remote, exp.Select) and _int_literal(limit) and (offset is None or _int_literal(offset))
+        for key in ("order", "limit", "offset"):
+            remote.set(key, None)
+        if top_n:
+            count = int(limit.expression.name) + (int(offset.expression.name) if offset is not None else 0)
+            if order is not None:
+                remote.set("order", exp.Order(expressions=[
+                    exp.Ordered(this=key.copy(), desc=o.args.get("desc"), nulls_first=o.args.get("nulls_first"))
+                    for key, o in zip(mapping.keys, order.expressions)
+                ]))
+            remote.set("limit", exp.Limit(expression=exp.Literal.number(count)))
+        _to_remote_names(remote, bound)
+        remote_sql, values = source.render(remote, params)
+
+        names = self.binder.describe(original.sql("duckdb"), _used_params(original, params))
+        view = f"__fedq_{next(_view_ids)}"
+        frag = exp.to_identifier(view)
+        projections = [
+            exp.alias_(_cast(exp.column(f"c{i}", table=frag), dtype), name, quoted=True)
+            for i, (name, dtype) in enumerate(names)
+        ]
+        replacement = exp.select(*projections).from_(exp.Table(this=frag))
+        if order is not None:
+            replacement.set("order", exp.Order(expressions=[
+                exp.Ordered(this=exp.column(column, table=frag), desc=o.args.get("desc"), nulls_first=o.args.get("nulls_first"))
+                for column, o in zip(mapping.columns, order.expressions)
+            ]))
+        if limit is not None:
+            replacement.set("limit", limit.copy())
+        if offset is not None:
+            replacement.set("offset", offset.copy())
+        schema = pa.schema([pa.field(f"c{i}", _arrow_stand_in(t)) for i, (_, t) in enumerate(names)]
+                           + [pa.field(f"s{i}", pa.string()) for i in range(len(hidden))])
+        fragment = Fragment(view=view, source=source, kind="query", remote_sql=remote_sql, remote_params=values, schema=schema)
+        return fragment, replacement
+
+    # -- table scans --------------------------------------------------------------------
+    def _scan_requirements(self, analysed: exp.Expression):
+        """Per catalog-table node: needed column names, filter candidates, and 'needs all columns'."""
+        needed: dict[int, set[str]] = {}
+        candidates: dict[int, list[exp.Expression]] = {}
+        full: set[int] = set()
+        root = build_scope(analysed)
+        if root is None:
+            raise OptimizeError("no scope")
+        for scope in root.traverse():
+            for column in scope.columns:
+                table = _table_of(scope, column.table) if column.table else None
+                if table is not None:
+                    needed.setdefault(id(table), set()).add(column.name.lower())
+            select = scope.expression
+            if isinstance(select, exp.Select) and any(
+                isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+                for p in select.expressions
+            ):
+                for node, _ in scope.selected_sources.values():
+                    full.add(id(node))
+            for key, terms in _filter_candidates(scope).items():
+                candidates.setdefault(key, []).extend(terms)
+        return needed, candidates, full
+
+    def _scan_fragment(self, target: BoundTable, columns: list[str], terms: list[exp.Expression], params: dict[str, Any]) -> Fragment:
+        source = target.source
+        exact, inexact, local_only, pushed = [], [], [], []
+        for term in terms:
+            verdict = source.classify_filter(term, target.schema, target.table)
+            text = term.sql("duckdb")
+            if verdict is Pushdown.EXACT:
+                exact.append(text)
+                pushed.append(term)
+            elif verdict is Pushdown.INEXACT:
+                inexact.append(text)
+                pushed.append(term)
+            else:
+                local_only.append(text)
+        schema = pa.schema([target.schema.field(c) for c in columns])
+        request = ScanRequest(target.table, tuple(columns), schema, tuple(pushed), {k: v for k, v in params.items()})
+        view = f"__fedq_{next(_view_ids)}"
+        fragment = Fragment(view=view, source=source, kind="scan", request=request, exact=exact, inexact=inexact,
+                            local_only=local_only,
+                            schema=schema if columns else pa.schema([pa.field("__fedq_one", pa.int64())]))
+        if isinstance(source, SQLSource):
+            fragment.remote_sql, fragment.remote_params = source.render_scan(request)
+        return fragment
+
+
+# -- helpers ------------------------------------------------------------------------------
+@dataclass
+class _OrderMapping:
+    columns: list[str]  # per ORDER BY key: output column name in the fragment (c<i> or s<i>)
+    hidden: list[exp.Expression]  # extra remote projections for keys that are not outputs
+    keys: list[exp.Expression]  # per ORDER BY key: the expression itself, for a remote Top-N
+
+
+def _order_mapping(unit: exp.Expression) -> _OrderMapping | None:
+    """How each ORDER BY key of a pushed unit maps to the fragment's columns; None if it cannot."""
+    order = unit.args.get("order")
+    if order is None:
+        return _OrderMapping([], [], [])
+    leftmost = unit
+    while isinstance(leftmost, exp.SetOperation):
+        leftmost = leftmost.this
+    projections = leftmost.expressions
+    columns: list[str] = []
+    hidden: list[exp.Expression] = []
+    keys: list[exp.Expression] = []
+    for ordered in order.expressions:
+        key = ordered.this
+        position = None
+        if isinstance(key, exp.Literal) and key.is_int:
+            position = int(key.name) - 1
+        for i, projection in enumerate(projections):
+            inner = projection.unalias() if isinstance(projection, exp.Alias) else projection
+            if position is None and (inner == key or (isinstance(key, exp.Column) and not key.table and key.name == projection.alias_or_name)):
+                position = i
+        if position is not None and 0 <= position < len(projections):
+            columns.append(f"c{position}")
+            projection = projections[position]
+            keys.append(projection.unalias() if isinstance(projection, exp.Alias) else projection)
+        elif isinstance(unit, exp.Select) and not unit.args.get("distinct"):
+            columns.append(f"s{len(hidden)}")
+            hidden.append(key.copy())
+            keys.append(key)
+        else:
+            return None
+    return _OrderMapping(columns, hidden, keys)
+
+
+def _int_literal(node: exp.Expression) -> bool:
+    value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
+    return isinstance(value, exp.Literal) and value.is_int
+
+
+def _to_remote_names(tree: exp.Expression, bound: list[BoundTable]) -> None:
+    """Rename analysis tables ``s.d.t{i}`` and their columns to the source's own spelling."""
+    real: dict[str, dict[str, str]] = {}
+    for table in list(tree.find_all(exp.Table)):
+        index = table.meta.get(TABLE_KEY)
+        if index is None:
+            continue
+        target = bound[index]
+        alias = table.alias_or_name
+        real[alias] = {f.name.lower(): f.name for f in target.schema}
+        table.replace(_remote_table(target, alias))
+    for column in tree.find_all(exp.Column):
+        names = real.get(column.table)
+        if names and column.name.lower() in names:
+            column.set("this", exp.to_identifier(names[column.name.lower()], quoted=True))
+
+
+def _remote_table(target: BoundTable, alias: str) -> exp.Table:
+    from fedq.engine.sqlgen import remote_table
+
+    return remote_table(target.table.schema, target.table.name, alias)
+
+
+def _bare(term: exp.Expression, by_lower: dict[str, str]) -> exp.Expression:
+    """A filter term over one table with qualifiers removed and real column names."""
+    term = term.copy()
+    for column in term.find_all(exp.Column):
+        column.set("table", None)
+        column.set("this", exp.to_identifier(by_lower.get(column.name.lower(), column.name), quoted=True))
+    return term
+
+
+def _view_table(view: str, alias: str) -> exp.Table:
+    return exp.Table(this=exp.to_identifier(view), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+
+
+def _used_params(tree: exp.Expression, params: dict[str, Any]) -> dict[str, Any]:
+    return {p.name: params[p.name] for p in tree.find_all(exp.Placeholder) if p.name in params}
+
+
+def _cast(column: exp.Expression, duck_type: str) -> exp.Expression:
+    try:
+        return exp.cast(column, exp.DataType.build(duck_type, dialect="duckdb"))
+    except (SqlglotError, ValueError):
+        return column
+
+
+def _arrow_stand_in(duck_type: str) -> pa.DataType:
+    """A rough Arrow type for a DuckDB type name, only used to bind-check the local query."""
+    name = duck_type.upper()
+    if name in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT"):
+        return pa.int64()
+    if name in ("DOUBLE", "FLOAT") or name.startswith("DECIMAL"):
+        return pa.float64()
+    if name == "BOOLEAN":
+        return pa.bool_()
+    if name == "DATE":
+        return pa.date32()
+    if name.startswith("TIMESTAMP"):
+        return pa.timestamp("us", tz="UTC" if "TIME ZONE" in name or name.endswith("TZ") else None)
+    return pa.string()

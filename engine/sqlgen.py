@@ -1,0 +1,89 @@
+"""Remote SQL generation: sqlglot trees rendered in a source's dialect with DuckDB's semantics.
+
+The only place remote SQL text is produced. Before rendering it applies the per-dialect
+transforms the capability table asks for: code-point collation on text ranges, sorts and
+MIN/MAX; an explicit ESCAPE on LIKE; bind-parameter markers for ``$pN`` placeholders; and the
+source's own spelling of table and column names.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlglot import exp
+
+from fedq.engine.capabilities import CAPABILITIES, RANGE_COMPARISONS, needs_code_point_collation
+
+
+def _collate(node: exp.Expression, collation: str) -> exp.Expression:
+    return exp.Collate(this=node.copy(), expression=exp.Identifier(this=collation, quoted=True))
+
+
+def _apply_collation(tree: exp.Expression, collation: str) -> None:
+    """Wrap text operands of ranges, sorts and MIN/MAX in ``COLLATE "C"`` (hazards 1 and 4)."""
+    targets: list[exp.Expression] = []
+    for node in tree.walk():
+        if isinstance(node, RANGE_COMPARISONS):
+            operands = [node.this, node.args.get("expression"), node.args.get("low"), node.args.get("high")]
+            if any(o is not None and needs_code_point_collation(o) for o in operands):
+                targets += [o for o in operands if o is not None]
+        elif isinstance(node, exp.Ordered) and needs_code_point_collation(node.this):
+            targets.append(node.this)
+        elif isinstance(node, (exp.Min, exp.Max)) and needs_code_point_collation(node.this):
+            targets.append(node.this)
+    for target in targets:
+        if not isinstance(target.parent, exp.Collate):
+            target.replace(_collate(target, collation))
+
+
+def _apply_like_escape(tree: exp.Expression, escape: str) -> None:
+    """Give every LIKE an explicit ESCAPE so the source does not treat backslash specially (hazard 14)."""
+    for like in list(tree.find_all(exp.Like)):
+        if not isinstance(like.parent, exp.Escape):
+            like.replace(exp.Escape(this=like.copy(), expression=exp.Literal.string(escape)))
+
+
+def bind_placeholders(
+    tree: exp.Expression, params: dict[str, Any], marker: Callable[[int], exp.Expression]
+) -> tuple[Any, ...]:
+    """Replace ``$pN`` placeholders by the source's markers; return the values in marker order."""
+    values: list[Any] = []
+    for placeholder in list(tree.find_all(exp.Placeholder)):
+        values.append(params[placeholder.name])
+        placeholder.replace(marker(len(values)))
+    return tuple(values)
+
+
+def render(
+    tree: exp.Expression,
+    dialect: str,
+    params: dict[str, Any],
+    marker: Callable[[int], exp.Expression],
+) -> tuple[str, tuple[Any, ...]]:
+    """Render a remote query (already using remote names) for ``dialect``; returns SQL and bind values."""
+    tree = tree.copy()
+    caps = CAPABILITIES[dialect]
+    if caps.text_order_collation:
+        _apply_collation(tree, caps.text_order_collation)
+    if caps.like_escape is not None:
+        _apply_like_escape(tree, caps.like_escape)
+    values = bind_placeholders(tree, params, marker)
+    return tree.sql(dialect=dialect, identify=True), values
+
+
+def remote_table(schema: str, name: str, alias: str | None = None) -> exp.Table:
+    """A table reference spelled as the source spells it."""
+    table = exp.Table(this=exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True))
+    if alias:
+        table.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+    return table
+
+
+def scan_query(
+    schema: str, name: str, columns: list[str], filters: list[exp.Expression]
+) -> exp.Select:
+    """``SELECT columns FROM schema.name WHERE f1 AND f2 ...`` over bare column names."""
+    projections = [exp.column(c, quoted=True) for c in columns] or [exp.alias_(exp.Literal.number(1), "__fedq_one")]
+    select = exp.select(*projections).from_(remote_table(schema, name))
+    if filters:
+        select = select.where(exp.and_(*[f.copy() for f in filters]))
+    return select

@@ -1,0 +1,138 @@
+"""From SQL text to something to run: parameters, parsing with carets, and statement dispatch.
+
+Only reads run. EXPLAIN [ANALYZE] and ATTACH/DETACH are handled by fedq itself; every statement
+that would write anywhere is refused before any source is contacted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from fedq.errors import NotSupportedError, ProgrammingError, caret_message
+
+QUERY_TYPES = (exp.Select, exp.SetOperation)
+
+
+@dataclass
+class Statement:
+    kind: str  # "query", "explain", "explain_analyze", "attach", "detach"
+    tree: exp.Expression
+    params: dict[str, Any]
+
+
+def _tokens(sql: str):
+    try:
+        return sqlglot.tokenize(sql, read="duckdb")
+    except TokenError as error:
+        raise ProgrammingError(f"cannot read SQL: {error}") from None
+
+
+def _explain_prefix(sql: str) -> tuple[str, str]:
+    """Blank out a leading ``EXPLAIN [ANALYZE]`` (keeping positions); return (kind, sql)."""
+    tokens = [t for t in _tokens(sql)]
+    if not tokens or tokens[0].text.upper() != "EXPLAIN":
+        return "query", sql
+    end = tokens[0].end
+    kind = "explain"
+    if len(tokens) > 1 and tokens[1].text.upper() == "ANALYZE":
+        end, kind = tokens[1].end, "explain_analyze"
+    return kind, " " * (end + 1) + sql[end + 1:]
+
+
+def _number_placeholders(sql: str, params: Sequence[Any] | dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """Rewrite ``?`` (qmark) and ``$n`` markers to ``$pN`` and pair them with their values."""
+    tokens = _tokens(sql)
+    marks = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER]
+    if params is None:
+        params = ()
+    if isinstance(params, dict):
+        raise ProgrammingError("fedq uses qmark parameters (?): pass a sequence of values, not a dict")
+    if len(marks) != len(params) and not (marks and all(m.text != "?" for m in marks)):
+        raise ProgrammingError(f"the statement has {len(marks)} parameter marker(s) but {len(params)} value(s) were given")
+    values = {f"p{i + 1}": v for i, v in enumerate(params)}
+    pieces, cursor, ordinal = [], 0, 0
+    for mark in marks:
+        if mark.text == "?":
+            ordinal += 1
+            name = f"p{ordinal}"
+        else:
+            name = f"p{mark.text.lstrip('$')}"
+            if name not in values:
+                raise ProgrammingError(f"parameter {mark.text} has no value ({len(params)} given)")
+        pieces += [sql[cursor:mark.start], f"${name}"]
+        cursor = mark.end + 1
+    pieces.append(sql[cursor:])
+    return "".join(pieces), values
+
+
+def parse_sql(sql: str) -> exp.Expression:
+    """Parse exactly one statement in DuckDB's dialect; syntax errors point at the spot."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+    except ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        raise ProgrammingError(
+            caret_message(sql, first.get("line", 1), first.get("col", 1), f"syntax error: {first.get('description', error)}")
+        ) from None
+    if not trees:
+        raise ProgrammingError("empty statement")
+    if len(trees) > 1:
+        raise ProgrammingError("one statement at a time, please (found several separated by ';')")
+    return trees[0]
+
+
+def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
+    """Parse ``sql`` with its parameters into a :class:`Statement`, refusing anything that writes."""
+    if not isinstance(sql, str):
+        raise ProgrammingError(f"SQL must be a string, not {type(sql).__name__}")
+    kind, body = _explain_prefix(sql)
+    tree = parse_sql(body)  # errors carry positions in the text the user wrote
+    numbered, values = _number_placeholders(body, params)
+    if values or numbered != body:
+        tree = parse_sql(numbered)
+    if isinstance(tree, QUERY_TYPES):
+        return Statement(kind, tree, values)
+    if kind != "query":
+        raise ProgrammingError("EXPLAIN takes a query (SELECT, WITH, UNION …)")
+    if isinstance(tree, exp.Attach):
+        return Statement("attach", tree, values)
+    if isinstance(tree, exp.Detach):
+        return Statement("detach", tree, values)
+    verb = tree.key.upper() if not isinstance(tree, exp.Command) else str(tree.this).upper()
+    raise NotSupportedError(
+        f"fedq only reads: {verb} statements are not run (sources are read-only; use SELECT, EXPLAIN, ATTACH or DETACH)"
+    )
+
+
+def attach_arguments(tree: exp.Attach) -> tuple[str, str, dict[str, Any]]:
+    """(name, type, options) from ``ATTACH 'target' AS name (TYPE t, KEY value, ...)``."""
+    target = tree.this
+    if not isinstance(target, exp.Alias) or not isinstance(target.this, exp.Literal):
+        raise ProgrammingError("ATTACH needs a target and a name: ATTACH 'postgresql://…' AS pg (TYPE postgres)")
+    location, name = target.this.name, target.alias
+    options: dict[str, Any] = {}
+    type_name = None
+    for option in tree.expressions:
+        key = option.this.name.lower() if option.this else ""
+        value = option.expression.name if option.expression is not None else True
+        if key == "type":
+            type_name = str(value).lower()
+        elif key in ("read_only",):
+            continue  # every fedq source is read-only
+        else:
+            options[key] = value
+    if type_name is None:
+        if location.startswith(("postgres://", "postgresql://")):
+            type_name = "postgres"
+        elif location.endswith((".sqlite", ".sqlite3", ".db")):
+            type_name = "sqlite"
+        else:
+            raise ProgrammingError(f"ATTACH '{name}': add (TYPE postgres|sqlite|files)")
+    key = {"postgres": "dsn", "postgresql": "dsn", "sqlite": "path", "files": "url"}.get(type_name, "dsn")
+    options[key] = location
+    return name, type_name, options

@@ -1,0 +1,355 @@
+"""PEP 249 (DB-API 2.0) over the federated engine, in PEP 249's own order, with Arrow extras.
+
+The cursor is a thin view over an Arrow record-batch stream (as in ADBC's DB-API): ``fetchone``
+reads the current batch, ``description`` comes from the Arrow schema, and
+``fetch_arrow_table`` / ``fetch_record_batch`` / ``fetch_df`` hand the stream over without
+converting rows to Python objects.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from typing import Any, Callable, Iterator, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from fedq.catalog import Catalog, load_catalog_file
+from fedq.engine.binder import Binder
+from fedq.engine.executor import Execution
+from fedq.engine.explain import explain_table
+from fedq.engine.planner import Plan, Planner
+from fedq.engine.statements import attach_arguments, prepare
+from fedq.errors import (
+    DatabaseError, DataError, Error, IntegrityError, InterfaceError, InternalError, NotSupportedError,
+    OperationalError, ProgrammingError, Warning, redact,
+)
+from fedq.sources import Source
+
+# -- module globals ------------------------------------------------------------------------
+apilevel = "2.0"
+threadsafety = 1  # threads may share the module, not connections
+paramstyle = "qmark"
+
+
+# -- type objects ----------------------------------------------------------------------------
+class _TypeObject:
+    """Compares equal to every Arrow type its predicate accepts (PEP 249 type objects)."""
+
+    def __init__(self, name: str, accepts: Callable[[pa.DataType], bool]) -> None:
+        self.name, self.accepts = name, accepts
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, pa.DataType) and self.accepts(other)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+STRING = _TypeObject("STRING", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
+BINARY = _TypeObject("BINARY", lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t))
+NUMBER = _TypeObject("NUMBER", lambda t: pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
+DATETIME = _TypeObject("DATETIME", lambda t: pa.types.is_temporal(t))
+ROWID = _TypeObject("ROWID", lambda t: False)
+
+Date = _dt.date
+Time = _dt.time
+Timestamp = _dt.datetime
+Binary = bytes
+
+
+def DateFromTicks(ticks: float) -> _dt.date:
+    return _dt.date.fromtimestamp(ticks)
+
+
+def TimeFromTicks(ticks: float) -> _dt.time:
+    return _dt.datetime.fromtimestamp(ticks).time()
+
+
+def TimestampFromTicks(ticks: float) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(ticks)
+
+
+# -- connect ---------------------------------------------------------------------------------
+def connect(catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True) -> "Connection":
+    """Open a federated connection, optionally loading sources from a TOML catalog file."""
+    return Connection(catalog, pushdown=pushdown)
+
+
+def _local_database() -> duckdb.DuckDBPyConnection:
+    database = duckdb.connect(config={"threads": max(1, os.cpu_count() or 1)})
+    database.execute("SET TimeZone = 'UTC'")
+    return database
+
+
+class Connection:
+    """Sources, a schema cache, and the in-process DuckDB that finishes every query."""
+
+    def __init__(self, catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True) -> None:
+        self.catalog = Catalog()
+        self.binder = Binder()
+        self.pushdown = pushdown
+        self._database = _local_database()
+        self._closed = False
+        if catalog is not None:
+            for name, options in load_catalog_file(catalog).items():
+                options = dict(options)
+                self.catalog.add(name, options.pop("type"), **options)
+
+    # -- sources ------------------------------------------------------------------------
+    def attach(self, name: str, type: str, **options: Any) -> Source:  # noqa: A002 - mirrors ATTACH (TYPE ...)
+        """Register a source; its tables are then ``name.table`` or ``name.schema.table``."""
+        self._check_open()
+        return self.catalog.add(name, type, **options)
+
+    def detach(self, name: str) -> None:
+        self._check_open()
+        self.catalog.remove(name)
+        self.binder.forget(name)
+
+    def source(self, name: str) -> Source:
+        return self.catalog.source(name)
+
+    def refresh(self, name: str | None = None) -> None:
+        """Forget cached table lists and schemas (of one source, or all)."""
+        self.catalog.refresh(name)
+
+    # -- PEP 249 ------------------------------------------------------------------------
+    def cursor(self) -> "Cursor":
+        self._check_open()
+        return Cursor(self)
+
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> "Cursor":
+        """Shortcut: a new cursor that has executed ``sql``."""
+        return self.cursor().execute(sql, parameters)
+
+    def commit(self) -> None:
+        """Nothing to commit: fedq never writes."""
+        self._check_open()
+
+    def rollback(self) -> None:
+        """Nothing to roll back: fedq never writes."""
+        self._check_open()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.catalog.close()
+        self._database.close()
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- extras -------------------------------------------------------------------------
+    def plan(self, sql: str, parameters: Sequence[Any] | None = None) -> Plan:
+        """The plan fedq would run for ``sql`` (what EXPLAIN shows), without running it."""
+        statement = prepare(sql, parameters)
+        return self._planner().plan(statement.tree, statement.params)
+
+    def _planner(self) -> Planner:
+        return Planner(self.catalog, self.binder, pushdown=self.pushdown)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InterfaceError("the connection is closed")
+
+    def _secrets(self) -> list[str]:
+        return [s for source in self.catalog.sources.values() for s in source.secrets()]
+
+    Warning = Warning
+    Error = Error
+    InterfaceError = InterfaceError
+    DatabaseError = DatabaseError
+    DataError = DataError
+    OperationalError = OperationalError
+    IntegrityError = IntegrityError
+    InternalError = InternalError
+    ProgrammingError = ProgrammingError
+    NotSupportedError = NotSupportedError
+
+
+class Cursor:
+    """Runs statements and streams their rows."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.arraysize = 1
+        self.description: list[tuple] | None = None
+        self.rowcount = -1
+        self.plan: Plan | None = None
+        self._reader: pa.RecordBatchReader | None = None
+        self._rows: list[tuple] = []
+        self._position = 0
+        self._fetched = 0
+        self._execution: Execution | None = None
+        self._closed = False
+
+    # -- running ------------------------------------------------------------------------
+    def execute(self, operation: str, parameters: Sequence[Any] | None = None) -> "Cursor":
+        self._check_open()
+        self._reset()
+        try:
+            self._run(operation, parameters)
+        except Error as error:
+            self._reset()
+            raise type(error)(redact(str(error), self.connection._secrets())) from None
+        except Exception as error:  # never a raw traceback for the user
+            self._reset()
+            raise InternalError(redact(f"internal error: {type(error).__name__}: {error}", self.connection._secrets())) from error
+        return self
+
+    def _run(self, operation: str, parameters: Sequence[Any] | None) -> None:
+        statement = prepare(operation, parameters)
+        connection = self.connection
+        if statement.kind == "attach":
+            name, type_name, options = attach_arguments(statement.tree)
+            connection.attach(name, type_name, **options)
+            return
+        if statement.kind == "detach":
+            connection.detach(statement.tree.this.name)
+            return
+        self.plan = connection._planner().plan(statement.tree, statement.params)
+        if statement.kind == "explain":
+            self._set_result(explain_table(self.plan).to_reader())
+            return
+        self._execution = Execution(connection._database, self.plan)
+        reader = self._execution.start()
+        if statement.kind == "explain_analyze":
+            for _ in reader:
+                pass
+            self._execution.close()
+            self._set_result(explain_table(self.plan, analyzed=True).to_reader())
+            return
+        self._set_result(reader)
+
+    def executemany(self, operation: str, seq_of_parameters: Sequence[Sequence[Any]]) -> "Cursor":
+        for parameters in seq_of_parameters:
+            self.execute(operation, parameters)
+        return self
+
+    def _set_result(self, reader: pa.RecordBatchReader) -> None:
+        self._reader = reader
+        self.description = [
+            (f.name, f.type, None, None, getattr(f.type, "precision", None), getattr(f.type, "scale", None), f.nullable)
+            for f in reader.schema
+        ]
+
+    def _reset(self) -> None:
+        if self._execution is not None:
+            self._execution.close()
+        self._execution = None
+        self._reader = None
+        self._rows, self._position, self._fetched = [], 0, 0
+        self.description, self.rowcount, self.plan = None, -1, None
+
+    # -- fetching -----------------------------------------------------------------------
+    def _stream(self) -> pa.RecordBatchReader:
+        self._check_open()
+        if self._reader is None:
+            raise ProgrammingError("no result set: execute a query first")
+        return self._reader
+
+    def _next_batch(self) -> bool:
+        reader = self._stream()
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            self.rowcount = self._fetched
+            return False
+        except Error:
+            raise
+        except Exception as error:
+            raise InternalError(f"internal error while reading results: {error}") from error
+        columns = [column.to_pylist() for column in batch.columns]
+        self._rows, self._position = list(zip(*columns)) if columns else [() for _ in range(batch.num_rows)], 0
+        self._fetched += batch.num_rows
+        return True
+
+    def fetchone(self) -> tuple | None:
+        while self._position >= len(self._rows):
+            if not self._next_batch():
+                return None
+        row = self._rows[self._position]
+        self._position += 1
+        return row
+
+    def fetchmany(self, size: int | None = None) -> list[tuple]:
+        size = self.arraysize if size is None else size
+        rows = []
+        while len(rows) < size:
+            row = self.fetchone()
+            if row is None:
+                break
+            rows.append(row)
+        return rows
+
+    def fetchall(self) -> list[tuple]:
+        rows = list(self._rows[self._position:])
+        self._position = len(self._rows)
+        while self._next_batch():
+            rows.extend(self._rows)
+            self._position = len(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[tuple]:
+        while (row := self.fetchone()) is not None:
+            yield row
+
+    def fetch_arrow_table(self) -> pa.Table:
+        """The rest of the result as one Arrow table."""
+        reader = self.fetch_record_batch()
+        return reader.read_all()
+
+    def fetch_record_batch(self) -> pa.RecordBatchReader:
+        """The rest of the result as a stream of Arrow record batches."""
+        reader = self._stream()
+        pending = self._rows[self._position:]
+        self._rows, self._position = [], 0
+        if not pending:
+            return reader
+        head = pa.RecordBatch.from_pylist([dict(zip(reader.schema.names, r)) for r in pending], schema=reader.schema)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            yield head
+            yield from reader
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def fetch_df(self) -> Any:
+        """The rest of the result as a pandas DataFrame."""
+        return self.fetch_arrow_table().to_pandas()
+
+    # -- the rest of PEP 249 -------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop the running statement, including its remote statements."""
+        if self._execution is not None:
+            self._execution.cancel()
+
+    def setinputsizes(self, sizes: Any) -> None:
+        pass
+
+    def setoutputsize(self, size: Any, column: Any = None) -> None:
+        pass
+
+    def close(self) -> None:
+        if not self._closed:
+            self._reset()
+            self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InterfaceError("the cursor is closed")
+        self.connection._check_open()
+
+    def __enter__(self) -> "Cursor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,71 @@
+"""PEP 249 exception hierarchy, plus helpers that make fedq's errors point at the problem.
+
+Every error a user sees is one of these classes. Driver errors are wrapped, never re-raised raw,
+and their text passes through :func:`redact` so credentials never leak.
+"""
+from __future__ import annotations
+
+import re
+
+
+class Warning(Exception):  # noqa: A001 - the name is mandated by PEP 249
+    """Important warnings, such as data truncation."""
+
+
+class Error(Exception):
+    """Base class of every fedq error."""
+
+
+class InterfaceError(Error):
+    """Misuse of the DB-API itself, such as fetching from a closed cursor."""
+
+
+class DatabaseError(Error):
+    """Errors related to the federated database."""
+
+
+class DataError(DatabaseError):
+    """A value could not be processed: bad cast, out of range, corrupt file."""
+
+
+class OperationalError(DatabaseError):
+    """A source could not be reached or failed while answering."""
+
+
+class IntegrityError(DatabaseError):
+    """Relational integrity problems (fedq is read-only, so rarely raised)."""
+
+
+class InternalError(DatabaseError):
+    """fedq itself reached a state it should not; please report it."""
+
+
+class ProgrammingError(DatabaseError):
+    """The SQL or its use is wrong: syntax, unknown names, wrong parameter count."""
+
+
+class NotSupportedError(DatabaseError):
+    """The statement is valid SQL but fedq does not run it (for example writes to a source)."""
+
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
+_KEY_VALUE_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd|token|secret)\s*=\s*('[^']*'|\"[^\"]*\"|\S+)")
+
+
+def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
+    """Remove passwords from DSNs, ``password=...`` pairs and any known secret value."""
+    text = _URL_PASSWORD.sub(r"\g<scheme>:***@", text)
+    text = _KEY_VALUE_PASSWORD.sub(lambda m: f"{m.group(1)}=***", text)
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text
+
+
+def caret_message(sql: str, line: int, col: int, message: str) -> str:
+    """Format ``message`` with the offending SQL line and a caret under column ``col`` (1-based)."""
+    lines = sql.splitlines() or [""]
+    line = min(max(line, 1), len(lines))
+    text = lines[line - 1]
+    col = min(max(col, 1), len(text) + 1)
+    return f"{message} at line {line}, column {col}\n  {text}\n  {' ' * (col - 1)}^"

@@ -1,0 +1,1 @@
+"""The fedq command (REPL arrives with issue 3)."""

@@ -1,0 +1,43 @@
+"""Make fetched record batches match the schema the catalog promised (the schema-cast step)."""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fedq.errors import DataError
+
+
+def conform_array(array: pa.Array, target: pa.DataType) -> pa.Array:
+    """Cast one column to ``target``; extension arrays (PostgreSQL numeric) go through storage."""
+    if isinstance(array.type, pa.ExtensionType) or isinstance(array, pa.ExtensionArray):
+        array = array.storage
+    if array.type.equals(target):
+        return array
+    if pa.types.is_timestamp(target) and pa.types.is_timestamp(array.type) and target.tz and not array.type.tz:
+        array = array.cast(pa.timestamp(array.type.unit, tz="UTC"))
+    return pc.cast(array, target, safe=True)
+
+
+def conform_batches(
+    batches: Iterator[pa.RecordBatch], schema: pa.Schema, where: Callable[[str], str]
+) -> Iterator[pa.RecordBatch]:
+    """Yield ``batches`` cast column by column to ``schema``; ``where(column)`` names the place for errors."""
+    for batch in batches:
+        if batch.num_columns != len(schema):
+            raise DataError(f"{where('')}: expected {len(schema)} columns, got {batch.num_columns}")
+        arrays = []
+        for array, field in zip(batch.columns, schema):
+            try:
+                arrays.append(conform_array(array, field.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                raise DataError(f"{where(field.name)}: cannot read value as {field.type}: {error}") from None
+        yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def plain_type(dtype: pa.DataType) -> pa.DataType:
+    """The type DuckDB should see for a fetched column: extension types become their storage."""
+    if isinstance(dtype, pa.ExtensionType):
+        return dtype.storage_type
+    return dtype

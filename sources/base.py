@@ -1,0 +1,159 @@
+"""The contract every source implements.
+
+A source describes its tables as Arrow schemas, answers for each filter term whether it can apply
+it (DataFusion's Exact / Inexact / Unsupported), and runs fragments, returning Arrow record batches.
+Everything it sends is appended to :attr:`Source.statements`, so tests and EXPLAIN can show exactly
+what reached the source.
+"""
+from __future__ import annotations
+
+import enum
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Hashable
+
+import pyarrow as pa
+from sqlglot import exp
+
+from fedq.errors import OperationalError, redact
+
+
+class Pushdown(enum.Enum):
+    """How a source applies a filter term it is offered."""
+
+    EXACT = "exact"  # the source applies it with DuckDB's semantics
+    INEXACT = "inexact"  # the source applies a superset filter; DuckDB must re-check
+    UNSUPPORTED = "unsupported"  # DuckDB applies it
+
+
+@dataclass(frozen=True)
+class TableName:
+    """A table inside one source: ``schema.name`` as the source spells them."""
+
+    schema: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """What one table scan asks of its source: columns to return and filter terms to apply.
+
+    Filter terms are sqlglot expressions over bare column names (the source's own spelling);
+    ``params`` are the values of the ``$n`` placeholders they may contain.
+    """
+
+    table: TableName
+    columns: tuple[str, ...]
+    schema: pa.Schema  # the table schema projected on ``columns``
+    filters: tuple[exp.Expression, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """Readable form for EXPLAIN and the statement log of non-SQL sources."""
+        where = " AND ".join(f.sql("duckdb") for f in self.filters)
+        return f"scan {self.table} columns=[{', '.join(self.columns)}]" + (f" filter=[{where}]" if where else "")
+
+
+@dataclass(eq=False)
+class FetchStats:
+    """What one fragment moved: filled in while its batches stream."""
+
+    rows: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(eq=False)
+class Source(ABC):
+    """A named place that holds tables. Subclasses register themselves by ``type_name``."""
+
+    name: str
+    type_name: ClassVar[str]
+    dialect: ClassVar[str | None] = None  # sqlglot dialect of remote SQL; None if not a SQL source
+    default_schema: ClassVar[str] = "main"
+    statements: list[str] = field(default_factory=list, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    # -- identity -------------------------------------------------------------------------
+    @abstractmethod
+    def context(self) -> Hashable:
+        """Compute context: two sources with equal contexts can run one query together."""
+
+    def describe_source(self) -> str:
+        """One line for ``\\sources`` and EXPLAIN; must not contain secrets."""
+        return self.type_name
+
+    def secrets(self) -> tuple[str, ...]:
+        """Secret values this source knows, so error text can be scrubbed of them."""
+        return ()
+
+    # -- metadata -------------------------------------------------------------------------
+    @abstractmethod
+    def list_tables(self) -> list[TableName]:
+        """Every table (and view) the source exposes."""
+
+    @abstractmethod
+    def table_schema(self, table: TableName) -> pa.Schema:
+        """Arrow schema of ``table`` with the source's own column names."""
+
+    def unsafe_columns(self, table: TableName) -> frozenset[str]:
+        """Columns whose stored values may not match the declared type: never filtered remotely."""
+        return frozenset()
+
+    # -- pushdown -------------------------------------------------------------------------
+    @abstractmethod
+    def classify_filter(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> Pushdown:
+        """How this source would apply ``term`` (bare column names, DuckDB semantics)."""
+
+    # -- execution ------------------------------------------------------------------------
+    @abstractmethod
+    def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
+        """Stream ``request``'s rows; batches conform to the table schema projected on its columns."""
+
+    def cancel(self) -> None:
+        """Stop statements in flight (best effort)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # -- helpers for subclasses -------------------------------------------------------------
+    def record(self, statement: str) -> None:
+        with self._lock:
+            self.statements.append(statement)
+
+    def operational_error(self, action: str, error: BaseException) -> OperationalError:
+        """An OperationalError naming this source, with secrets scrubbed from the driver text."""
+        detail = redact(str(error).strip(), self.secrets())
+        return OperationalError(f"source '{self.name}' ({self.type_name}): {action}: {detail}")
+
+
+class SQLSource(Source):
+    """A source that runs SQL: whole subtrees of the query may be sent to it."""
+
+    def render(self, tree: exp.Expression, params: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """Remote SQL text and bind values for a tree that already uses this source's names."""
+        from fedq.engine.sqlgen import render
+
+        return render(tree, self.dialect, params, self.placeholder)
+
+    def render_scan(self, request: ScanRequest) -> tuple[str, tuple[Any, ...]]:
+        from fedq.engine.sqlgen import scan_query
+
+        select = scan_query(request.table.schema, request.table.name, list(request.columns), list(request.filters))
+        return self.render(select, request.params)
+
+    def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
+        sql, values = self.render_scan(request)
+        return self.query(sql, values, stats)
+
+    @abstractmethod
+    def query(self, sql: str, params: tuple[Any, ...], stats: FetchStats) -> pa.RecordBatchReader:
+        """Run one read-only SELECT in the source's dialect and stream the result."""
+
+    def placeholder(self, index: int) -> exp.Expression:
+        """The bind-parameter marker for the ``index``-th value (1-based) in this dialect."""
+        return exp.var(f"${index}")

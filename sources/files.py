@@ -1,0 +1,268 @@
+"""Parquet and CSV files through fsspec and pyarrow.dataset: projection, filters, row-group pruning.
+
+Tables are either declared (``tables = {sales = "sales/*.parquet"}``) or discovered: every file
+with a known extension, and every folder of such files, under ``url`` is a table. Schemas of
+multi-file tables are unified across all files, because pyarrow.dataset would otherwise take the
+first file's schema and silently drop columns that appear later.
+
+CSV null convention (hazard 20): an empty unquoted field is NULL, a quoted empty field ``""`` is the
+empty string.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import posixpath
+import time
+from dataclasses import dataclass, field
+from typing import Any, Hashable
+
+import fsspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+from sqlglot import exp
+
+from fedq.errors import DataError, ProgrammingError
+from fedq.sources.base import FetchStats, Pushdown, ScanRequest, Source, TableName
+
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv"}
+CSV_CONVERT = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
+
+
+def _format_of(path: str) -> str | None:
+    return FORMATS.get(posixpath.splitext(path)[1].lower())
+
+
+def _file_format(kind: str, path: str) -> ds.FileFormat:
+    if kind == "parquet":
+        return ds.ParquetFileFormat()
+    delimiter = "\t" if path.lower().endswith(".tsv") else ","
+    return ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter=delimiter), convert_options=CSV_CONVERT)
+
+
+@dataclass(eq=False)
+class FilesSource(Source):
+    """A folder (any fsspec URL) of Parquet and CSV files."""
+
+    url: str = ""
+    tables: dict[str, str] = field(default_factory=dict)
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    type_name = "files"
+    dialect = None
+    default_schema = "main"
+    _datasets: dict[str, ds.Dataset] = field(default_factory=dict, init=False, repr=False)
+
+    def context(self) -> Hashable:
+        return ("files", self.url)
+
+    def describe_source(self) -> str:
+        return f"files {self.url}"
+
+    @property
+    def _fs(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        try:
+            fs, root = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        except (ImportError, ValueError) as error:
+            raise self.operational_error("cannot open the URL", error) from None
+        return fs, root.rstrip("/")
+
+    # -- metadata ---------------------------------------------------------------------
+    def _table_paths(self) -> dict[str, str]:
+        """Table name -> pattern relative to the root."""
+        if self.tables:
+            return dict(self.tables)
+        fs, root = self._fs
+        try:
+            entries = fs.ls(root, detail=True)
+        except (FileNotFoundError, OSError) as error:
+            raise self.operational_error("cannot list files", error) from None
+        found: dict[str, str] = {}
+        for entry in entries:
+            base = posixpath.basename(entry["name"].rstrip("/"))
+            if entry["type"] == "directory":
+                found[base] = base
+            elif _format_of(base):
+                found[posixpath.splitext(base)[0]] = base
+        return found
+
+    def list_tables(self) -> list[TableName]:
+        return [TableName("main", name) for name in sorted(self._table_paths())]
+
+    def _files(self, pattern: str) -> list[str]:
+        fs, root = self._fs
+        target = posixpath.join(root, pattern)
+        if any(ch in pattern for ch in "*?["):
+            files = fs.glob(target)
+        elif fs.isdir(target):
+            files = [f for f in fs.find(target) if _format_of(f)]
+        else:
+            files = [target] if fs.exists(target) else []
+        return sorted(f for f in files if _format_of(f))
+
+    def dataset(self, table: TableName) -> ds.Dataset:
+        """The pyarrow dataset of a table, built once; its schema is unified across files."""
+        if table.name in self._datasets:
+            return self._datasets[table.name]
+        patterns = self._table_paths()
+        if table.name not in patterns:
+            raise ProgrammingError(f"source '{self.name}' has no table '{table.name}'")
+        files = self._files(patterns[table.name])
+        if not files:
+            raise self.operational_error(f"table '{table.name}'", FileNotFoundError(f"no files match {patterns[table.name]!r}"))
+        kinds = {_format_of(f) for f in files}
+        if len(kinds) != 1:
+            raise DataError(f"source '{self.name}', table '{table.name}': mixes file formats {sorted(kinds)}")
+        kind = kinds.pop()
+        fs, _ = self._fs
+        file_format = _file_format(kind, files[0])
+        try:
+            parts = [ds.dataset(f, format=file_format, filesystem=fs) for f in files] if len(files) > 1 else []
+            schema = pa.unify_schemas([p.schema for p in parts]) if parts else None
+            dataset = ds.dataset(files, format=file_format, filesystem=fs, schema=schema)
+        except (pa.ArrowInvalid, OSError) as error:
+            raise DataError(f"source '{self.name}', table '{table.name}': cannot read files: {error}") from None
+        self._datasets[table.name] = dataset
+        return dataset
+
+    def table_schema(self, table: TableName) -> pa.Schema:
+        return self.dataset(table).schema
+
+    # -- pushdown ---------------------------------------------------------------------
+    def classify_filter(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> Pushdown:
+        return Pushdown.EXACT if to_arrow_filter(term, schema, {}) is not None else Pushdown.UNSUPPORTED
+
+    # -- execution --------------------------------------------------------------------
+    def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
+        dataset = self.dataset(request.table)
+        filters = [to_arrow_filter(f, dataset.schema, request.params) for f in request.filters]
+        predicate = None
+        for expression in filters:
+            if expression is not None:
+                predicate = expression if predicate is None else predicate & expression
+        columns = list(request.columns) or [dataset.schema.names[0]]
+        self.record(request.describe())
+        scanner = dataset.scanner(columns=columns, filter=predicate)
+        schema = pa.schema([dataset.schema.field(c) for c in columns])
+
+        def batches():
+            started = time.perf_counter()
+            try:
+                for batch in scanner.to_batches():
+                    stats.rows += batch.num_rows
+                    stats.bytes += batch.nbytes
+                    yield batch
+            except (pa.ArrowInvalid, OSError) as error:
+                raise DataError(f"source '{self.name}', table '{request.table.name}': {error}") from None
+            finally:
+                stats.seconds += time.perf_counter() - started
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+# -- sqlglot -> pyarrow filter translation --------------------------------------------------
+_COMPARE = {exp.EQ: "__eq__", exp.NEQ: "__ne__", exp.LT: "__lt__", exp.LTE: "__le__", exp.GT: "__gt__", exp.GTE: "__ge__"}
+_FLIPPED = {exp.LT: exp.GT, exp.LTE: exp.GTE, exp.GT: exp.LT, exp.GTE: exp.LTE, exp.EQ: exp.EQ, exp.NEQ: exp.NEQ}
+
+
+class _NotPushable(Exception):
+    pass
+
+
+def _literal(node: exp.Expression, dtype: pa.DataType, params: dict[str, Any]) -> pa.Scalar:
+    """Convert a literal (or bound parameter) to a scalar of the column's type, as DuckDB would."""
+    if isinstance(node, exp.Placeholder):
+        if node.name not in params:
+            return pa.scalar(0, dtype) if not pa.types.is_string(dtype) else pa.scalar("", dtype)  # classification only
+        value = params[node.name]
+    elif isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        value = -float(node.this.this) if "." in node.this.this else -int(node.this.this)
+    elif isinstance(node, exp.Literal):
+        value = node.this if node.is_string else (float(node.this) if "." in node.this or "e" in node.this.lower() else int(node.this))
+    elif isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.to.this in (
+        exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP
+    ):
+        value = node.this.this
+        value = dt.date.fromisoformat(value) if node.to.this == exp.DataType.Type.DATE else dt.datetime.fromisoformat(value)
+    else:
+        raise _NotPushable
+    if value is None:
+        raise _NotPushable
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        if not isinstance(value, str):
+            raise _NotPushable
+        return pa.scalar(value, dtype)
+    if pa.types.is_decimal(dtype):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _NotPushable  # fractional literals against decimals stay local
+        return pa.scalar(value)
+    if pa.types.is_integer(dtype):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _NotPushable
+        return pa.scalar(value)
+    if pa.types.is_floating(dtype):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise _NotPushable
+        return pa.scalar(float(value), pa.float64())
+    if pa.types.is_date(dtype) and type(value) is dt.date:
+        return pa.scalar(value, dtype)
+    if pa.types.is_timestamp(dtype) and dtype.tz is None and isinstance(value, (dt.date, dt.datetime)):
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            raise _NotPushable  # hazard 9: naive column against a zoned value
+        return pa.scalar(value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time()), dtype)
+    raise _NotPushable
+
+
+def _field(node: exp.Expression, schema: pa.Schema) -> tuple[pc.Expression, pa.DataType]:
+    if not isinstance(node, exp.Column) or node.name not in schema.names:
+        raise _NotPushable
+    dtype = schema.field(node.name).type
+    return pc.field(node.name), dtype
+
+
+def _translate(node: exp.Expression, schema: pa.Schema, params: dict[str, Any]) -> pc.Expression:
+    if isinstance(node, exp.Paren):
+        return _translate(node.this, schema, params)
+    if isinstance(node, exp.And):
+        return _translate(node.this, schema, params) & _translate(node.expression, schema, params)
+    if isinstance(node, exp.Or):
+        return _translate(node.this, schema, params) | _translate(node.expression, schema, params)
+    if isinstance(node, exp.Not):
+        return ~_translate(node.this, schema, params)
+    if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
+        column, _ = _field(node.this, schema)
+        return column.is_null()
+    if isinstance(node, exp.In) and not node.args.get("query"):
+        column, dtype = _field(node.this, schema)
+        _reject_float_order(dtype, exp.EQ)
+        values = [_literal(v, dtype, params) for v in node.expressions]
+        return column.isin(pa.array([v.as_py() for v in values], type=values[0].type if values else dtype))
+    if isinstance(node, exp.Between):
+        column, dtype = _field(node.this, schema)
+        _reject_float_order(dtype, exp.GTE)
+        low, high = _literal(node.args["low"], dtype, params), _literal(node.args["high"], dtype, params)
+        return (column >= low) & (column <= high)
+    for kind, method in _COMPARE.items():
+        if type(node) is kind:
+            left, right, op = node.this, node.expression, kind
+            if not isinstance(left, exp.Column):
+                left, right, op = right, left, _FLIPPED[kind]
+            column, dtype = _field(left, schema)
+            _reject_float_order(dtype, op)
+            return getattr(column, _COMPARE[op])(_literal(right, dtype, params))
+    raise _NotPushable
+
+
+def _reject_float_order(dtype: pa.DataType, op: type) -> None:
+    """DuckDB orders NaN above every number; Arrow's IEEE comparisons do not (hazard 6)."""
+    if pa.types.is_floating(dtype) and op in (exp.GT, exp.GTE):
+        raise _NotPushable
+
+
+def to_arrow_filter(term: exp.Expression, schema: pa.Schema, params: dict[str, Any]) -> pc.Expression | None:
+    """A pyarrow filter with DuckDB's meaning for ``term``, or None if it cannot be expressed."""
+    try:
+        return _translate(term, schema, params)
+    except (_NotPushable, ValueError, TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None

@@ -5,6 +5,7 @@ that would write anywhere is refused before any source is contacted.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -32,16 +33,16 @@ def _tokens(sql: str):
         raise ProgrammingError(f"cannot read SQL: {error}") from None
 
 
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\b(\s+ANALYZE\b)?", re.IGNORECASE)
+
+
 def _explain_prefix(sql: str) -> tuple[str, str]:
     """Blank out a leading ``EXPLAIN [ANALYZE]`` (keeping positions); return (kind, sql)."""
-    tokens = [t for t in _tokens(sql)]
-    if not tokens or tokens[0].text.upper() != "EXPLAIN":
+    match = _EXPLAIN.match(sql)
+    if not match:
         return "query", sql
-    end = tokens[0].end
-    kind = "explain"
-    if len(tokens) > 1 and tokens[1].text.upper() == "ANALYZE":
-        end, kind = tokens[1].end, "explain_analyze"
-    return kind, " " * (end + 1) + sql[end + 1:]
+    kind = "explain_analyze" if match.group(1) else "explain"
+    return kind, " " * match.end() + sql[match.end():]
 
 
 def _number_placeholders(sql: str, params: Sequence[Any] | dict[str, Any] | None) -> tuple[str, dict[str, Any]]:

@@ -1,0 +1,185 @@
+"""What each source receives: the remote SQL (or file scan) is pinned, and results equal a run with
+pushdown off. Tables: customer in SQLite, orders in PostgreSQL, lineitem as Parquet files."""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from decimal import Decimal
+
+import adbc_driver_postgresql.dbapi as pgdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import fedq
+
+SCHEMA = "fedq_push"
+
+
+@pytest.fixture(scope="module")
+def tpch_like(pg_dsn, tmp_path_factory):
+    """A tiny TPC-H shaped data set spread over the three source kinds."""
+    root = tmp_path_factory.mktemp("push")
+    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+        cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        cur.execute(f"CREATE SCHEMA {SCHEMA}")
+        cur.execute(
+            f"CREATE TABLE {SCHEMA}.orders (o_orderkey integer, o_custkey integer, o_orderstatus text, "
+            "o_totalprice numeric(12,2), o_orderdate date, o_shippriority integer, o_comment text)"
+        )
+        cur.execute(
+            f"INSERT INTO {SCHEMA}.orders SELECT i, i % 20, CASE WHEN i % 3 = 0 THEN 'F' ELSE 'O' END, "
+            "i * 10.25, DATE '1995-01-01' + (i * 3), i % 2, 'comment ' || i FROM generate_series(1, 200) i"
+        )
+        cur.execute(f"CREATE TABLE {SCHEMA}.customer (c_custkey integer, c_name text, c_nationkey integer)")
+        cur.execute(f"INSERT INTO {SCHEMA}.customer SELECT i, 'Customer#' || i, i % 5 FROM generate_series(0, 19) i")
+    crm = root / "crm.sqlite"
+    with sqlite3.connect(crm) as con:
+        con.execute("CREATE TABLE customer (c_custkey INTEGER, c_name TEXT, c_mktsegment TEXT, c_acctbal REAL)")
+        con.executemany(
+            "INSERT INTO customer VALUES (?, ?, ?, ?)",
+            [(i, f"Customer#{i}", "BUILDING" if i % 4 == 0 else "MACHINERY", i * 1.5 - 10) for i in range(20)],
+        )
+    lake = root / "lake" / "lineitem"
+    lake.mkdir(parents=True)
+    for part in range(2):
+        keys = [k for k in range(1, 201) if k % 2 == part]
+        pq.write_table(
+            pa.table({
+                "l_orderkey": pa.array(keys, pa.int32()),
+                "l_extendedprice": pa.array([k * 2.5 for k in keys]),
+                "l_discount": pa.array([0.05] * len(keys)),
+                "l_shipdate": pa.array([dt.date(1995, 1, 1) + dt.timedelta(days=3 * k + 5) for k in keys]),
+                "l_comment": pa.array([f"line {k}" for k in keys]),
+            }),
+            lake / f"part-{part}.parquet",
+            row_group_size=25,
+        )
+    return {"dsn": pg_dsn, "crm": str(crm), "lake": str(root / "lake")}
+
+
+def _connect(setup, pushdown=True) -> fedq.Connection:
+    con = fedq.connect(pushdown=pushdown)
+    con.attach("pg", "postgres", dsn=setup["dsn"])
+    con.attach("crm", "sqlite", path=setup["crm"])
+    con.attach("lake", "files", url=setup["lake"])
+    return con
+
+
+def _same_rows(setup, sql: str) -> list[tuple]:
+    with _connect(setup) as on, _connect(setup, pushdown=False) as off:
+        pushed = on.execute(sql).fetchall()
+        local = off.execute(sql).fetchall()
+    assert pushed == local
+    return pushed
+
+
+Q3 = """
+SELECT l.l_orderkey, sum(l.l_extendedprice * (1 - l.l_discount)) AS revenue, o.o_orderdate, o.o_shippriority
+FROM crm.customer c
+JOIN pg.fedq_push.orders o ON c.c_custkey = o.o_custkey
+JOIN lake.lineitem l ON l.l_orderkey = o.o_orderkey
+WHERE c.c_mktsegment = 'BUILDING' AND o.o_orderdate < DATE '1995-03-15' AND l.l_shipdate > DATE '1995-03-15'
+GROUP BY l.l_orderkey, o.o_orderdate, o.o_shippriority
+ORDER BY revenue DESC, o.o_orderdate, l.l_orderkey
+LIMIT 10
+"""
+
+
+def test_q3_sends_each_source_only_its_columns_and_filters(tpch_like):
+    with _connect(tpch_like) as con:
+        rows = con.execute(Q3).fetchall()
+        assert con.source("pg").statements == [
+            'SELECT "o_orderkey", "o_custkey", "o_orderdate", "o_shippriority" FROM "fedq_push"."orders" '
+            "WHERE \"o_orderdate\" < CAST('1995-03-15' AS DATE)"
+        ]
+        assert con.source("crm").statements == [
+            'SELECT "c_custkey", "c_mktsegment" FROM "main"."customer" WHERE "c_mktsegment" = \'BUILDING\''
+        ]
+        assert con.source("lake").statements == [
+            "scan main.lineitem columns=[l_orderkey, l_extendedprice, l_discount, l_shipdate] "
+            "filter=[\"l_shipdate\" > CAST('1995-03-15' AS DATE)]"
+        ]
+    assert rows and rows == _same_rows(tpch_like, Q3)
+
+
+def test_parquet_row_groups_are_pruned_by_the_pushed_filter(tpch_like):
+    sql = "SELECT count(*) FROM lake.lineitem WHERE l_orderkey <= 10"
+    with _connect(tpch_like) as con:
+        cursor = con.execute("EXPLAIN ANALYZE " + sql)
+        scan = next(r for r in cursor.fetchall() if r[1] == "lake")
+        assert scan[4] == '"l_orderkey" <= 10'
+        assert scan[7] < 60  # two files of 100 rows in row groups of 25: only the first group of each is read
+        assert con.execute(sql).fetchall() == [(10,)]
+
+
+def test_single_source_query_is_sent_whole_with_join_and_group_by(tpch_like):
+    sql = """
+        SELECT c.c_nationkey, count(*) AS orders, sum(o.o_totalprice) AS total
+        FROM pg.fedq_push.orders o JOIN pg.fedq_push.customer c ON c.c_custkey = o.o_custkey
+        WHERE o.o_orderstatus = 'F'
+        GROUP BY c.c_nationkey
+        ORDER BY c.c_nationkey
+    """
+    with _connect(tpch_like) as con:
+        rows = con.execute(sql).fetchall()
+        assert con.source("pg").statements == [
+            'SELECT "c"."c_nationkey" AS "c0", COUNT(*) AS "c1", SUM("o"."o_totalprice") AS "c2" '
+            'FROM "fedq_push"."orders" AS "o" JOIN "fedq_push"."customer" AS "c" ON "c"."c_custkey" = "o"."o_custkey" '
+            "WHERE \"o\".\"o_orderstatus\" = 'F' GROUP BY \"c\".\"c_nationkey\""
+        ]
+    assert rows == _same_rows(tpch_like, sql)
+    assert all(isinstance(total, Decimal) for _, _, total in rows)
+
+
+def test_top_n_is_pushed_with_collation_and_explicit_null_order(tpch_like):
+    sql = "SELECT o_comment, o_orderkey FROM pg.fedq_push.orders ORDER BY o_comment DESC LIMIT 3"
+    with _connect(tpch_like) as con:
+        con.execute(sql).fetchall()
+        (statement,) = con.source("pg").statements
+    assert statement.endswith('ORDER BY "orders"."o_comment" COLLATE "C" DESC NULLS LAST LIMIT 3')
+    assert _same_rows(tpch_like, sql) == [("comment 99", 99), ("comment 98", 98), ("comment 97", 97)]
+
+
+def test_pushed_subquery_keeps_duckdb_names_and_types(tpch_like):
+    sql = """
+        SELECT s.c_custkey, s.n, s.total FROM crm.customer c
+        JOIN (SELECT o_custkey AS c_custkey, count(*) AS n, sum(o_totalprice) AS total
+              FROM pg.fedq_push.orders GROUP BY o_custkey) s ON s.c_custkey = c.c_custkey
+        ORDER BY 1
+    """
+    with _connect(tpch_like) as con:
+        cursor = con.execute(sql)
+        assert [d[0] for d in cursor.description] == ["c_custkey", "n", "total"]
+        assert "GROUP BY" in con.source("pg").statements[0]
+    _same_rows(tpch_like, sql)
+
+
+def test_explain_lists_fragments_filters_and_local_query(tpch_like):
+    with _connect(tpch_like) as con:
+        rows = con.execute("EXPLAIN " + Q3).fetchall()
+    by_source = {r[1]: r for r in rows}
+    assert set(by_source) == {"pg", "crm", "lake", "duckdb"}
+    assert by_source["pg"][4] == "\"o_orderdate\" < CAST('1995-03-15' AS DATE)"
+    assert by_source["crm"][4] == "\"c_mktsegment\" = 'BUILDING'"
+    assert "JOIN" in by_source["duckdb"][3] and "__fedq_" in by_source["duckdb"][3]
+
+
+def test_explain_analyze_reports_rows_bytes_seconds(tpch_like):
+    with _connect(tpch_like) as con:
+        cursor = con.execute("EXPLAIN ANALYZE " + Q3)
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    assert names[-3:] == ["rows", "bytes", "seconds"]
+    pg_row = next(r for r in rows if r[1] == "pg")
+    assert pg_row[7] == 24  # orders before 1995-03-15: days 3..72 step 3
+    assert pg_row[8] > 0 and pg_row[9] >= 0
+
+
+def test_bound_parameters_reach_the_source_as_binds(tpch_like):
+    sql = "SELECT o_orderkey FROM pg.fedq_push.orders o JOIN crm.customer c ON c.c_custkey = o.o_custkey WHERE o.o_orderkey < ? AND c.c_name = ?"
+    with _connect(tpch_like) as con:
+        rows = con.execute(sql, [30, "Customer#4"]).fetchall()
+        assert con.source("pg").statements == ['SELECT "o_orderkey", "o_custkey" FROM "fedq_push"."orders" WHERE "o_orderkey" < $1']
+        assert con.source("crm").statements == ['SELECT "c_custkey", "c_name" FROM "main"."customer" WHERE "c_name" = ?1']
+    assert sorted(rows) == [(4,), (24,)]

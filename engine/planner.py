@@ -174,10 +174,11 @@ def _filter_candidates(scope: Scope) -> dict[int, list[exp.Expression]]:
     if not isinstance(select, exp.Select):
         return {}
     nullable = _nullable_aliases(select)
-    offered: list[tuple[exp.Expression, set[str]]] = []
+    preserved = set(scope.selected_sources) - nullable
+    offered: list[tuple[exp.Expression, set[str]]] = []  # (term, aliases whose scan may take it)
     where = select.args.get("where")
     for term in _conjuncts(where.this if where else None):
-        offered.append((term, nullable))
+        offered.append((term, preserved))
     for join in select.args.get("joins") or []:
         side, kind = (join.side or "").upper(), (join.kind or "").upper()
         if kind in ("SEMI", "ANTI", "ASOF", "POSITIONAL", "CROSS"):
@@ -185,18 +186,18 @@ def _filter_candidates(scope: Scope) -> dict[int, list[exp.Expression]]:
         own = join.this.alias_or_name
         for term in _conjuncts(join.args.get("on")):
             if side == "":
-                offered.append((term, nullable))
+                offered.append((term, preserved))
             elif side == "LEFT":
-                offered.append((term, nullable - {own}))  # the nullable side's own ON terms
+                offered.append((term, {own}))  # only the nullable side's own ON terms
     result: dict[int, list[exp.Expression]] = {}
-    for term, blocked in offered:
+    for term, allowed in offered:
         if any(isinstance(n, (exp.Subquery, exp.Select, exp.AggFunc, exp.Window, exp.Exists)) for n in term.walk()):
             continue
         aliases = {c.table for c in term.find_all(exp.Column)}
         if len(aliases) != 1:
             continue
         alias = aliases.pop()
-        if alias in blocked or alias not in scope.selected_sources:
+        if alias not in allowed:
             continue
         table = _table_of(scope, alias)
         if table is not None:

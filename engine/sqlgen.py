@@ -49,8 +49,25 @@ def bind_placeholders(
     values: list[Any] = []
     for placeholder in list(tree.find_all(exp.Placeholder)):
         values.append(params[placeholder.name])
-        placeholder.replace(marker(len(values)))
+        target = _compared_type(placeholder)
+        bound = marker(len(values))
+        placeholder.replace(exp.cast(bound, target) if target is not None else bound)
     return tuple(values)
+
+
+def _compared_type(placeholder: exp.Placeholder) -> exp.DataType | None:
+    """The type DuckDB would cast a parameter to: that of the column it is compared with."""
+    parent = placeholder.parent
+    if isinstance(parent, exp.Tuple):
+        parent = parent.parent
+    if not isinstance(parent, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between)):
+        return None
+    for operand in (parent.this, parent.args.get("expression")):
+        if operand is not None and operand is not placeholder and operand.type and not operand.type.is_type(
+            exp.DataType.Type.UNKNOWN
+        ):
+            return operand.type.copy()
+    return None
 
 
 def render(

@@ -180,6 +180,6 @@ def test_bound_parameters_reach_the_source_as_binds(tpch_like):
     sql = "SELECT o_orderkey FROM pg.fedq_push.orders o JOIN crm.customer c ON c.c_custkey = o.o_custkey WHERE o.o_orderkey < ? AND c.c_name = ?"
     with _connect(tpch_like) as con:
         rows = con.execute(sql, [30, "Customer#4"]).fetchall()
-        assert con.source("pg").statements == ['SELECT "o_orderkey", "o_custkey" FROM "fedq_push"."orders" WHERE "o_orderkey" < $1']
-        assert con.source("crm").statements == ['SELECT "c_custkey", "c_name" FROM "main"."customer" WHERE "c_name" = ?1']
+        assert con.source("pg").statements == ['SELECT "o_orderkey", "o_custkey" FROM "fedq_push"."orders" WHERE "o_orderkey" < CAST($1 AS INT)']
+        assert con.source("crm").statements == ['SELECT "c_custkey", "c_name" FROM "main"."customer" WHERE "c_name" = CAST(?1 AS TEXT)']
     assert sorted(rows) == [(4,), (24,)]

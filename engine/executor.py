@@ -47,6 +47,7 @@ class FragmentStream:
         return False
 
     def _run(self) -> None:
+        reader = None
         try:
             reader = self._open()
             if not self._put(reader.schema):
@@ -58,6 +59,9 @@ class FragmentStream:
         except BaseException as error:  # handed to the consumer thread
             self.error = error
             self._put(error)
+        finally:
+            if reader is not None:
+                reader.close()  # ends the remote statement early when DuckDB stopped reading
 
     def _next(self) -> Any:
         while True:

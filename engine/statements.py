@@ -33,6 +33,7 @@ def _tokens(sql: str):
         raise ProgrammingError(f"cannot read SQL: {error}") from None
 
 
+_TOKEN_REPR = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\b(\s+ANALYZE\b)?", re.IGNORECASE)
 
 
@@ -77,8 +78,9 @@ def parse_sql(sql: str) -> exp.Expression:
         trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
+        description = _TOKEN_REPR.sub(r"'\1'", str(first.get("description", error)))
         raise ProgrammingError(
-            caret_message(sql, first.get("line", 1), first.get("col", 1), f"syntax error: {first.get('description', error)}")
+            caret_message(sql, first.get("line", 1), first.get("col", 1), f"syntax error: {description}")
         ) from None
     if not trees:
         raise ProgrammingError("empty statement")

@@ -143,7 +143,7 @@ def _table_of(scope: Scope, alias: str) -> exp.Table | None:
 def _nullable_aliases(select: exp.Select) -> set[str]:
     """Aliases on the NULL-extended side of an outer join in this SELECT."""
     seen: list[str] = []
-    source = select.args.get("from")
+    source = select.args.get("from_")
     if source is not None:
         seen.append(source.this.alias_or_name)
     nullable: set[str] = set()

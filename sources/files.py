@@ -11,6 +11,7 @@ empty string.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import posixpath
 import time
@@ -196,7 +197,7 @@ def _literal(node: exp.Expression, dtype: pa.DataType, params: dict[str, Any]) -
     if pa.types.is_decimal(dtype):
         if isinstance(value, bool) or not isinstance(value, int):
             raise _NotPushable  # fractional literals against decimals stay local
-        return pa.scalar(value)
+        return pa.scalar(decimal.Decimal(value), dtype)
     if pa.types.is_integer(dtype):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _NotPushable
@@ -264,5 +265,5 @@ def to_arrow_filter(term: exp.Expression, schema: pa.Schema, params: dict[str, A
     """A pyarrow filter with DuckDB's meaning for ``term``, or None if it cannot be expressed."""
     try:
         return _translate(term, schema, params)
-    except (_NotPushable, ValueError, TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except (_NotPushable, ValueError, TypeError, decimal.InvalidOperation, pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None

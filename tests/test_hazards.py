@@ -206,3 +206,11 @@ def test_float_comparisons_with_nan_are_pushed_to_postgres(setup):
     rows, sent = _run(setup, "SELECT id FROM pg.fedq_hazards.t WHERE f > 1 ORDER BY id")
     assert rows == [(1,), (2,), (4,)]
     assert '"f" > 1' in sent["pg"][0]
+
+
+@pytest.mark.parametrize("join", ["RIGHT", "FULL"])
+def test_rule12_where_on_the_from_table_of_a_right_or_full_join_is_not_pushed(setup, join):
+    sql = f"SELECT c.id, o.id FROM crm.c c {join} JOIN pg.fedq_hazards.o o ON o.cust = c.id WHERE c.id IS NULL OR c.id < 2"
+    rows, sent = _run(setup, sql, ordered=False)
+    assert "WHERE" not in sent["crm"][0]
+    assert sorted(rows, key=lambda r: (r[0] or 0, r[1])) == [(None, 5), (1, 1), (1, 2)]

@@ -78,6 +78,11 @@ def _family_of(node: exp.Expression) -> str:
     return _family(_type(node))
 
 
+def type_family(kind: exp.DataType.Type) -> str:
+    """text, number, bool, time (naive), zoned, null or other."""
+    return _family(kind)
+
+
 def _family(kind: exp.DataType.Type) -> str:
     if kind in TEXT_TYPES:
         return "text"

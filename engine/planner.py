@@ -18,6 +18,8 @@ never wrong.
 """
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +34,8 @@ import pyarrow as pa
 
 from fedq.catalog import BoundTable, Catalog
 from fedq.engine.binder import Binder
-from fedq.engine.capabilities import why_not_pushable
+from fedq.engine.capabilities import type_family, why_not_pushable
+from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
 from fedq.errors import ProgrammingError
 from fedq.sources import FetchStats, Pushdown, ScanRequest, SQLSource
@@ -78,6 +81,10 @@ def bind_tables(tree: exp.Expression, catalog: Catalog) -> list[BoundTable]:
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     bound: list[BoundTable] = []
     for table in list(tree.find_all(exp.Table)):
+        if isinstance(table.this, exp.Dot):
+            raise ProgrammingError(
+                f"table '{table.sql('duckdb')}' has too many name parts: write source.table or source.schema.table"
+            )
         if not isinstance(table.this, exp.Identifier):
             continue  # table functions are DuckDB's business
         parts = [p.name for p in table.parts]
@@ -244,6 +251,7 @@ class Planner:
         return Plan(fragments, local.sql("duckdb"), _used_params(local, params))
 
     def _pushdown_plan(self, tree: exp.Expression, bound: list[BoundTable], params: dict[str, Any]) -> Plan:
+        self._params = params
         _tag_units(tree)
         analysed = _analysis_copy(tree, bound)
         originals = {n.meta[UNIT_KEY]: n for n in tree.find_all(exp.Select, exp.SetOperation) if UNIT_KEY in n.meta}
@@ -310,7 +318,7 @@ class Planner:
         for table in tables:
             if bound[table.meta[TABLE_KEY]].source.unsafe_columns(bound[table.meta[TABLE_KEY]].table):
                 return False
-        if why_not_pushable(unit, source.dialect) is not None:
+        if why_not_pushable(unit, source.dialect) is not None or not _params_fit(unit, self._params):
             return False
         return _order_mapping(unit) is not None
 
@@ -393,7 +401,8 @@ class Planner:
         source = target.source
         exact, inexact, local_only, pushed = [], [], [], []
         for term in terms:
-            verdict = source.classify_filter(term, target.schema, target.table)
+            fits = _params_fit(term, params)
+            verdict = source.classify_filter(term, target.schema, target.table) if fits else Pushdown.UNSUPPORTED
             text = term.sql("duckdb")
             if verdict is Pushdown.EXACT:
                 exact.append(text)
@@ -454,6 +463,38 @@ def _order_mapping(unit: exp.Expression) -> _OrderMapping | None:
         else:
             return None
     return _OrderMapping(columns, hidden, keys)
+
+
+def _value_family(value: Any) -> str:
+    """Type family of a bound value; an ISO date/timestamp string counts as a (naive) time."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float, decimal.Decimal)):
+        return "number"
+    if isinstance(value, dt.datetime):
+        return "zoned" if value.tzinfo is not None else "time"
+    if isinstance(value, dt.date):
+        return "time"
+    if isinstance(value, str):
+        try:
+            return "time" if dt.datetime.fromisoformat(value).tzinfo is None else "zoned"
+        except ValueError:
+            return "text"
+    return "other"
+
+
+def _params_fit(node: exp.Expression, params: dict[str, Any]) -> bool:
+    """Push a bound parameter only where its value already has the compared column's type family,
+    so no source performs a lenient conversion that DuckDB would refuse (a '1; x' string is not 1)."""
+    for placeholder in node.find_all(exp.Placeholder):
+        target = compared_type(placeholder)
+        value = params.get(placeholder.name)
+        if target is None or value is None:
+            return False
+        family, given = type_family(target.this), _value_family(value)
+        if given != family and not (family == "text" and isinstance(value, str)):
+            return False
+    return True
 
 
 def _int_literal(node: exp.Expression) -> bool:

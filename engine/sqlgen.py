@@ -49,13 +49,13 @@ def bind_placeholders(
     values: list[Any] = []
     for placeholder in list(tree.find_all(exp.Placeholder)):
         values.append(params[placeholder.name])
-        target = _compared_type(placeholder)
+        target = compared_type(placeholder)
         bound = marker(len(values))
         placeholder.replace(exp.cast(bound, target) if target is not None else bound)
     return tuple(values)
 
 
-def _compared_type(placeholder: exp.Placeholder) -> exp.DataType | None:
+def compared_type(placeholder: exp.Placeholder) -> exp.DataType | None:
     """The type DuckDB would cast a parameter to: that of the column it is compared with."""
     parent = placeholder.parent
     if isinstance(parent, exp.Tuple):

@@ -47,13 +47,15 @@ def _explain_prefix(sql: str) -> tuple[str, str]:
 
 
 def _number_placeholders(sql: str, params: Sequence[Any] | dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    """Rewrite ``?`` (qmark) and ``$n`` markers to ``$pN`` and pair them with their values."""
+    """Rewrite ``?`` (qmark) markers to ``$pN`` and pair them with their values."""
     tokens = _tokens(sql)
     marks = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER]
     if params is None:
         params = ()
     if isinstance(params, dict):
         raise ProgrammingError("fedq uses qmark parameters (?): pass a sequence of values, not a dict")
+    if isinstance(params, (str, bytes)) or not isinstance(params, Sequence):
+        raise ProgrammingError(f"parameters must be a sequence (list or tuple), not {type(params).__name__}")
     if len(marks) != len(params) and not (marks and all(m.text != "?" for m in marks)):
         raise ProgrammingError(f"the statement has {len(marks)} parameter marker(s) but {len(params)} value(s) were given")
     values = {f"p{i + 1}": v for i, v in enumerate(params)}
@@ -72,15 +74,18 @@ def _number_placeholders(sql: str, params: Sequence[Any] | dict[str, Any] | None
     return "".join(pieces), values
 
 
-def parse_sql(sql: str) -> exp.Expression:
-    """Parse exactly one statement in DuckDB's dialect; syntax errors point at the spot."""
+def parse_sql(sql: str, shown: str | None = None) -> exp.Expression:
+    """Parse exactly one statement in DuckDB's dialect; syntax errors point at the spot in ``shown``
+    (the text as the user wrote it, when ``sql`` is a same-length rewrite of it)."""
     try:
-        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None and not isinstance(t, exp.Semicolon)]
+    except TokenError as error:
+        raise ProgrammingError(f"syntax error: {error}") from None
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         description = _TOKEN_REPR.sub(r"'\1'", str(first.get("description", error)))
         raise ProgrammingError(
-            caret_message(sql, first.get("line", 1), first.get("col", 1), f"syntax error: {description}")
+            caret_message(shown or sql, first.get("line", 1), first.get("col", 1), f"syntax error: {description}")
         ) from None
     if not trees:
         raise ProgrammingError("empty statement")
@@ -94,7 +99,7 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
     if not isinstance(sql, str):
         raise ProgrammingError(f"SQL must be a string, not {type(sql).__name__}")
     kind, body = _explain_prefix(sql)
-    tree = parse_sql(body)  # errors carry positions in the text the user wrote
+    tree = parse_sql(body, shown=sql)  # errors carry positions in the text the user wrote
     numbered, values = _number_placeholders(body, params)
     if values or numbered != body:
         tree = parse_sql(numbered)

@@ -314,7 +314,10 @@ class Cursor:
         self._rows, self._position = [], 0
         if not pending:
             return reader
-        head = pa.RecordBatch.from_pylist([dict(zip(reader.schema.names, r)) for r in pending], schema=reader.schema)
+        head = pa.RecordBatch.from_arrays(
+            [pa.array(list(values), type=field.type) for values, field in zip(zip(*pending), reader.schema)],
+            schema=reader.schema,
+        )
 
         def batches() -> Iterator[pa.RecordBatch]:
             yield head

@@ -38,7 +38,7 @@ def _with_connect_timeout(dsn: str, seconds: float) -> str:
 class PostgresSource(SQLSource):
     """A PostgreSQL database reached by a ``postgresql://`` DSN."""
 
-    dsn: str = ""
+    dsn: str = field(default="", repr=False)  # may hold a password
     connect_timeout: float = 10.0
     type_name = "postgres"
     dialect = "postgres"

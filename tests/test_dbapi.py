@@ -208,10 +208,6 @@ def test_dict_parameters_are_a_programming_error(con):
         con.execute("SELECT ?", {"a": 1})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Cursor.execute with a non-sequence parameters argument (an int) raises InternalError "
-    "('internal error: TypeError: object of type 'int' has no len()') from statements._number_placeholders "
-    "instead of ProgrammingError"))
 def test_non_sequence_parameters_are_a_programming_error(con):
     with pytest.raises(fedq.ProgrammingError):
         con.execute("SELECT ?", 5)
@@ -231,10 +227,6 @@ def test_numbered_dollar_parameters(con):
     assert con.execute("SELECT $1 AS a", [7]).fetchone() == (7,)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pushdown changes semantics for a string parameter compared with an INTEGER SQLite column: "
-    "'WHERE id = ?' with ['1; drop'] is sent as CAST(?1 AS INTEGER), SQLite casts the prefix to 1 and "
-    "returns row 1, while DuckDB (pushdown=False, or a literal) raises DataError 'Could not convert string'"))
 def test_string_parameter_against_integer_column_matches_unpushed_semantics(crm_path):
     with fedq.connect(pushdown=False) as local:
         local.attach("crm", "sqlite", path=str(crm_path))
@@ -424,10 +416,6 @@ def test_fetch_df_after_fetchone_returns_the_rest(con):
     assert frame["id"].tolist() == [2, 3, 4]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Cursor.fetch_record_batch rebuilds the partly-read batch with RecordBatch.from_pylist(dict(zip(names, row))): "
-    "with duplicate column names ('SELECT i AS a, i*10 AS a') the first column's remaining values are replaced "
-    "by the second's ([10, 20, ...] instead of [1, 2, ...])"))
 def test_fetch_record_batch_after_fetchone_keeps_duplicate_column_names_apart(con):
     cursor = con.execute("SELECT i AS a, i * 10 AS a FROM range(5) t(i) ORDER BY i")
     assert cursor.fetchone() == (0, 0)

@@ -85,10 +85,6 @@ def test_syntax_error_caret_points_into_the_offending_word(con):
     assert echoed == sql
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a syntax error after EXPLAIN echoes the SQL with 'EXPLAIN' blanked to spaces: statements.prepare passes the "
-    "blanked body from _explain_prefix to parse_sql, so the caret message shows '        SELECT * FRM x y z' "
-    "instead of the line the user wrote (the column number itself is right)"))
 def test_syntax_error_after_explain_echoes_the_line_as_written(con):
     sql = "EXPLAIN SELECT * FRM x y z"
     with pytest.raises(fedq.ProgrammingError) as info:
@@ -98,9 +94,6 @@ def test_syntax_error_after_explain_echoes_the_line_as_written(con):
     assert echoed == sql
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an unterminated string literal (\"SELECT 'abc\") raises InternalError 'internal error: TokenError: "
-    "Error tokenizing ...': statements.parse_sql catches sqlglot's ParseError but not TokenError"))
 def test_unterminated_string_literal_is_a_programming_error(con):
     with pytest.raises(fedq.ProgrammingError):
         con.execute("SELECT 'abc")
@@ -141,11 +134,6 @@ def test_cte_name_is_not_mistaken_for_a_table_without_source(con):
     assert rows == [(2,)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a four-part table name 'crm.main.customers.x' is skipped by planner.bind_tables (table.this is exp.Dot, "
-    "not exp.Identifier, so it is treated like a table function) and reaches DuckDB, which answers "
-    "'Catalog Error: ... LINE 1: DESCRIBE SELECT ...' instead of fedq's 'must be named source.table or "
-    "source.schema.table'"))
 def test_four_part_table_name_gets_the_naming_rule(con):
     with pytest.raises(fedq.ProgrammingError, match=r"source\.table or source\.schema\.table"):
         con.execute("SELECT * FROM crm.main.customers.x")
@@ -321,9 +309,6 @@ def test_trailing_semicolon_is_accepted(con):
     assert con.execute("SELECT 1;").fetchall() == [(1,)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "'SELECT 1; -- done' is refused with 'one statement at a time': sqlglot.parse returns a second tree, "
-    "exp.Semicolon carrying the comment, and statements.parse_sql counts it as a statement"))
 def test_comment_after_the_final_semicolon_is_not_a_second_statement(con):
     assert con.execute("SELECT 1; -- done").fetchall() == [(1,)]
 

@@ -140,6 +140,8 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
                 return f"arithmetic on {sorted(kinds)}"
             if "other" in kinds and not isinstance(node.args.get("expression"), exp.Interval):
                 return "arithmetic on an untyped operand"
+        if isinstance(node, exp.DPipe) and any(_family_of(o) not in ("text", "null") for o in (node.this, node.expression)):
+            return "|| on a non-text operand converts it to text differently at the source"
         if isinstance(node, exp.Cast) and not _literal_cast_ok(node):
             return f"cast {node.sql('duckdb')} is not pushed"
         if isinstance(node, exp.Interval) and not (caps.interval_arithmetic and isinstance(node.this, exp.Literal)):

@@ -31,3 +31,26 @@ def pg_dsn() -> str:
             pytest.fail(f"{reason}; CI=true requires it", pytrace=False)
         pytest.skip(reason)
     return PG_DSN
+
+
+# -- the differential-test data set (see tests/diffdata.py) ------------------------------------
+@pytest.fixture(scope="session")
+def diff_dataset(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory):
+    """One data set placed across PostgreSQL (schema fedq_diff), SQLite and Parquet/CSV files.
+
+    Rebuilt from scratch each session: the PostgreSQL schema is dropped and recreated, files are
+    written under a fresh pytest temporary folder.
+    """
+    from diffdata import build_dataset
+
+    return build_dataset(pg_dsn, tmp_path_factory.mktemp("diff"))
+
+
+@pytest.fixture(scope="session")
+def diff_reference(diff_dataset):
+    """The reference: an in-memory DuckDB (TimeZone UTC) with the same tables under plain names."""
+    from diffdata import reference_database
+
+    database = reference_database(diff_dataset)
+    yield database
+    database.close()

@@ -1,17 +1,14 @@
 """The differential-test data set: one deterministic set of tables spread over every source kind.
 
-=============  ==========================  ===========================================
-table          where fedq reads it         notes
-=============  ==========================  ===========================================
-customers      SQLite ``crm.customers``    dates/timestamps stored as ISO text, DECIMAL as REAL
-flags          SQLite ``crm.flags``        a BOOLEAN column stored as 0/1
-orders         PostgreSQL ``pg.fedq_diff``  numeric(12,2), NaN/±inf doubles, timestamptz offsets
-products       PostgreSQL ``pg.fedq_diff``  real (float4) column, mixed-case column "Sku"
-ratios         PostgreSQL ``pg.fedq_diff``  unconstrained numeric holding 1/3
-lineitem       Parquet folder (3 files)     decimal, NaN/±inf, naive and UTC timestamps
-nation         CSV ``lake.nation``          ints, text ('' vs NULL), no floats
-returns        CSV ``lake.returns``         ints, text, dates, finite doubles
-=============  ==========================  ===========================================
+- ``crm.customers`` (SQLite): dates/timestamps stored as ISO text, DECIMAL(12,2) stored as REAL
+- ``crm.flags`` (SQLite): a BOOLEAN column stored as 0/1
+- ``crm.legacy`` (SQLite): an INTEGER column that also holds text (fedq reads it as text)
+- ``pg.fedq_diff.orders`` (PostgreSQL): numeric(12,2), NaN/±inf doubles, timestamptz written with offsets
+- ``pg.fedq_diff.products`` (PostgreSQL): a real (float4) column and a mixed-case column "Sku"
+- ``pg.fedq_diff.ratios`` (PostgreSQL): an unconstrained numeric holding 1/3
+- ``lake.lineitem`` (3 Parquet files): decimal, NaN/±inf, naive and UTC timestamps
+- ``lake.events`` (2 Parquet files): the file schemas differ (a column added, columns reordered)
+- ``lake.nation``, ``lake.returns`` (CSV): ints, text ('' vs NULL), dates, finite doubles
 
 Every table exists twice: in its source, and as an Arrow table whose types are exactly what fedq
 reads back (PostgreSQL integer -> int32, numeric(12,2) -> decimal128(12,2), timestamptz ->
@@ -135,6 +132,37 @@ def make_flags() -> pa.Table:
         "c_id": pa.array(ids, pa.int64()),
         "vip": pa.array([None if i % 5 == 0 else i % 3 == 0 for i in ids], pa.bool_()),
     })
+
+
+LEGACY_QTY: list[Any] = [5, "n/a", 12, None, "", -3, "7 pcs", 0]  # stored as-is in an INTEGER column
+
+
+def make_legacy() -> pa.Table:
+    """A SQLite INTEGER column that also holds text: fedq reads such a column as text (hazard 19)."""
+    return pa.table({
+        "id": pa.array(range(1, len(LEGACY_QTY) + 1), pa.int64()),
+        "qty": pa.array([None if v is None else str(v) for v in LEGACY_QTY], pa.string()),
+    })
+
+
+def make_events(rng: random.Random) -> tuple[pa.Table, list[pa.Table]]:
+    """40 events in two Parquet files whose schemas differ: the second file adds ``tag`` and reorders columns.
+
+    Returns the unified table (what fedq should read: ``tag`` is NULL for the first file's rows) and the
+    two file tables.
+    """
+    kinds = ["click", "View", "", None, "Ärger", "日本"]
+    rows = [{
+        "e_id": i,
+        "kind": kinds[i % len(kinds)],
+        "at": dt.datetime(2024, 1, 1) + dt.timedelta(minutes=rng.randint(0, 100_000)),
+        "tag": None if i <= 20 or i % 3 == 0 else rng.choice(["a", "B", "ß"]),
+    } for i in range(1, 41)]
+    unified = pa.Table.from_pylist(rows, schema=pa.schema(
+        [("e_id", pa.int64()), ("kind", pa.string()), ("at", pa.timestamp("us")), ("tag", pa.string())]))
+    first = unified.slice(0, 20).select(["e_id", "kind", "at"])
+    second = unified.slice(20).select(["tag", "at", "kind", "e_id"])
+    return unified, [first, second]
 
 
 def make_products(rng: random.Random) -> pa.Table:
@@ -334,6 +362,7 @@ SQLITE_TYPES: dict[str, dict[str, str]] = {
         "credit": "DECIMAL(12,2)", "signup": "DATE", "last_seen": "TIMESTAMP",
     },
     "flags": {"c_id": "INTEGER", "vip": "BOOLEAN"},
+    "legacy": {"id": "INTEGER", "qty": "INTEGER"},
 }
 
 
@@ -351,13 +380,17 @@ def load_sqlite(path: Path, rows_by_table: dict[str, list[dict[str, Any]]]) -> N
     con.close()
 
 
-def write_lake(root: Path, lineitem: pa.Table, nation: pa.Table, returns: pa.Table) -> None:
-    """lineitem as a folder of three Parquet files; nation and returns as pyarrow-written CSV."""
+def write_lake(root: Path, lineitem: pa.Table, events: list[pa.Table], nation: pa.Table, returns: pa.Table) -> None:
+    """lineitem and events as folders of Parquet files; nation and returns as pyarrow-written CSV."""
     folder = root / "lineitem"
     folder.mkdir(parents=True, exist_ok=True)
     step = math.ceil(lineitem.num_rows / 3)
     for part in range(3):
         pq.write_table(lineitem.slice(part * step, step), folder / f"part-{part}.parquet")
+    folder = root / "events"
+    folder.mkdir(parents=True, exist_ok=True)
+    for part, table in enumerate(events):
+        pq.write_table(table, folder / f"part-{part}.parquet")
     pacsv.write_csv(nation, root / "nation.csv")
     pacsv.write_csv(returns, root / "returns.csv")
 
@@ -367,21 +400,25 @@ def build_dataset(pg_dsn: str, root: Path) -> DiffDataset:
     rng = random.Random(20240611)
     customers, products, orders = make_customers(rng), make_products(rng), make_orders(rng)
     lineitem, nation, returns = make_lineitem(rng), make_nation(), make_returns(rng)
-    flags = make_flags()
+    flags, legacy = make_flags(), make_legacy()
+    events, event_files = make_events(rng)
 
     load_postgres(pg_dsn, {"orders": orders.to_pylist(), "products": products.to_pylist()})
     sqlite_path = root / "crm.sqlite"
-    load_sqlite(sqlite_path, {"customers": customers.to_pylist(), "flags": flags.to_pylist()})
+    legacy_rows = [{"id": i, "qty": v} for i, v in enumerate(LEGACY_QTY, start=1)]
+    load_sqlite(sqlite_path, {"customers": customers.to_pylist(), "flags": flags.to_pylist(), "legacy": legacy_rows})
     lake = root / "lake"
-    write_lake(lake, lineitem, nation, returns)
+    write_lake(lake, lineitem, event_files, nation, returns)
 
     specs = [
         TableSpec("customers", "crm.customers", customers),
         TableSpec("flags", "crm.flags", flags),
+        TableSpec("legacy", "crm.legacy", legacy),
         TableSpec("orders", f"pg.{PG_SCHEMA}.orders", orders),
         TableSpec("products", f"pg.{PG_SCHEMA}.products", products),
         TableSpec("ratios", f"pg.{PG_SCHEMA}.ratios", make_ratios()),
         TableSpec("lineitem", "lake.lineitem", lineitem),
+        TableSpec("events", "lake.events", events),
         TableSpec("nation", "lake.nation", nation),
         TableSpec("returns", "lake.returns", returns),
     ]

@@ -6,7 +6,7 @@
 - ``pg.fedq_diff.orders`` (PostgreSQL): numeric(12,2), NaN/±inf doubles, timestamptz written with offsets
 - ``pg.fedq_diff.products`` (PostgreSQL): a real (float4) column and a mixed-case column "Sku"
 - ``pg.fedq_diff.ratios`` (PostgreSQL): an unconstrained numeric holding 1/3
-- ``lake.lineitem`` (3 Parquet files): decimal, NaN/±inf, naive and UTC timestamps
+- ``lake.lineitem`` (3 Parquet files): decimal, NaN/±inf, float32, naive and UTC timestamps
 - ``lake.events`` (2 Parquet files): the file schemas differ (a column added, columns reordered)
 - ``lake.nation``, ``lake.returns`` (CSV): ints, text ('' vs NULL), dates, finite doubles
 
@@ -239,7 +239,8 @@ def make_orders(rng: random.Random) -> pa.Table:
 
 
 def make_lineitem(rng: random.Random) -> pa.Table:
-    """300 line items referencing orders 1..210 (some missing) and products 1..42."""
+    """300 line items referencing orders 1..210 (some missing) and products 1..42; weight is a float32."""
+    weights = [0.1, 0.5, 0.3, NAN, None, -1.25, 2.7, 0.0, INF]
     rows = []
     for i in range(1, 301):
         ship = dt.date(2023, 1, 15) + dt.timedelta(days=rng.randint(0, 720))
@@ -255,11 +256,13 @@ def make_lineitem(rng: random.Random) -> pa.Table:
             "ship_ts": None if i % 27 == 0 else ts,
             "recv_at": None if i % 26 == 0 else (ts + dt.timedelta(hours=rng.randint(1, 200))).replace(tzinfo=UTC),
             "comment": None if i % 18 == 0 else TRICKY_TEXT[i % len(TRICKY_TEXT)] if i % 4 == 0 else f"item {i} ok",
+            "weight": weights[i % len(weights)],
         })
     schema = pa.schema([
         ("l_id", pa.int64()), ("o_id", pa.int32()), ("p_id", pa.int32()), ("qty", pa.int64()),
         ("price", pa.decimal128(12, 2)), ("disc", pa.float64()), ("ship_date", pa.date32()),
         ("ship_ts", pa.timestamp("us")), ("recv_at", pa.timestamp("us", tz="UTC")), ("comment", pa.string()),
+        ("weight", pa.float32()),
     ])
     return pa.Table.from_pylist(rows, schema=schema)
 

@@ -140,6 +140,12 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
                 return f"arithmetic on {sorted(kinds)}"
             if "other" in kinds and not isinstance(node.args.get("expression"), exp.Interval):
                 return "arithmetic on an untyped operand"
+        if isinstance(node, (exp.Min, exp.Max)) and _family_of(node.this) not in ("number", "text", "time", "zoned"):
+            return f"{type(node).__name__.upper()} over {_family_of(node.this)} is not pushed"
+        if isinstance(node, (*COMPARISONS, exp.Between, exp.In)) and any(
+            _type(o) == T.FLOAT for o in node.iter_expressions()
+        ):
+            return "comparison on a 32-bit float: sources compare in double precision, DuckDB in float"
         if isinstance(node, exp.DPipe) and any(_family_of(o) not in ("text", "null") for o in (node.this, node.expression)):
             return "|| on a non-text operand converts it to text differently at the source"
         if isinstance(node, exp.Cast) and not _literal_cast_ok(node):

@@ -336,7 +336,7 @@ class Planner:
         outputs = [exp.alias_(p.unalias() if isinstance(p, exp.Alias) else p, f"c{i}") for i, p in enumerate(leftmost.expressions)]
         hidden = [exp.alias_(key, f"s{i}") for i, key in enumerate(mapping.hidden)]
         leftmost.set("expressions", outputs + hidden)
-        top_n = limit is not None and isinstance(remote, exp.Select) and _int_literal(limit) and (offset is None or _int_literal(offset))
+        top_n = limit is not None and isinstance(remote, exp.Select) and not remote.args.get("distinct") and _int_literal(limit) and (offset is None or _int_literal(offset))
         for key in ("order", "limit", "offset"):
             remote.set(key, None)
         if top_n:

@@ -203,6 +203,8 @@ def _literal(node: exp.Expression, dtype: pa.DataType, params: dict[str, Any]) -
             raise _NotPushable
         return pa.scalar(value)
     if pa.types.is_floating(dtype):
+        if dtype.bit_width != 64:
+            raise _NotPushable  # DuckDB compares a FLOAT column with the literal cast to FLOAT
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise _NotPushable
         return pa.scalar(float(value), pa.float64())

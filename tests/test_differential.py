@@ -40,19 +40,7 @@ BUG_SQLITE_MIXED_STORAGE = (
 BUG_SQLITE_DECIMAL_IS_REAL = (
     "SQLite DECIMAL(12,2) columns hold binary REALs, yet arithmetic on them is pushed to SQLite as if exact: "
     "credit + 0.20 = 0.30 is false in SQLite for credit 0.10 (0.1 + 0.2 in floating point), true in DuckDB")
-BUG_PG_DISTINCT_ORDER_COLLATE = (
-    "SELECT DISTINCT text ORDER BY text LIMIT n pushed to PostgreSQL becomes ORDER BY col COLLATE \"C\", "
-    "which PostgreSQL rejects: 'for SELECT DISTINCT, ORDER BY expressions must appear in select list'")
-BUG_PG_MINMAX_BOOLEAN = (
-    "MIN/MAX over a boolean column is pushed to PostgreSQL, which has no max(boolean)/min(boolean): "
-    "OperationalError 'function max(boolean) does not exist' (DuckDB supports them)")
-BUG_PG_REAL_COMPARE = (
-    "Comparison of a PostgreSQL real (float4) column with a decimal literal is pushed: PostgreSQL compares "
-    "in double precision (0.1::real = 0.1 is false) while DuckDB casts the literal to FLOAT (true)")
-BUG_FILES_FLOAT32_COMPARE = (
-    "files source: a float32 Parquet column compared with a decimal literal is pushed as "
-    "pc.field('weight') == pa.scalar(0.1, float64), which compares in double precision (0.1f != 0.1) and "
-    "drops rows DuckDB keeps (DuckDB casts the literal to FLOAT); same for <=")
+
 
 
 # -- comparison -----------------------------------------------------------------------------
@@ -570,13 +558,11 @@ SINGLE_SOURCE_PUSHDOWN = [
          "SELECT o.o_id, o.total * 0.123456789012 AS x FROM {orders} o", marks=known_bug(BUG_PG_PLAIN_NUMERIC)),
     Case("pg_only_real_column_ranges", "SELECT p.p_id, p.score FROM {products} p WHERE p.score IS NOT NULL"),
     Case("pg_only_distinct_text_order_limit",
-         "SELECT DISTINCT p.category FROM {products} p ORDER BY p.category LIMIT 3", ordered=True,
-         marks=known_bug(BUG_PG_DISTINCT_ORDER_COLLATE)),
+         "SELECT DISTINCT p.category FROM {products} p ORDER BY p.category LIMIT 3", ordered=True),
     Case("pg_only_min_max_boolean",
-         "SELECT max(p.active) AS any_active, min(p.active) AS all_active FROM {products} p",
-         marks=known_bug(BUG_PG_MINMAX_BOOLEAN)),
+         "SELECT max(p.active) AS any_active, min(p.active) AS all_active FROM {products} p"),
     Case("pg_only_real_equals_decimal_literal",
-         "SELECT p.p_id FROM {products} p WHERE p.score = 0.1", marks=known_bug(BUG_PG_REAL_COMPARE)),
+         "SELECT p.p_id FROM {products} p WHERE p.score = 0.1"),
     Case("pg_only_not_in_subquery_with_nulls",
          "SELECT p.p_id FROM {products} p WHERE p.p_id NOT IN (SELECT o.p_id FROM {orders} o)"),
     Case("pg_only_not_exists_correlated",
@@ -622,8 +608,7 @@ SINGLE_SOURCE_PUSHDOWN = [
 
 FILE_FILTERS = [
     Case("files_float32_equals_decimal_literal",
-         "SELECT l.l_id FROM {lineitem} l WHERE l.weight = 0.1 OR l.weight <= 0.3",
-         marks=known_bug(BUG_FILES_FLOAT32_COMPARE)),
+         "SELECT l.l_id FROM {lineitem} l WHERE l.weight = 0.1 OR l.weight <= 0.3"),
     Case("files_float32_other_comparisons",
          "SELECT l.l_id, l.weight FROM {lineitem} l WHERE l.weight IN (0.5, 2.7) OR l.weight <> l.weight OR l.weight < 0"),
     Case("files_int_column_float_literal", "SELECT l.l_id FROM {lineitem} l WHERE l.qty < 2.5 OR l.qty = 10.0"),

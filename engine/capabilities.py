@@ -134,6 +134,8 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
                 return problem
         if isinstance(node, ARITHMETIC):
             kinds = {_family_of(o) for o in (node.this, node.args.get("expression")) if o is not None}
+            if not caps.temporal_logic and any(_type(o) == T.DECIMAL for o in node.iter_expressions()):
+                return "decimal arithmetic: this source stores decimals as binary floats"
             if kinds & {"time", "zoned"} and not caps.interval_arithmetic:
                 return "date arithmetic is not pushed to this source"
             if kinds - {"number", "time", "zoned", "null", "other"}:

@@ -38,6 +38,8 @@ def _column(values: list[Any], dtype: pa.DataType) -> pa.Array:
     """Build one Arrow column from SQLite values of a checked storage class."""
     if pa.types.is_date(dtype) or pa.types.is_timestamp(dtype):
         return pa.array(values, pa.string()).cast(dtype)
+    if pa.types.is_string(dtype):
+        return pa.array([v if v is None or isinstance(v, str) else str(v) for v in values], dtype)
     if pa.types.is_boolean(dtype):
         return pa.array([None if v is None else bool(v) for v in values], dtype)
     if pa.types.is_decimal(dtype):

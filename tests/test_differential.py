@@ -33,13 +33,6 @@ BUG_PG_PLAIN_NUMERIC = (
     "arithmetic) is fetched as decimal128(38,10) with a safe cast, so any value with more than 10 fractional "
     "digits (a column holding 1.0/3; o.total * 0.123456789012) fails: 'Rescaling Decimal value would cause "
     "data loss'")
-BUG_SQLITE_MIXED_STORAGE = (
-    "SQLite column whose stored values do not fit its declared type (INTEGER column holding 'n/a') is "
-    "declared text, but sources/sqlite.py _column() builds pa.array([5, 'n/a'], pa.string()) without "
-    "converting the integers, so every read of it fails: 'Expected bytes, got a 'int' object'")
-BUG_SQLITE_DECIMAL_IS_REAL = (
-    "SQLite DECIMAL(12,2) columns hold binary REALs, yet arithmetic on them is pushed to SQLite as if exact: "
-    "credit + 0.20 = 0.30 is false in SQLite for credit 0.10 (0.1 + 0.2 in floating point), true in DuckDB")
 
 
 
@@ -240,7 +233,7 @@ def _same_type(left: pa.DataType, right: pa.DataType) -> bool:
     return left.equals(right)
 
 
-ROUND_TRIP_BUGS = {"ratios": BUG_PG_PLAIN_NUMERIC, "legacy": BUG_SQLITE_MIXED_STORAGE}
+ROUND_TRIP_BUGS = {"ratios": BUG_PG_PLAIN_NUMERIC}
 
 
 @pytest.mark.parametrize("table", [
@@ -602,7 +595,7 @@ SINGLE_SOURCE_PUSHDOWN = [
          "SELECT c.c_id FROM {customers} c WHERE c.nation_id IN (SELECT x.nation_id FROM {customers} x WHERE x.balance > 3000)"),
     Case("sqlite_only_concat_text_and_date", "SELECT c.c_id, c.name || c.signup AS s FROM {customers} c"),
     Case("sqlite_only_decimal_arithmetic_filter",
-         "SELECT c.c_id FROM {customers} c WHERE c.credit + 0.20 = 0.30", marks=known_bug(BUG_SQLITE_DECIMAL_IS_REAL)),
+         "SELECT c.c_id FROM {customers} c WHERE c.credit + 0.20 = 0.30"),
     Case("sqlite_only_concat_decimal", "SELECT c.c_id, c.name || c.credit AS label FROM {customers} c"),
 ]
 

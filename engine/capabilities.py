@@ -44,6 +44,7 @@ class DialectCapabilities:
     temporal_logic: bool  # dates and timestamps are real types (not text) at the source
     like_escape: str | None  # ESCAPE clause emitted with LIKE; None = LIKE not pushed
     interval_arithmetic: bool
+    same_semantics: bool = False  # the source is DuckDB itself: only non-determinism is kept local
 
 
 CAPABILITIES: dict[str, DialectCapabilities] = {
@@ -64,7 +65,20 @@ CAPABILITIES: dict[str, DialectCapabilities] = {
         like_escape=None,
         interval_arithmetic=False,
     ),
+    "duckdb": DialectCapabilities(
+        allowed=(exp.Expression,),
+        join_kinds=frozenset({"inner", "left", "right", "full", "cross", "semi", "anti"}),
+        text_order_collation=None,
+        temporal_logic=True,
+        like_escape=None,
+        interval_arithmetic=True,
+        same_semantics=True,
+    ),
 }
+
+# Never pushed anywhere: each evaluation may differ (hazard 10).
+NON_DETERMINISTIC = (exp.Rand, exp.Randn, exp.Uuid, exp.CurrentDate, exp.CurrentTimestamp, exp.CurrentTime,
+                     exp.CurrentDatetime)
 
 
 def _type(node: exp.Expression) -> exp.DataType.Type:
@@ -119,6 +133,11 @@ def _comparison_problem(node: exp.Expression, caps: DialectCapabilities) -> str 
 def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
     """None if ``expression`` may be sent to ``dialect`` unchanged in meaning, else the reason."""
     caps = CAPABILITIES[dialect]
+    if caps.same_semantics:
+        for node in expression.walk():
+            if isinstance(node, NON_DETERMINISTIC) or (isinstance(node, exp.Anonymous) and node.name.lower() in ("random", "gen_random_uuid", "now")):
+                return f"{node.sql('duckdb')} is not deterministic (hazard 10)"
+        return None
     for node in expression.walk():
         if not isinstance(node, caps.allowed):
             return f"{type(node).__name__} is not on the {dialect} allowlist"

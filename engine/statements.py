@@ -139,8 +139,10 @@ def attach_arguments(tree: exp.Attach) -> tuple[str, str, dict[str, Any]]:
             type_name = "postgres"
         elif location.endswith((".sqlite", ".sqlite3", ".db")):
             type_name = "sqlite"
+        elif location.endswith(".duckdb"):
+            type_name = "duckdb"
         else:
             raise ProgrammingError(f"ATTACH '{name}': add (TYPE postgres|sqlite|files)")
-    key = {"postgres": "dsn", "postgresql": "dsn", "sqlite": "path", "files": "url"}.get(type_name, "dsn")
+    key = {"postgres": "dsn", "postgresql": "dsn", "sqlite": "path", "duckdb": "path", "files": "url"}.get(type_name, "dsn")
     options[key] = location
     return name, type_name, options

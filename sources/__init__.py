@@ -1,4 +1,4 @@
-"""Sources: PostgreSQL, SQLite and files, looked up lazily by type name (fsspec's registry pattern)."""
+"""Sources: PostgreSQL, SQLite, DuckDB files and Parquet/CSV files, looked up lazily by type name (fsspec's registry pattern)."""
 from __future__ import annotations
 
 import importlib
@@ -10,6 +10,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "postgres": ("fedq.sources.postgres", "PostgresSource"),
     "sqlite": ("fedq.sources.sqlite", "SQLiteSource"),
     "files": ("fedq.sources.files", "FilesSource"),
+    "duckdb": ("fedq.sources.duckdb_file", "DuckDBSource"),
 }
 ALIASES = {"postgresql": "postgres", "pg": "postgres", "sqlite3": "sqlite", "file": "files"}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import threading
 from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
@@ -189,12 +190,14 @@ class Cursor:
         self._position = 0
         self._fetched = 0
         self._execution: Execution | None = None
+        self._cancel_requested = threading.Event()
         self._closed = False
 
     # -- running ------------------------------------------------------------------------
     def execute(self, operation: str, parameters: Sequence[Any] | None = None) -> "Cursor":
         self._check_open()
         self._reset()
+        self._cancel_requested.clear()
         try:
             self._run(operation, parameters)
         except Error as error:
@@ -220,6 +223,8 @@ class Cursor:
             self._set_result(explain_table(self.plan).to_reader())
             return
         self._execution = Execution(connection._database, self.plan)
+        if self._cancel_requested.is_set():
+            raise OperationalError("query cancelled")
         reader = self._execution.start()
         if statement.kind == "explain_analyze":
             for _ in reader:
@@ -331,7 +336,8 @@ class Cursor:
 
     # -- the rest of PEP 249 -------------------------------------------------------------
     def cancel(self) -> None:
-        """Stop the running statement, including its remote statements."""
+        """Stop the running statement, including its remote statements (also while it is still planning)."""
+        self._cancel_requested.set()
         if self._execution is not None:
             self._execution.cancel()
 

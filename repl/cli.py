@@ -1,33 +1,64 @@
-"""The ``fedq`` console script: ``fedq -c SQL [CATALOG]`` runs one statement; the REPL is coming."""
+"""The ``fedq`` command.
+
+    fedq [CATALOG.toml]            open the REPL
+    fedq demo                      build the demo data once and open the REPL on it
+    fedq [CATALOG] -c "SQL"        run statements and exit (status 1 if one failed)
+    echo "SQL;" | fedq [CATALOG]   same, from stdin
+"""
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 
 import fedq
+from fedq.repl.output import FORMATS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fedq",
+        description="Federated SQL over PostgreSQL, SQLite, DuckDB files and Parquet/CSV files.",
+        epilog="Use 'fedq demo' to try it on a small company's data spread over several sources.",
+    )
+    parser.add_argument("catalog", nargs="?", help="catalog TOML file, or 'demo'")
+    parser.add_argument("-c", "--command", action="append", help="run this SQL (or \\command) and exit; repeatable")
+    parser.add_argument("-f", "--format", choices=FORMATS, default=None, help="result format (default: table)")
+    parser.add_argument("--no-pushdown", action="store_true", help="compute everything locally (for comparison)")
+    parser.add_argument("--version", action="version", version=f"fedq {fedq.__version__}")
+    return parser
+
+
+def _open(catalog: str | None, pushdown: bool) -> tuple[fedq.Connection, str | None]:
+    """The connection, and the banner when the demo is asked for."""
+    if catalog == "demo":
+        from fedq.repl.demo import banner, build_demo
+
+        path = build_demo(progress=lambda message: print(message, file=sys.stderr))
+        con = fedq.connect(path, pushdown=pushdown)
+        return con, banner(path, with_postgres="pg" in con.catalog.sources)
+    return fedq.connect(catalog, pushdown=pushdown), None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fedq", description="Federated SQL over PostgreSQL, SQLite and files.")
-    parser.add_argument("catalog", nargs="?", help="catalog TOML file")
-    parser.add_argument("-c", "--command", help="run one SQL statement and exit")
-    parser.add_argument("--version", action="version", version=f"fedq {fedq.__version__}")
-    args = parser.parse_args(argv)
-    if args.catalog == "demo" or not args.command:
-        print("fedq: the interactive REPL and `fedq demo` are coming soon (issue 3); use -c \"SQL\" for now.")
-        return 0
+    args = _parser().parse_args(argv)
+    from fedq.repl.runner import Runner
+
     try:
-        with fedq.connect(args.catalog) as con:
-            cursor = con.execute(args.command)
-            if cursor.description:
-                writer = csv.writer(sys.stdout)
-                writer.writerow([d[0] for d in cursor.description])
-                writer.writerows(cursor.fetchall())
+        connection, banner = _open(args.catalog, not args.no_pushdown)
     except fedq.Error as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"ERROR: {error}", file=sys.stderr)
         return 1
-    return 0
+    with connection:
+        if args.command or not sys.stdin.isatty():
+            runner = Runner(connection, out=sys.stdout, err=sys.stderr)
+            if args.format:
+                runner.settings.format = args.format
+            script = "\n".join(c if c.strip().startswith("\\") or c.rstrip().endswith(";") else c + ";"
+                               for c in args.command) if args.command else sys.stdin.read()
+            return 0 if runner.run_script(script) else 1
+        from fedq.repl.app import run_repl
+
+        return run_repl(connection, banner or f"fedq {fedq.__version__} — \\help for commands, \\q to quit")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,122 @@
+"""Backslash meta commands, in one registry (pgcli's special commands).
+
+Each handler takes the session state and its argument text and returns a :class:`Reply`; one
+printer shows every reply, so commands never write to the terminal themselves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import fedq
+from fedq.repl import output
+from fedq.repl.plan_view import plan_tree
+
+
+@dataclass
+class Settings:
+    """What the user can change from the prompt."""
+
+    timing: bool = True
+    format: str = "table"
+
+
+@dataclass
+class Reply:
+    title: str | None = None
+    rows: list[tuple] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    status: str | None = None
+    text: str | None = None  # preformatted (plan pictures)
+    quit: bool = False
+
+
+Handler = Callable[[fedq.Connection, Settings, str], Reply]
+COMMANDS: dict[str, tuple[Handler, str, str]] = {}
+
+
+def command(name: str, usage: str, help_text: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = (handler, usage, help_text)
+        return handler
+
+    return register
+
+
+@command("\\sources", "\\sources", "list attached sources")
+def _sources(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    rows = [(s.name, s.type_name, s.describe_source()) for s in con.catalog.sources.values()]
+    return Reply(rows=rows, headers=["source", "type", "location"], status=output.status(len(rows), None))
+
+
+@command("\\tables", "\\tables [source]", "list tables, of one source or all")
+def _tables(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    sources = [con.source(arg)] if arg else list(con.catalog.sources.values())
+    rows = [(s.name, t.schema, t.name) for s in sources for t in con.catalog.tables(s)]
+    return Reply(rows=rows, headers=["source", "schema", "table"], status=output.status(len(rows), None))
+
+
+@command("\\d", "\\d source.[schema.]table", "describe a table's columns and types")
+def _describe(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    if not arg:
+        return _tables(con, settings, "")
+    bound = con.catalog.resolve([p.strip('"') for p in arg.split(".")])
+    rows = [(f.name, output.type_names([(f.name, f.type)])[0], "yes" if f.nullable else "no") for f in bound.schema]
+    return Reply(title=f"{bound}", rows=rows, headers=["column", "type", "nullable"], status=output.status(len(rows), None))
+
+
+@command("\\explain", "\\explain [analyze] QUERY", "show the plan as a tree: fragments, remote SQL, pushed filters")
+def _explain(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    analyze = arg.lower().startswith("analyze ")
+    sql = arg[len("analyze "):] if analyze else arg
+    if not sql.strip():
+        raise fedq.ProgrammingError("\\explain needs a query")
+    cursor = con.cursor()
+    if analyze:
+        cursor.execute("EXPLAIN ANALYZE " + sql)
+        plan = cursor.plan
+    else:
+        plan = con.plan(sql)
+    return Reply(text=plan_tree(plan, analyzed=analyze))
+
+
+@command("\\timing", "\\timing [on|off]", "show elapsed time under results")
+def _timing(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    settings.timing = {"on": True, "off": False}.get(arg.lower(), not settings.timing)
+    return Reply(status=f"timing is {'on' if settings.timing else 'off'}")
+
+
+@command("\\format", "\\format table|csv|json|markdown", "choose how results are printed")
+def _format(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    if arg:
+        if arg not in output.FORMATS:
+            raise fedq.ProgrammingError(f"unknown format '{arg}'; choose one of {', '.join(output.FORMATS)}")
+        settings.format = arg
+    return Reply(status=f"format is {settings.format}")
+
+
+@command("\\refresh", "\\refresh [source]", "forget cached table lists and schemas")
+def _refresh(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    con.refresh(arg or None)
+    return Reply(status=f"refreshed {arg or 'all sources'}")
+
+
+@command("\\help", "\\help", "this list")
+def _help(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    rows = [(usage, text) for _, usage, text in COMMANDS.values()]
+    rows.append(("SQL;", "run a query (end it with ;) — EXPLAIN [ANALYZE] and ATTACH work too"))
+    return Reply(rows=rows, headers=["command", "does"])
+
+
+@command("\\q", "\\q", "quit (or Ctrl-D)")
+def _quit(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    return Reply(quit=True)
+
+
+def run_command(con: fedq.Connection, settings: Settings, line: str) -> Reply:
+    """Dispatch ``\\name args``; unknown commands get the list of known ones."""
+    name, _, arg = line.strip().rstrip(";").partition(" ")
+    if name not in COMMANDS:
+        raise fedq.ProgrammingError(f"unknown command {name}; known: {', '.join(COMMANDS)}")
+    handler: Any = COMMANDS[name][0]
+    return handler(con, settings, arg.strip())

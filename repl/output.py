@@ -1,0 +1,127 @@
+"""Result rendering for the terminal: aligned tables with types, csv, json and markdown.
+
+Tables show each column's type under its name and NULL as ``<null>`` (so it never looks like the
+string 'NULL'). A table wider than the terminal folds into one record per block (psql's expanded
+display). Everything here is a pure function of rows, so it is tested without a terminal.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+from typing import Any, Iterable, Sequence
+
+import pyarrow as pa
+
+from fedq.catalog.types import arrow_to_duckdb
+
+FORMATS = ("table", "csv", "json", "markdown")
+NULL = "<null>"
+
+
+def type_names(description: Sequence[tuple]) -> list[str]:
+    """DuckDB type names for a cursor description (whose type codes are Arrow types)."""
+    return [arrow_to_duckdb(d[1]) if isinstance(d[1], pa.DataType) else str(d[1]) for d in description]
+
+
+def cell(value: Any) -> str:
+    """One value as text: NULL distinct, floats as Python prints them, no trailing zeros lost."""
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    return str(value).replace("\n", "\\n")
+
+
+def _is_numeric(type_name: str) -> bool:
+    return type_name.split("(")[0] in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                                       "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL"}
+
+
+def table(names: Sequence[str], types: Sequence[str] | None, rows: Sequence[Sequence[Any]], width: int = 120) -> str:
+    """An aligned table (a type row under the names unless ``types`` is None); folds into records
+    when it would be wider than ``width``."""
+    texts = [[cell(v) for v in row] for row in rows]
+    shown_types = list(types) if types is not None else [""] * len(names)
+    widths = [max([len(n), len(t)] + [len(r[i]) for r in texts]) for i, (n, t) in enumerate(zip(names, shown_types))]
+    if names and sum(widths) + 3 * len(widths) + 1 > width:
+        return expanded(names, texts)
+    numeric = [_is_numeric(t) for t in shown_types]
+
+    def line(values: Sequence[str], align_numbers: bool = True) -> str:
+        parts = [v.rjust(w) if (align_numbers and num) else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
+        return "│ " + " │ ".join(parts) + " │"
+
+    rule = lambda left, mid, right: left + mid.join("─" * (w + 2) for w in widths) + right  # noqa: E731
+    out = [rule("┌", "┬", "┐"), line(names, False)] + ([line(shown_types, False)] if types is not None else [])
+    out.append(rule("├", "┼", "┤"))
+    out += [line(r) for r in texts]
+    out.append(rule("└", "┴", "┘"))
+    return "\n".join(out)
+
+
+def expanded(names: Sequence[str], texts: Sequence[Sequence[str]]) -> str:
+    """One block per record, ``name │ value`` per line: for results wider than the terminal."""
+    label = max((len(n) for n in names), default=0)
+    blocks = []
+    for number, row in enumerate(texts, 1):
+        lines = [f"-[ RECORD {number} ]" + "-" * max(0, label - 8)]
+        lines += [f"{n.ljust(label)} │ {v}" for n, v in zip(names, row)]
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def as_csv(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows([["" if v is None else cell(v) for v in row] for row in rows])
+    return buffer.getvalue().rstrip("\n")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return cell(value)
+    if isinstance(value, bytes):
+        return cell(value)
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    return value
+
+
+def as_json(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """One JSON object per line (JSON Lines), so large results stream."""
+    return "\n".join(json.dumps({n: _json_value(v) for n, v in zip(names, row)}, ensure_ascii=False) for row in rows)
+
+
+def as_markdown(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    escape = lambda text: text.replace("|", "\\|")  # noqa: E731
+    out = ["| " + " | ".join(escape(n) for n in names) + " |", "|" + "|".join("---" for _ in names) + "|"]
+    out += ["| " + " | ".join(escape(cell(v)) for v in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def render(fmt: str, names: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[Any]], width: int = 120) -> str:
+    if fmt == "table":
+        return table(names, types, rows, width)
+    if fmt == "csv":
+        return as_csv(names, rows)
+    if fmt == "json":
+        return as_json(names, rows)
+    if fmt == "markdown":
+        return as_markdown(names, rows)
+    raise ValueError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
+
+
+def status(rows: int, seconds: float | None) -> str:
+    """``(3 rows, 0.012 s)``, the line under every result."""
+    noun = "row" if rows == 1 else "rows"
+    return f"({rows:,} {noun}" + (f", {seconds:.3f} s)" if seconds is not None else ")")

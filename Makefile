@@ -17,6 +17,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# TPC-H SF 0.1 over PostgreSQL + SQLite + Parquet, fedq vs peers: benchmarks/results/tpch-sf0.1-mixed.{json,md,png}
+bench: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	$(BIN)/python -m benchmarks.tpch --sf 0.1 --layout mixed --runs 3
+
 demo: $(STAMP)
 	$(BIN)/fedq demo
 

@@ -1,0 +1,1 @@
+"""fedq benchmarks (run as modules: ``python -m benchmarks.tpch``)."""

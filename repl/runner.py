@@ -151,7 +151,7 @@ class Runner:
         if reply.headers:
             parts.append(output.table(reply.headers, None, reply.rows, self._width()) if self.settings.format == "table"
                          else output.render(self.settings.format, reply.headers, [], reply.rows, self._width()))
-        if reply.status:
+        if reply.status and (self.settings.format == "table" or not reply.headers):
             parts.append(reply.status)
         if parts:
             self._page("\n".join(parts))

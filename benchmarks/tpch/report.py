@@ -1,4 +1,7 @@
-"""A run's results as JSON, a Markdown table and a PNG bar chart (per query, log scale, one color per engine)."""
+"""A run's results as JSON, a Markdown table and a PNG bar chart (per query, log scale, one color per engine).
+
+    python -m benchmarks.tpch.report RESULTS.json   # redraw RESULTS.md and RESULTS.png from a saved run
+"""
 from __future__ import annotations
 
 import json
@@ -131,7 +134,7 @@ def chart(results: dict, path: Path) -> None:
                  + (f"; total {summary}" if summary else ""), fontsize=10)
     ax.grid(axis="y", which="both", alpha=0.3)
     ax.set_axisbelow(True)
-    ax.legend(fontsize=8, loc="upper left", ncol=len(engines))
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=len(engines), frameon=False)
     ax.set_xlim(-0.6, len(records) - 0.4)
     fig.tight_layout()
     fig.savefig(path)
@@ -145,3 +148,14 @@ def write_all(results: dict, out: Path) -> list[Path]:
     paths[1].write_text(markdown(results))
     chart(results, paths[2])
     return paths
+
+
+if __name__ == "__main__":
+    import sys
+
+    for argument in sys.argv[1:]:
+        saved = Path(argument)
+        data = json.loads(saved.read_text())
+        saved.with_name(saved.stem + ".md").write_text(markdown(data))
+        chart(data, saved.with_name(saved.stem + ".png"))
+        print(f"wrote {saved.with_name(saved.stem + '.md')}, {saved.with_name(saved.stem + '.png')}")

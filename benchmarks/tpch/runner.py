@@ -89,10 +89,10 @@ def run_query(number: int, index: int, layout: Layout, engines: dict[str, Engine
 
 
 def totals(records: list[dict], engines: list[str]) -> dict:
-    """Sum of medians per engine, and fedq/engine over the queries both answered."""
+    """Sum of medians per engine, and fedq/engine over the queries both answered (fedq correctly)."""
     result = {}
     for name in engines:
-        both = [r for r in records if r["times"]["fedq"]["median"] and r["times"][name]["median"]]
+        both = [r for r in records if r["status"] == "ok" and r["times"]["fedq"]["median"] and r["times"][name]["median"]]
         own = [r["times"][name]["median"] for r in records if r["times"][name]["median"]]
         entry = {"seconds": sum(own) if own else None, "queries": len(own)}
         if name != "fedq":

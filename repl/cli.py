@@ -4,6 +4,7 @@
     fedq demo                      build the demo data once and open the REPL on it
     fedq [CATALOG] -c "SQL"        run statements and exit (status 1 if one failed)
     echo "SQL;" | fedq [CATALOG]   same, from stdin
+    fedq bench [ARGS]              the TPC-H benchmark, from a source checkout (benchmarks/README.md)
 """
 from __future__ import annotations
 
@@ -39,7 +40,25 @@ def _open(catalog: str | None, pushdown: bool) -> tuple[fedq.Connection, str | N
     return fedq.connect(catalog, pushdown=pushdown), None
 
 
+def _bench(argv: list[str]) -> int:
+    """``fedq bench ...`` is ``python -m benchmarks.tpch ...``; benchmarks/ sits beside fedq/ in a checkout."""
+    from pathlib import Path
+
+    root = Path(fedq.__file__).resolve().parent.parent
+    if (root / "benchmarks" / "tpch").is_dir() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        from benchmarks.tpch.__main__ import main as bench
+    except ImportError as error:
+        print(f"ERROR: fedq bench needs a fedq source checkout with benchmarks/ ({error})", file=sys.stderr)
+        return 2
+    return bench(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return _bench(argv[1:])
     args = _parser().parse_args(argv)
     from fedq.repl.runner import Runner
 

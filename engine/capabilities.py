@@ -65,6 +65,16 @@ CAPABILITIES: dict[str, DialectCapabilities] = {
         like_escape=None,
         interval_arithmetic=False,
     ),
+    "mysql": DialectCapabilities(
+        # Text columns with a case-insensitive or PAD SPACE collation are kept out of pushed units by
+        # the source (unsafe_columns); binary-collated text compares like DuckDB.
+        allowed=STRUCTURAL + LOGIC + COMPARISONS + ARITHMETIC + AGGREGATES + QUERY + (exp.Abs,),
+        join_kinds=frozenset({"inner", "left", "right", "cross"}),
+        text_order_collation=None,
+        temporal_logic=True,
+        like_escape=None,
+        interval_arithmetic=False,
+    ),
     "duckdb": DialectCapabilities(
         allowed=(exp.Expression,),
         join_kinds=frozenset({"inner", "left", "right", "full", "cross", "semi", "anti"}),

@@ -382,12 +382,18 @@ class Planner:
         if root is None:
             raise OptimizeError("no scope")
         for scope in root.traverse():
+            ignored: set[int] = set()
+            if isinstance(scope.expression, exp.Select) and isinstance(scope.expression.parent, exp.Exists):
+                # EXISTS only asks whether a row exists: its select list needs no columns
+                ignored = {id(c) for p in scope.expression.expressions for c in p.find_all(exp.Column)}
             for column in scope.columns:
+                if id(column) in ignored:
+                    continue
                 table = _table_of(scope, column.table) if column.table else None
                 if table is not None:
                     needed.setdefault(id(table), set()).add(column.name.lower())
             select = scope.expression
-            if isinstance(select, exp.Select) and any(
+            if isinstance(select, exp.Select) and not isinstance(select.parent, exp.Exists) and any(
                 isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
                 for p in select.expressions
             ):

@@ -121,6 +121,7 @@ class FilesSource(Source):
         try:
             parts = [ds.dataset(f, format=file_format, filesystem=fs) for f in files] if len(files) > 1 else []
             schema = pa.unify_schemas([p.schema for p in parts]) if parts else None
+            schema = _plain_strings(schema or ds.dataset(files[0], format=file_format, filesystem=fs).schema)
             dataset = ds.dataset(files, format=file_format, filesystem=fs, schema=schema)
         except (pa.ArrowInvalid, OSError) as error:
             raise DataError(f"source '{self.name}', table '{table.name}': cannot read files: {error}") from None
@@ -160,6 +161,18 @@ class FilesSource(Source):
                 stats.seconds += time.perf_counter() - started
 
         return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _plain_strings(schema: pa.Schema) -> pa.Schema:
+    """Read view types as plain strings/binaries: Arrow's filter kernels lack string_view support."""
+    def plain(dtype: pa.DataType) -> pa.DataType:
+        if pa.types.is_string_view(dtype) or pa.types.is_large_string(dtype):
+            return pa.string()
+        if pa.types.is_binary_view(dtype) or pa.types.is_large_binary(dtype):
+            return pa.binary()
+        return dtype
+
+    return pa.schema([f.with_type(plain(f.type)) for f in schema], metadata=schema.metadata)
 
 
 # -- sqlglot -> pyarrow filter translation --------------------------------------------------

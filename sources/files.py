@@ -54,6 +54,7 @@ class FilesSource(Source):
     dialect = None
     default_schema = "main"
     _datasets: dict[str, ds.Dataset] = field(default_factory=dict, init=False, repr=False)
+    _view_columns: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False)
 
     def context(self) -> Hashable:
         return ("files", self.url)
@@ -121,7 +122,11 @@ class FilesSource(Source):
         try:
             parts = [ds.dataset(f, format=file_format, filesystem=fs) for f in files] if len(files) > 1 else []
             schema = pa.unify_schemas([p.schema for p in parts]) if parts else None
-            schema = _plain_strings(schema or ds.dataset(files[0], format=file_format, filesystem=fs).schema)
+            physical = schema or ds.dataset(files[0], format=file_format, filesystem=fs).schema
+            self._view_columns[table.name] = frozenset(
+                f.name for f in physical if pa.types.is_string_view(f.type) or pa.types.is_binary_view(f.type)
+            )
+            schema = _plain_strings(physical)
             dataset = ds.dataset(files, format=file_format, filesystem=fs, schema=schema)
         except (pa.ArrowInvalid, OSError) as error:
             raise DataError(f"source '{self.name}', table '{table.name}': cannot read files: {error}") from None
@@ -133,6 +138,9 @@ class FilesSource(Source):
 
     # -- pushdown ---------------------------------------------------------------------
     def classify_filter(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> Pushdown:
+        self.dataset(table)
+        if any(c.name in self._view_columns.get(table.name, ()) for c in term.find_all(exp.Column)):
+            return Pushdown.UNSUPPORTED  # Arrow's compute kernels cannot compare view-typed columns
         return Pushdown.EXACT if to_arrow_filter(term, schema, {}) is not None else Pushdown.UNSUPPORTED
 
     # -- execution --------------------------------------------------------------------

@@ -258,13 +258,16 @@ class Planner:
         tables = {n.meta[TABLE_KEY]: n for n in tree.find_all(exp.Table) if TABLE_KEY in n.meta}
         fragments: list[Fragment] = []
 
-        units: list[exp.Expression] = []
+        units: list[tuple[exp.Expression, Split | None]] = []
         self._find_units(analysed, bound, units)
         pushed_tables: set[int] = set()
-        for unit in units:
-            fragment, replacement = self._unit_fragment(unit, originals[unit.meta[UNIT_KEY]], bound, params)
-            fragments.append(fragment)
+        for unit, split in units:
             original = originals[unit.meta[UNIT_KEY]]
+            if split is None:
+                fragment, replacement = self._unit_fragment(unit, original, bound, params)
+            else:
+                fragment, replacement = self._split_fragment(unit, split, original, bound, params)
+            fragments.append(fragment)
             if original is tree:
                 tree = replacement
             else:
@@ -292,32 +295,102 @@ class Planner:
         return plan
 
     # -- single-source subtrees ---------------------------------------------------------
-    def _find_units(self, node: exp.Expression, bound: list[BoundTable], found: list[exp.Expression]) -> None:
-        if isinstance(node, (exp.Select, exp.SetOperation)) and UNIT_KEY in node.meta and self._unit_ok(node, bound):
-            found.append(node)
-            return
+    def _find_units(self, node: exp.Expression, bound: list[BoundTable], found: list[tuple[exp.Expression, "Split | None"]]) -> None:
+        """Largest subtrees one source can run: whole (``None``) or split into a remote core and local rest."""
+        if isinstance(node, (exp.Select, exp.SetOperation)) and UNIT_KEY in node.meta:
+            if self._unit_ok(node, bound):
+                found.append((node, None))
+                return
+            split = self._split(node, bound)
+            if split is not None:
+                found.append((node, split))
+                return
         for child in node.iter_expressions():
             self._find_units(child, bound, found)
 
-    def _unit_ok(self, unit: exp.Expression, bound: list[BoundTable]) -> bool:
+    def _single_context(self, unit: exp.Expression, bound: list[BoundTable]) -> SQLSource | None:
+        """The SQL source all of ``unit``'s tables live in, if one does and nothing ties it to the outside."""
         tables = list(unit.find_all(exp.Table))
         if not tables or any(TABLE_KEY not in t.meta for t in tables):
-            return False
+            return None
         sources = {bound[t.meta[TABLE_KEY]].source for t in tables}
-        contexts = {s.context() for s in sources}
         source = next(iter(sources))
-        if len(contexts) != 1 or not isinstance(source, SQLSource):
-            return False
-        local_aliases = {t.alias_or_name for t in unit.find_all(exp.Table)}
+        if len({s.context() for s in sources}) != 1 or not isinstance(source, SQLSource):
+            return None
+        local_aliases = {t.alias_or_name for t in tables}
         local_aliases |= {s.alias_or_name for s in unit.find_all(exp.Subquery)}
         local_aliases |= {c.alias_or_name for c in unit.find_all(exp.CTE)}
         if any(c.table and c.table not in local_aliases for c in unit.find_all(exp.Column)):
-            return False  # correlated with the outside
+            return None  # correlated with the outside
+        if any(bound[t.meta[TABLE_KEY]].source.unsafe_columns(bound[t.meta[TABLE_KEY]].table) for t in tables):
+            return None
+        return source
+
+    def _split(self, unit: exp.Expression, bound: list[BoundTable]) -> "Split | None":
+        """Send FROM/JOIN/WHERE/GROUP BY and the aggregate calls; compute the rest locally.
+
+        ``SELECT k, avg(x) * 2 FROM t WHERE p GROUP BY k HAVING count(*) > 1 ORDER BY 2 LIMIT 5`` becomes
+        remote ``SELECT k AS k0, SUM(x) AS a0s, COUNT(x) AS a0n, COUNT(*) AS a1 FROM t WHERE p GROUP BY k``
+        and local ``SELECT k0, (a0s / a0n) * 2 FROM frag WHERE a1 > 1 ORDER BY 2 LIMIT 5``.
+        """
+        if not isinstance(unit, exp.Select) or self._single_context(unit, bound) is None:
+            return None
+        dialect = self._single_context(unit, bound).dialect
+        known = {"expressions", "from_", "joins", "where", "group", "having", "order", "limit", "offset", "distinct", "kind"}
+        if any(value for key, value in unit.args.items() if key not in known):
+            return None
+        distinct, group = unit.args.get("distinct"), unit.args.get("group")
+        if distinct is not None and distinct.args.get("on"):
+            return None
+        if group is not None and any(group.args.get(k) for k in ("all", "rollup", "cube", "grouping_sets", "totals")):
+            return None
+        core = [unit.args.get("from_"), *(unit.args.get("joins") or []), unit.args.get("where"), group]
+        if any(part is not None and (why_not_pushable(part, dialect) or not _params_fit(part, self._params)) for part in core):
+            return None
+        rest = [*unit.expressions, unit.args.get("having"), unit.args.get("order")]
+        rest = [part for part in rest if part is not None]
+        if any(node for part in rest for node in part.find_all(exp.Subquery, exp.Exists, exp.Select, exp.Window, exp.Filter)):
+            return None
+        aggregates = [a for part in rest for a in part.find_all(exp.AggFunc)]
+        columns: list[tuple[str, exp.Expression]] = []  # remote outputs: (name, expression)
+        local: dict[str, exp.Expression] = {}  # canonical SQL -> what replaces it locally (names for now)
+        if group is not None or aggregates:
+            for agg in aggregates:
+                key = agg.sql("duckdb")
+                if key in local:
+                    continue
+                if isinstance(agg, exp.Avg) and type_family(_expr_type(agg.this)) == "number":
+                    name = f"a{len(local)}"
+                    parts = [(f"{name}s", exp.Sum(this=agg.this.copy())), (f"{name}n", exp.Count(this=agg.this.copy()))]
+                    local[key] = exp.Tuple(expressions=[exp.to_identifier(n) for n, _ in parts])
+                elif isinstance(agg, (exp.Count, exp.Sum, exp.Min, exp.Max)):
+                    parts = [(f"a{len(local)}", agg.copy())]
+                    local[key] = exp.to_identifier(parts[0][0])
+                else:
+                    return None
+                if any(why_not_pushable(e, dialect) or not _params_fit(e, self._params) for _, e in parts):
+                    return None
+                columns += parts
+            for index, expression in enumerate(group.expressions if group is not None else []):
+                columns.append((f"k{index}", expression.copy()))
+                local.setdefault(expression.sql("duckdb"), exp.to_identifier(f"k{index}"))
+        else:
+            for part in rest:
+                for column in part.find_all(exp.Column):
+                    if column.table and column.sql("duckdb") not in local:
+                        name = f"k{len(local)}"
+                        columns.append((name, column.copy()))
+                        local[column.sql("duckdb")] = exp.to_identifier(name)
+        if not columns:
+            return None
+        return Split(columns=columns, local=local)
+
+    def _unit_ok(self, unit: exp.Expression, bound: list[BoundTable]) -> bool:
+        source = self._single_context(unit, bound)
+        if source is None:
+            return False
         if any(isinstance(d, exp.Distinct) and d.args.get("on") for d in unit.find_all(exp.Distinct)):
             return False
-        for table in tables:
-            if bound[table.meta[TABLE_KEY]].source.unsafe_columns(bound[table.meta[TABLE_KEY]].table):
-                return False
         if why_not_pushable(unit, source.dialect) is not None or not _params_fit(unit, self._params):
             return False
         return _order_mapping(unit) is not None
@@ -371,6 +444,57 @@ class Planner:
                            + [pa.field(f"s{i}", pa.string()) for i in range(len(hidden))])
         fragment = Fragment(view=view, source=source, kind="query", remote_sql=remote_sql, remote_params=values, schema=schema)
         return fragment, replacement
+
+    def _split_fragment(
+        self, unit: exp.Select, split: "Split", original: exp.Expression, bound: list[BoundTable], params: dict[str, Any]
+    ) -> tuple[Fragment, exp.Select]:
+        source = self._single_context(unit, bound)
+        core = unit.copy()
+        for key in ("having", "order", "limit", "offset", "distinct"):
+            core.set(key, None)
+        core.set("expressions", [exp.alias_(expression.copy(), name) for name, expression in split.columns])
+        mirror = core.copy()
+        _to_mirror_names(mirror, bound)
+        types = [t for _, t in self.binder.describe(mirror.sql("duckdb"), _used_params(mirror, params))]
+        _to_remote_names(core, bound)
+        remote_sql, values = source.render(core, params)
+
+        view = f"__fedq_{next(_view_ids)}"
+        frag = exp.to_identifier(view)
+        typed = {name: dtype for (name, _), dtype in zip(split.columns, types)}
+
+        def column(name: str) -> exp.Expression:
+            return _cast(exp.column(name, table=frag), typed[name])
+
+        def replace(node: exp.Expression) -> exp.Expression:
+            target = split.local.get(node.sql("duckdb")) if not isinstance(node, (exp.Alias, exp.Ordered)) else None
+            if isinstance(target, exp.Tuple):  # AVG(x) = SUM(x) / COUNT(x), NULL when there are no values
+                total, count = (column(i.name) for i in target.expressions)
+                return exp.Case(ifs=[exp.If(this=exp.EQ(this=count, expression=exp.Literal.number(0)), true=exp.Null())],
+                                default=exp.Div(this=exp.cast(total, "DOUBLE"), expression=count.copy()))
+            if isinstance(target, exp.Identifier):
+                return column(target.name)
+            return node
+
+        local = unit.copy()
+        for key in ("joins", "where", "group", "having"):
+            local.set(key, None)
+        names = self.binder.describe(original.sql("duckdb"), _used_params(original, params))
+        local.set("expressions", [exp.alias_(p.unalias().transform(replace) if isinstance(p, exp.Alias) else p.transform(replace), name, quoted=True)
+                                  for p, (name, _) in zip(unit.expressions, names)])
+        if unit.args.get("having") is not None:
+            local.set("where", exp.Where(this=unit.args["having"].this.transform(replace)))
+        if unit.args.get("order") is not None:
+            local.set("order", unit.args["order"].transform(replace))
+        local.set("from_", exp.From(this=exp.Table(this=frag)))
+        base_aliases = {t.alias_or_name for t in unit.find_all(exp.Table)}
+        if any(c.table in base_aliases for c in local.find_all(exp.Column)) or any(
+            not a.find_ancestor(exp.Window) for a in local.find_all(exp.AggFunc)
+        ):
+            raise ProgrammingError("split pushdown left a base column or aggregate in the local query")
+        schema = pa.schema([pa.field(name, _arrow_stand_in(dtype)) for (name, _), dtype in zip(split.columns, types)])
+        fragment = Fragment(view=view, source=source, kind="query", remote_sql=remote_sql, remote_params=values, schema=schema)
+        return fragment, local
 
     # -- table scans --------------------------------------------------------------------
     def _scan_requirements(self, analysed: exp.Expression):
@@ -430,6 +554,31 @@ class Planner:
 
 
 # -- helpers ------------------------------------------------------------------------------
+@dataclass
+class Split:
+    """A unit cut in two: remote output columns, and what replaces each expression locally."""
+
+    columns: list[tuple[str, exp.Expression]]
+    local: dict[str, exp.Expression]
+
+
+def _expr_type(node: exp.Expression) -> exp.DataType.Type:
+    return node.type.this if node.type else exp.DataType.Type.UNKNOWN
+
+
+def _to_mirror_names(tree: exp.Expression, bound: list[BoundTable]) -> None:
+    """Rename analysis tables ``s.d.t{i}`` to the binder mirror's ``source.schema.table``."""
+    for table in list(tree.find_all(exp.Table)):
+        index = table.meta.get(TABLE_KEY)
+        if index is None:
+            continue
+        source, schema, name = bound[index].qualified
+        alias = table.alias_or_name
+        table.replace(exp.Table(this=exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True),
+                                catalog=exp.to_identifier(source, quoted=True),
+                                alias=exp.TableAlias(this=exp.to_identifier(alias))))
+
+
 @dataclass
 class _OrderMapping:
     columns: list[str]  # per ORDER BY key: output column name in the fragment (c<i> or s<i>)

@@ -203,7 +203,7 @@ def _literal(node: exp.Expression, dtype: pa.DataType, params: dict[str, Any]) -
     elif isinstance(node, exp.Literal):
         value = node.this if node.is_string else (float(node.this) if "." in node.this or "e" in node.this.lower() else int(node.this))
     elif isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.to.this in (
-        exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP
+        exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ
     ):
         value = node.this.this
         value = dt.date.fromisoformat(value) if node.to.this == exp.DataType.Type.DATE else dt.datetime.fromisoformat(value)

@@ -183,3 +183,44 @@ def test_bound_parameters_reach_the_source_as_binds(tpch_like):
         assert con.source("pg").statements == ['SELECT "o_orderkey", "o_custkey" FROM "fedq_push"."orders" WHERE "o_orderkey" < CAST($1 AS INT)']
         assert con.source("crm").statements == ['SELECT "c_custkey", "c_name" FROM "main"."customer" WHERE "c_name" = CAST(?1 AS TEXT)']
     assert sorted(rows) == [(4,), (24,)]
+
+
+Q1_SHAPED = """
+SELECT o_orderstatus, o_shippriority,
+       sum(o_totalprice) AS sum_price, avg(o_totalprice) AS avg_price, avg(o_orderkey) AS avg_key,
+       count(*) AS count_order, max(o_comment) AS last_comment
+FROM pg.fedq_push.orders
+WHERE o_orderdate <= DATE '1996-01-01' - INTERVAL 30 DAY
+GROUP BY o_orderstatus, o_shippriority
+ORDER BY o_orderstatus, o_shippriority
+"""
+
+
+def test_aggregate_with_avg_is_sent_as_one_remote_aggregate_and_moves_one_row_per_group(tpch_like):
+    with _connect(tpch_like) as con:
+        rows = con.execute("EXPLAIN ANALYZE " + Q1_SHAPED).fetchall()
+        (remote,) = [r for r in rows if r[1] == "pg"]
+        assert remote[2] == "remote query" and "GROUP BY" in remote[3]
+        assert 'SUM("orders"."o_totalprice")' in remote[3] and 'COUNT("orders"."o_totalprice")' in remote[3]
+        assert "AVG" not in remote[3]  # AVG travels as SUM and COUNT (hazard 8)
+        assert remote[7] == 4  # two statuses x two priorities
+    result = _same_rows(tpch_like, Q1_SHAPED)
+    assert len(result) == 4 and all(isinstance(r[3], float) for r in result)
+
+
+def test_functions_the_source_lacks_run_locally_over_the_pushed_aggregate(tpch_like):
+    sql = """
+        SELECT o_custkey, strftime(max(o_orderdate), '%Y-%m') AS last_month, sum(o_totalprice) / count(*) AS mean
+        FROM pg.fedq_push.orders WHERE o_orderkey % 1 = 0 OR o_orderkey > 0
+        GROUP BY o_custkey HAVING count(*) > 9 ORDER BY mean DESC, o_custkey LIMIT 5
+    """
+    with _connect(tpch_like) as con:
+        plan = con.plan(sql)
+    assert [f.kind for f in plan.fragments] == ["scan"]  # % is never pushed: the WHERE keeps it local
+    sql_pushable = sql.replace("WHERE o_orderkey % 1 = 0 OR o_orderkey > 0", "WHERE o_orderkey > 0")
+    with _connect(tpch_like) as con:
+        plan = con.plan(sql_pushable)
+        (fragment,) = plan.fragments
+        assert fragment.kind == "query" and "GROUP BY" in fragment.remote and "HAVING" not in fragment.remote
+        assert "STRFTIME" in plan.local_sql and "LIMIT 5" in plan.local_sql
+    assert len(_same_rows(tpch_like, sql_pushable)) == 5

@@ -252,6 +252,7 @@ class Planner:
 
     def _pushdown_plan(self, tree: exp.Expression, bound: list[BoundTable], params: dict[str, Any]) -> Plan:
         self._params = params
+        self._notes: list[str] = []
         _tag_units(tree)
         analysed = _analysis_copy(tree, bound)
         originals = {n.meta[UNIT_KEY]: n for n in tree.find_all(exp.Select, exp.SetOperation) if UNIT_KEY in n.meta}
@@ -290,7 +291,7 @@ class Planner:
             original = tables[index]
             original.replace(_view_table(fragment.view, original.alias_or_name))
 
-        plan = Plan(fragments, tree.sql("duckdb"), _used_params(tree, params))
+        plan = Plan(fragments, tree.sql("duckdb"), _used_params(tree, params), notes=self._notes)
         self.binder.describe(plan.local_sql, plan.local_params, {f.view: f.schema for f in fragments})
         return plan
 
@@ -301,12 +302,37 @@ class Planner:
             if self._unit_ok(node, bound):
                 found.append((node, None))
                 return
+            reason = self._unit_reason(node, bound)
             split = self._split(node, bound)
             if split is not None:
                 found.append((node, split))
+                self._notes.append(f"pushed without its projections/HAVING/ORDER BY: {reason}")
                 return
+            if reason:
+                self._notes.append(f"not pushed as one query: {reason}")
         for child in node.iter_expressions():
             self._find_units(child, bound, found)
+
+    def _unit_reason(self, unit: exp.Expression, bound: list[BoundTable]) -> str | None:
+        """Why ``unit`` is not one remote query (None when it has no catalog tables of its own)."""
+        tables = [t for t in unit.find_all(exp.Table) if TABLE_KEY in t.meta]
+        if not tables:
+            return None
+        sources = sorted({bound[t.meta[TABLE_KEY]].source.name for t in tables})
+        readable = unit.copy()
+        _to_mirror_names(readable, bound)
+        snippet = readable.sql("duckdb")[:70]
+        if len(sources) > 1:
+            return f"[{snippet}…] joins sources {', '.join(sources)}"
+        source = bound[tables[0].meta[TABLE_KEY]].source
+        if not isinstance(source, SQLSource):
+            return f"[{snippet}…] {source.name} is not a SQL source"
+        if self._single_context(unit, bound) is None:
+            return f"[{snippet}…] is correlated with the outer query, reads a CTE, or touches columns unsafe at {source.name}"
+        reason = why_not_pushable(unit, source.dialect)
+        if reason is None and not _params_fit(unit, self._params):
+            reason = "a bound value's type differs from its column's"
+        return f"[{snippet}…] {reason}" if reason else None
 
     def _single_context(self, unit: exp.Expression, bound: list[BoundTable]) -> SQLSource | None:
         """The SQL source all of ``unit``'s tables live in, if one does and nothing ties it to the outside."""
@@ -541,7 +567,7 @@ class Planner:
                 inexact.append(text)
                 pushed.append(term)
             else:
-                local_only.append(text)
+                local_only.append(f"{text} (not pushed: {_filter_reason(source, term, target, fits)})")
         schema = pa.schema([target.schema.field(c) for c in columns])
         request = ScanRequest(target.table, tuple(columns), schema, tuple(pushed), {k: v for k, v in params.items()})
         view = f"__fedq_{next(_view_ids)}"
@@ -618,6 +644,18 @@ def _order_mapping(unit: exp.Expression) -> _OrderMapping | None:
         else:
             return None
     return _OrderMapping(columns, hidden, keys)
+
+
+def _filter_reason(source: Any, term: exp.Expression, target: BoundTable, params_fit: bool) -> str:
+    """Why a filter term stays with DuckDB, in a short phrase for EXPLAIN."""
+    if not params_fit:
+        return "a bound value's type differs from its column's"
+    unsafe = source.unsafe_columns(target.table)
+    if any(c.name in unsafe for c in term.find_all(exp.Column)):
+        return f"column values at {source.name} may not match their declared type or collation"
+    if isinstance(source, SQLSource):
+        return why_not_pushable(term, source.dialect) or f"{source.name} declined it"
+    return "no Arrow filter has DuckDB's meaning for it (NaN order, view types, casts)"
 
 
 def _value_family(value: Any) -> str:

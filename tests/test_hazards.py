@@ -214,3 +214,19 @@ def test_rule12_where_on_the_from_table_of_a_right_or_full_join_is_not_pushed(se
     rows, sent = _run(setup, sql, ordered=False)
     assert "WHERE" not in sent["crm"][0]
     assert sorted(rows, key=lambda r: (r[0] or 0, r[1])) == [(None, 5), (1, 1), (1, 2)]
+
+
+def test_explain_says_why_each_filter_and_subquery_stays_local(setup):
+    sql = ("SELECT t.id FROM pg.fedq_hazards.t t JOIN crm.c c ON c.id = t.id JOIN lake.f f ON f.id = t.id "
+           "WHERE t.v % 2 = 1 AND c.name LIKE 'A%' AND f.x > 0 AND t.naive > TIMESTAMPTZ '2024-01-01 00:00:00+00'")
+    with _connect(setup) as con:
+        plan = con.plan(sql)
+    local = {f.source.name: f.local_only for f in plan.fragments}
+    assert local["pg"] == [
+        '"v" % 2 = 1 (not pushed: Mod is not on the postgres allowlist)',
+        "\"naive\" > CAST('2024-01-01 00:00:00+00' AS TIMESTAMPTZ) "
+        "(not pushed: comparison between a naive timestamp and a zoned value (hazard 9))",
+    ]
+    assert local["crm"] == ["\"name\" LIKE 'A%' (not pushed: Like is not on the sqlite allowlist)"]
+    assert local["lake"] == ['"x" > 0 (not pushed: no Arrow filter has DuckDB\'s meaning for it (NaN order, view types, casts))']
+    assert any("joins sources crm, lake, pg" in note for note in plan.notes)

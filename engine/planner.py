@@ -37,11 +37,12 @@ from fedq.engine.binder import Binder
 from fedq.engine.capabilities import type_family, why_not_pushable
 from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
-from fedq.errors import ProgrammingError
+from fedq.errors import NotSupportedError, ProgrammingError
 from fedq.sources import FetchStats, Pushdown, ScanRequest, SQLSource
 
 TABLE_KEY = "fedq_table"
 UNIT_KEY = "fedq_unit"
+PASSTHROUGH_KEY = "fedq_passthrough"
 _view_ids = itertools.count(1)
 
 
@@ -85,8 +86,8 @@ def bind_tables(tree: exp.Expression, catalog: Catalog) -> list[BoundTable]:
             raise ProgrammingError(
                 f"table '{table.sql('duckdb')}' has too many name parts: write source.table or source.schema.table"
             )
-        if not isinstance(table.this, exp.Identifier):
-            continue  # table functions are DuckDB's business
+        if not isinstance(table.this, exp.Identifier) or table.meta.get(PASSTHROUGH_KEY):
+            continue  # table functions are DuckDB's business; query() stand-ins are fedq's
         parts = [p.name for p in table.parts]
         if len(parts) == 1 and parts[0].lower() in cte_names:
             continue
@@ -223,19 +224,47 @@ class Planner:
 
     def plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
         tree = tree.copy()
+        passthrough = self._passthrough_fragments(tree)
         bound = bind_tables(tree, self.catalog)
         self.binder.ensure(bound)
-        self.binder.describe(tree.sql("duckdb"), _used_params(tree, params))  # DuckDB's binder errors first
+        stand_ins = {f.view: f.schema for f in passthrough}
+        self.binder.describe(tree.sql("duckdb"), _used_params(tree, params), stand_ins)  # DuckDB's binder errors first
         if not bound:
-            return Plan([], tree.sql("duckdb"), _used_params(tree, params))
+            return Plan(passthrough, tree.sql("duckdb"), _used_params(tree, params))
+        plan = None
         if self.pushdown:
             try:
-                return self._pushdown_plan(tree, bound, params)
+                plan = self._pushdown_plan(tree, bound, params, stand_ins)
             except (OptimizeError, SqlglotError, KeyError, ProgrammingError, NotImplementedError) as error:
-                fallback = self._full_scan_plan(tree, bound, params)
-                fallback.notes.append(f"pushdown analysis skipped: {error}")
-                return fallback
-        return self._full_scan_plan(tree, bound, params)
+                plan = self._full_scan_plan(tree, bound, params)
+                plan.notes.append(f"pushdown analysis skipped: {error}")
+        plan = plan or self._full_scan_plan(tree, bound, params)
+        plan.fragments[:0] = passthrough
+        return plan
+
+    def _passthrough_fragments(self, tree: exp.Expression) -> list[Fragment]:
+        """``query('source', 'native SQL')`` in FROM: the text goes to the source as written (read-only)."""
+        fragments = []
+        for table in list(tree.find_all(exp.Table)):
+            function = table.this
+            if not (isinstance(function, exp.Anonymous) and function.name.lower() == "query" and len(function.expressions) == 2):
+                continue
+            name, sql = function.expressions
+            if not (isinstance(name, exp.Literal) and name.is_string and isinstance(sql, exp.Literal) and sql.is_string):
+                raise ProgrammingError("query() takes two string literals: query('source', 'SELECT …')")
+            source = self.catalog.source(name.this)
+            if not isinstance(source, SQLSource):
+                raise ProgrammingError(f"query(): source '{source.name}' ({source.type_name}) does not run SQL")
+            native = _read_only_native_sql(sql.this, source)
+            view = f"__fedq_{next(_view_ids)}"
+            probe = source.query(f"SELECT * FROM ({native}) AS fedq_probe LIMIT 0", (), FetchStats())
+            schema = probe.schema
+            probe.close()
+            fragments.append(Fragment(view=view, source=source, kind="query", remote_sql=native, schema=schema))
+            stand_in = _view_table(view, table.alias_or_name if table.alias else "query")
+            stand_in.meta[PASSTHROUGH_KEY] = True
+            table.replace(stand_in)
+        return fragments
 
     # -- plans ------------------------------------------------------------------------
     def _full_scan_plan(self, tree: exp.Expression, bound: list[BoundTable], params: dict[str, Any]) -> Plan:
@@ -250,7 +279,8 @@ class Planner:
             table.replace(_view_table(fragment.view, table.alias_or_name))
         return Plan(fragments, local.sql("duckdb"), _used_params(local, params))
 
-    def _pushdown_plan(self, tree: exp.Expression, bound: list[BoundTable], params: dict[str, Any]) -> Plan:
+    def _pushdown_plan(self, tree: exp.Expression, bound: list[BoundTable], params: dict[str, Any],
+                       stand_ins: dict[str, pa.Schema]) -> Plan:
         self._params = params
         self._notes: list[str] = []
         _tag_units(tree)
@@ -292,7 +322,7 @@ class Planner:
             original.replace(_view_table(fragment.view, original.alias_or_name))
 
         plan = Plan(fragments, tree.sql("duckdb"), _used_params(tree, params), notes=self._notes)
-        self.binder.describe(plan.local_sql, plan.local_params, {f.view: f.schema for f in fragments})
+        self.binder.describe(plan.local_sql, plan.local_params, {**stand_ins, **{f.view: f.schema for f in fragments}})
         return plan
 
     # -- single-source subtrees ---------------------------------------------------------
@@ -644,6 +674,20 @@ def _order_mapping(unit: exp.Expression) -> _OrderMapping | None:
         else:
             return None
     return _OrderMapping(columns, hidden, keys)
+
+
+def _read_only_native_sql(sql: str, source: SQLSource) -> str:
+    """The native query if it is one read-only statement (checked with the source's own dialect)."""
+    import sqlglot
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=source.dialect) if s is not None]
+    except SqlglotError as error:
+        detail = getattr(error, "errors", None) and error.errors[0].get("description") or str(error).splitlines()[0]
+        raise ProgrammingError(f"query('{source.name}', …): cannot read the native SQL: {detail}") from None
+    if len(statements) != 1 or not isinstance(statements[0], (exp.Select, exp.SetOperation)):
+        raise NotSupportedError(f"query('{source.name}', …) runs only one read-only SELECT at the source")
+    return sql.strip().rstrip(";")
 
 
 def _filter_reason(source: Any, term: exp.Expression, target: BoundTable, params_fit: bool) -> str:

@@ -289,13 +289,25 @@ class Planner:
         tables = {n.meta[TABLE_KEY]: n for n in tree.find_all(exp.Table) if TABLE_KEY in n.meta}
         fragments: list[Fragment] = []
 
-        units: list[tuple[exp.Expression, Split | None]] = []
+        units: list[tuple[exp.Expression, Split | Partial | None]] = []
         self._find_units(analysed, bound, units)
         pushed_tables: set[int] = set()
         for unit, split in units:
             original = originals[unit.meta[UNIT_KEY]]
             if split is None:
                 fragment, replacement = self._unit_fragment(unit, original, bound, params)
+            elif isinstance(split, Partial):
+                fragment, replacement = self._partial_fragment(unit, split, original, bound, params)
+                for table in replacement.find_all(exp.Table):  # the other tables are scanned as usual
+                    if TABLE_KEY in table.meta:
+                        tables[table.meta[TABLE_KEY]] = table
+                fragments.append(fragment)
+                if original is tree:
+                    tree = replacement
+                else:
+                    original.replace(replacement)
+                pushed_tables.add(split.table.meta[TABLE_KEY])
+                continue
             else:
                 fragment, replacement = self._split_fragment(unit, split, original, bound, params)
             fragments.append(fragment)
@@ -326,7 +338,8 @@ class Planner:
         return plan
 
     # -- single-source subtrees ---------------------------------------------------------
-    def _find_units(self, node: exp.Expression, bound: list[BoundTable], found: list[tuple[exp.Expression, "Split | None"]]) -> None:
+    def _find_units(self, node: exp.Expression, bound: list[BoundTable],
+                    found: list[tuple[exp.Expression, "Split | Partial | None"]]) -> None:
         """Largest subtrees one source can run: whole (``None``) or split into a remote core and local rest."""
         if isinstance(node, (exp.Select, exp.SetOperation)) and UNIT_KEY in node.meta:
             if self._unit_ok(node, bound):
@@ -337,6 +350,11 @@ class Planner:
             if split is not None:
                 found.append((node, split))
                 self._notes.append(f"pushed without its projections/HAVING/ORDER BY: {reason}")
+                return
+            partial = self._partial(node, bound)
+            if partial is not None:
+                found.append((node, partial))
+                self._notes.append(f"pre-aggregated {partial.alias} at its source below the join: {reason}")
                 return
             if reason:
                 self._notes.append(f"not pushed as one query: {reason}")
@@ -501,6 +519,128 @@ class Planner:
         fragment = Fragment(view=view, source=source, kind="query", remote_sql=remote_sql, remote_params=values, schema=schema)
         return fragment, replacement
 
+    def _partial(self, unit: exp.Expression, bound: list[BoundTable]) -> "Partial | None":
+        """Two-phase aggregation: pre-aggregate one table at its source by every column the rest of the
+        query needs, then join and finish the aggregates locally.
+
+        ``SELECT d.region, sum(f.x) FROM f JOIN d ON f.k = d.k GROUP BY d.region`` sends
+        ``SELECT k, SUM(x) AS __p0 FROM f GROUP BY k`` and runs
+        ``SELECT d.region, SUM(f.__p0) FROM frag AS f JOIN d ON f.k = d.k GROUP BY d.region`` locally.
+        Only inner joins; only aggregates a join cannot distort (SUM/COUNT/AVG over the table's own
+        columns, MIN/MAX over anything).
+        """
+        if not isinstance(unit, exp.Select) or not unit.args.get("joins") or unit.args.get("distinct"):
+            return None
+        known = {"expressions", "from_", "joins", "where", "group", "having", "order", "limit", "offset", "kind"}
+        if any(value for key, value in unit.args.items() if key not in known):
+            return None
+        group = unit.args.get("group")
+        if group is None or any(group.args.get(k) for k in ("all", "rollup", "cube", "grouping_sets", "totals")):
+            return None
+        joins = unit.args["joins"]
+        if any(j.side or (j.kind or "").upper() not in ("", "INNER") for j in joins) or any(
+            unit.find_all(exp.Subquery, exp.Exists, exp.Window, exp.Filter)
+        ):
+            return None
+        sources = [unit.args["from_"].this] + [j.this for j in joins]
+        if not all(isinstance(t, exp.Table) and TABLE_KEY in t.meta for t in sources):
+            return None
+        aggregates = list(unit.find_all(exp.AggFunc))
+        for table in sources:
+            candidate = self._partial_for(unit, table, sources, aggregates, bound)
+            if candidate is not None:
+                return candidate
+        return None
+
+    def _partial_for(self, unit: exp.Select, table: exp.Table, sources: list[exp.Table],
+                     aggregates: list[exp.AggFunc], bound: list[BoundTable]) -> "Partial | None":
+        source = bound[table.meta[TABLE_KEY]].source
+        if not isinstance(source, SQLSource) or source.unsafe_columns(bound[table.meta[TABLE_KEY]].table):
+            return None
+        alias, dialect = table.alias_or_name, source.dialect
+        owns = lambda node: {c.table for c in node.find_all(exp.Column)} == {alias}  # noqa: E731
+        partials: list[tuple[str, exp.Expression]] = []
+        merges: dict[str, exp.Expression] = {}
+        for agg in aggregates:
+            key = agg.sql("duckdb")
+            if key in merges:
+                continue
+            own = isinstance(agg.this, exp.Star) or owns(agg)
+            if isinstance(agg, (exp.Min, exp.Max)) and not own and alias not in {c.table for c in agg.find_all(exp.Column)}:
+                continue  # MIN/MAX over other tables: a join does not change them
+            if not own or isinstance(agg.this, exp.Distinct) or not isinstance(agg, (exp.Sum, exp.Count, exp.Min, exp.Max, exp.Avg)):
+                return None
+            name = f"__p{len(partials)}"
+            if isinstance(agg, exp.Avg):
+                if type_family(_expr_type(agg.this)) != "number":
+                    return None
+                partials += [(name + "s", exp.Sum(this=agg.this.copy())), (name + "n", exp.Count(this=agg.this.copy()))]
+                total, count = (exp.column(n, table=alias) for n in (name + "s", name + "n"))
+                merges[key] = exp.Div(this=exp.cast(exp.Sum(this=total), "DOUBLE"),
+                                      expression=exp.Nullif(this=exp.Sum(this=count), expression=exp.Literal.number(0)))
+            else:
+                partials.append((name, agg.copy()))
+                mine = exp.column(name, table=alias)
+                merges[key] = exp.Coalesce(this=exp.Sum(this=mine), expressions=[exp.Literal.number(0)]) if isinstance(agg, exp.Count) \
+                    else exp.Sum(this=mine) if isinstance(agg, exp.Sum) else type(agg)(this=mine)
+        if not partials or any(why_not_pushable(e, dialect) or not _params_fit(e, self._params) for _, e in partials):
+            return None
+        pushed: list[exp.Expression] = []
+        where = unit.args.get("where")
+        conjuncts = _conjuncts(where.this if where else None) + [t for j in unit.args["joins"] for t in _conjuncts(j.args.get("on"))]
+        for term in conjuncts:
+            if owns(term) and not term.find(exp.AggFunc) and not why_not_pushable(term, dialect) and _params_fit(term, self._params):
+                pushed.append(term)
+        pushed_ids = {id(t) for t in pushed}
+        inside = {id(c) for agg in aggregates for c in agg.find_all(exp.Column)}
+        keys: dict[str, exp.Column] = {}
+        for column in unit.find_all(exp.Column):
+            if column.table == alias and id(column) not in inside and not any(id(a) in pushed_ids for a in _ancestors(column)):
+                keys.setdefault(column.name, column)
+        if not keys or any(why_not_pushable(c, dialect) for c in keys.values()):
+            return None
+        return Partial(table=table, alias=alias, keys=list(keys), partials=partials, merges=merges, pushed=pushed)
+
+    def _partial_fragment(
+        self, unit: exp.Select, partial: "Partial", original: exp.Expression, bound: list[BoundTable], params: dict[str, Any]
+    ) -> tuple[Fragment, exp.Select]:
+        target = bound[partial.table.meta[TABLE_KEY]]
+        source = target.source
+        table = partial.table.copy()
+        core = exp.select(*[exp.alias_(exp.column(k, table=partial.alias), k) for k in partial.keys],
+                          *[exp.alias_(e.copy(), n) for n, e in partial.partials]).from_(table)
+        if partial.pushed:
+            core = core.where(exp.and_(*[t.copy() for t in partial.pushed]))
+        core = core.group_by(*[exp.column(k, table=partial.alias) for k in partial.keys])
+        mirror = core.copy()
+        _to_mirror_names(mirror, bound)
+        types = [t for _, t in self.binder.describe(mirror.sql("duckdb"), _used_params(mirror, params))]
+        _to_remote_names(core, bound)
+        for projection in core.expressions[: len(partial.keys)]:  # outputs keep DuckDB-visible names
+            projection.set("alias", exp.to_identifier(projection.alias, quoted=True))
+        remote_sql, values = source.render(core, params)
+        view = f"__fedq_{next(_view_ids)}"
+
+        pushed_sql = {t.sql("duckdb") for t in partial.pushed}
+
+        def replace(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.AggFunc) and node.sql("duckdb") in partial.merges:
+                return partial.merges[node.sql("duckdb")].copy()
+            if isinstance(node, exp.Table) and node is not None and node.meta.get(TABLE_KEY) == partial.table.meta[TABLE_KEY]:
+                return _view_table(view, partial.alias)
+            return node
+
+        local = unit.transform(replace)
+        _drop_conjuncts(local, pushed_sql)
+        names = self.binder.describe(original.sql("duckdb"), _used_params(original, params))
+        local.set("expressions", [exp.alias_(_cast(p.unalias() if isinstance(p, exp.Alias) else p, dtype), name, quoted=True)
+                                  for p, (name, dtype) in zip(local.expressions, names)])
+        output_names = [k for k in partial.keys] + [n for n, _ in partial.partials]
+        schema = pa.schema([pa.field(n, _arrow_stand_in(t)) for n, t in zip(output_names, types)])
+        fragment = Fragment(view=view, source=source, kind="query", remote_sql=remote_sql, remote_params=values, schema=schema,
+                            exact=[t.sql("duckdb") for t in partial.pushed])
+        return fragment, local
+
     def _split_fragment(
         self, unit: exp.Select, split: "Split", original: exp.Expression, bound: list[BoundTable], params: dict[str, Any]
     ) -> tuple[Fragment, exp.Select]:
@@ -616,6 +756,39 @@ class Split:
 
     columns: list[tuple[str, exp.Expression]]
     local: dict[str, exp.Expression]
+
+
+@dataclass
+class Partial:
+    """Two-phase aggregation: ``table`` pre-aggregated by ``keys`` at its source."""
+
+    table: exp.Table
+    alias: str
+    keys: list[str]
+    partials: list[tuple[str, exp.Expression]]
+    merges: dict[str, exp.Expression]
+    pushed: list[exp.Expression]
+
+
+def _ancestors(node: exp.Expression):
+    while node is not None:
+        yield node
+        node = node.parent
+
+
+def _drop_conjuncts(select: exp.Select, texts: set[str]) -> None:
+    """Remove the WHERE / inner-join ON terms whose SQL is in ``texts`` (they moved to a source)."""
+    if not texts:
+        return
+    where = select.args.get("where")
+    if where is not None:
+        kept = [t for t in _conjuncts(where.this) if t.sql("duckdb") not in texts]
+        select.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
+    for join in select.args.get("joins") or []:
+        on = join.args.get("on")
+        if on is not None:
+            kept = [t for t in _conjuncts(on) if t.sql("duckdb") not in texts]
+            join.set("on", exp.and_(*kept) if kept else exp.true())
 
 
 def _expr_type(node: exp.Expression) -> exp.DataType.Type:

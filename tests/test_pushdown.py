@@ -224,3 +224,34 @@ def test_functions_the_source_lacks_run_locally_over_the_pushed_aggregate(tpch_l
         assert fragment.kind == "query" and "GROUP BY" in fragment.remote and "HAVING" not in fragment.remote
         assert "STRFTIME" in plan.local_sql and "LIMIT 5" in plan.local_sql
     assert len(_same_rows(tpch_like, sql_pushable)) == 5
+
+
+def test_fact_table_is_pre_aggregated_below_a_cross_source_join(tpch_like):
+    sql = """
+        SELECT c.c_mktsegment, count(*) AS orders, sum(o.o_totalprice) AS revenue, avg(o.o_totalprice) AS mean,
+               max(o.o_orderdate) AS last_order, max(c.c_name) AS some_customer
+        FROM pg.fedq_push.orders o JOIN crm.customer c ON c.c_custkey = o.o_custkey
+        WHERE o.o_orderstatus = 'O'
+        GROUP BY c.c_mktsegment ORDER BY 1
+    """
+    with _connect(tpch_like) as con:
+        rows = con.execute("EXPLAIN ANALYZE " + sql).fetchall()
+    (remote,) = [r for r in rows if r[1] == "pg"]
+    assert remote[3] == (
+        'SELECT "o"."o_custkey" AS "o_custkey", COUNT(*) AS "__p0", SUM("o"."o_totalprice") AS "__p1", '
+        'SUM("o"."o_totalprice") AS "__p2s", COUNT("o"."o_totalprice") AS "__p2n", MAX("o"."o_orderdate") AS "__p4" '
+        'FROM "fedq_push"."orders" AS "o" WHERE "o"."o_orderstatus" = \'O\' GROUP BY "o"."o_custkey"'
+    )
+    assert remote[7] == 20  # one row per join key instead of 134 order rows
+    assert len(_same_rows(tpch_like, sql)) == 2
+
+
+def test_pre_aggregation_is_skipped_when_the_join_would_distort_it(tpch_like):
+    sql = """
+        SELECT o.o_orderstatus, sum(c.c_acctbal) AS balance, sum(o.o_totalprice) AS revenue
+        FROM pg.fedq_push.orders o JOIN crm.customer c ON c.c_custkey = o.o_custkey GROUP BY 1 ORDER BY 1
+    """  # each table's SUM would be multiplied by the other's rows
+    with _connect(tpch_like) as con:
+        plan = con.plan(sql)
+    assert [f.kind for f in plan.fragments] == ["scan", "scan"]
+    _same_rows(tpch_like, sql)

@@ -1,4 +1,4 @@
-"""Sources: PostgreSQL, SQLite, DuckDB files and Parquet/CSV files, looked up lazily by type name (fsspec's registry pattern)."""
+"""Sources: PostgreSQL, MySQL/MariaDB, SQLite, DuckDB files and Parquet/CSV files, looked up lazily by type name (fsspec's registry pattern)."""
 from __future__ import annotations
 
 import importlib
@@ -11,8 +11,9 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "sqlite": ("fedq.sources.sqlite", "SQLiteSource"),
     "files": ("fedq.sources.files", "FilesSource"),
     "duckdb": ("fedq.sources.duckdb_file", "DuckDBSource"),
+    "mysql": ("fedq.sources.mysql", "MySQLSource"),
 }
-ALIASES = {"postgresql": "postgres", "pg": "postgres", "sqlite3": "sqlite", "file": "files"}
+ALIASES = {"postgresql": "postgres", "pg": "postgres", "sqlite3": "sqlite", "file": "files", "mariadb": "mysql"}
 
 
 def source_class(type_name: str) -> type[Source]:

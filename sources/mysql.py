@@ -1,0 +1,685 @@
+"""MySQL and MariaDB through PyMySQL: unbuffered fetch into Arrow, read-only UTC sessions.
+
+MySQL compares text by the column's collation, and the defaults are case-insensitive and PAD SPACE
+(``'ann' = 'Ann '`` is true). Each text column's collation is read at discovery (hazards 1, 2, 4):
+only binary NO PAD collations over a Unicode or ASCII character set (MariaDB ``utf8mb4_nopad_bin``,
+MySQL ``utf8mb4_0900_bin``) compare and sort like DuckDB. Every other text column is *unsafe*: the
+planner never sends a whole subquery over its table, and a scan filter on it is pushed only as an
+``=``/``IN`` pre-filter (a superset DuckDB re-checks). Unsigned integers are unsafe too: MySQL
+raises "out of range" for unsigned arithmetic that goes negative, where DuckDB returns a value.
+
+Sessions pin what changes the meaning of SQL text: ``time_zone = '+00:00'`` (hazard 9), a known
+``sql_mode`` (backslash escapes on, as sqlglot's mysql generator writes ``'a\\\\b'`` for ``a\\b``;
+no ``PIPES_AS_CONCAT``, ``ANSI_QUOTES`` or ``HIGH_NOT_PRECEDENCE``), a binary NO PAD connection
+collation (so literal-to-literal comparisons are exact), and a read-only transaction mode.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import re
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Iterator
+from urllib.parse import unquote, urlsplit
+
+import pyarrow as pa
+from sqlglot import exp
+
+from fedq.engine.capabilities import CAPABILITIES, type_family, why_not_pushable
+from fedq.errors import OperationalError
+from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
+
+BATCH_ROWS = 32_768
+UTC = dt.timezone.utc
+SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+# Binary NO PAD collations for the connection, the first the server knows is used.
+CONNECTION_COLLATIONS = ("utf8mb4_nopad_bin", "utf8mb4_0900_bin")
+# Character sets whose byte order is code-point order (latin1 is cp1252 in MySQL: it is not).
+CODE_POINT_CHARSETS = {"utf8mb4", "utf8mb3", "utf8", "ascii"}
+ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Div, exp.Mod, exp.IntDiv)
+
+# Column kinds (why a column is unsafe, if it is).
+SAFE = "safe"
+TEXT_COLLATED = "text-collated"  # case-insensitive or PAD SPACE: = / IN only as a pre-filter
+UNSIGNED = "unsigned"  # comparisons yes, arithmetic no
+OPAQUE = "opaque"  # values DuckDB sees differently (bit, spatial, wide decimals): never filtered remotely
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    dtype: pa.DataType
+    kind: str
+
+
+def _parse_dsn(dsn: str) -> dict[str, Any]:
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("mysql", "mariadb", "mysql+pymysql"):
+        raise ValueError(f"expected a mysql:// DSN, got scheme '{parts.scheme}'")
+    database = unquote(parts.path.lstrip("/"))
+    if not database:
+        raise ValueError("the DSN names no database (mysql://user@host:3306/database)")
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username) if parts.username else "root",
+        "password": unquote(parts.password) if parts.password else "",
+        "database": database,
+    }
+
+
+# -- type mapping --------------------------------------------------------------------------
+_SIGNED = {"tinyint": pa.int8(), "smallint": pa.int16(), "mediumint": pa.int32(), "int": pa.int32(),
+           "integer": pa.int32(), "bigint": pa.int64()}
+_UNSIGNED = {"tinyint": pa.int16(), "smallint": pa.int32(), "mediumint": pa.int32(), "int": pa.int64(),
+             "integer": pa.int64(), "bigint": pa.uint64()}
+_TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
+_BINARY = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
+
+
+def mysql_to_arrow(data_type: str, column_type: str, precision: Any, scale: Any) -> tuple[pa.DataType, str | None]:
+    """Arrow type of a column and, for types DuckDB would see differently, the unsafe kind."""
+    name = data_type.lower()
+    unsigned = "unsigned" in column_type.lower()
+    if name in _SIGNED:
+        return (_UNSIGNED if unsigned else _SIGNED)[name], UNSIGNED if unsigned else None
+    if name in ("decimal", "numeric"):
+        p, s = int(precision or 10), int(scale or 0)
+        if p > 38:
+            return pa.string(), OPAQUE  # wider than DuckDB's DECIMAL: text, never rounded to float
+        return pa.decimal128(p, s), UNSIGNED if unsigned else None
+    if name == "float":
+        return pa.float32(), UNSIGNED if unsigned else None
+    if name in ("double", "real", "double precision"):
+        return pa.float64(), UNSIGNED if unsigned else None
+    if name == "year":
+        return pa.int16(), None
+    if name == "bit":
+        return pa.int64(), OPAQUE
+    if name == "date":
+        return pa.date32(), None
+    if name == "datetime":
+        return pa.timestamp("us"), None
+    if name == "timestamp":
+        return pa.timestamp("us", tz="UTC"), None
+    if name == "time":
+        return pa.time64("us"), None
+    if name in _TEXT:
+        return pa.string(), None  # safety decided by the collation
+    if name == "json":  # MySQL 8's JSON type compares as JSON ('"x"' = 'x'); MariaDB's JSON is longtext
+        return pa.string(), OPAQUE
+    if name in _BINARY:
+        return pa.binary(), None
+    if name in ("geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+                "multipolygon", "geometrycollection", "geomcollection"):
+        return pa.binary(), OPAQUE
+    return pa.string(), OPAQUE  # uuid, inet4/6, vector, ...: read as text, filtered locally
+
+
+def collation_is_code_point(collation: str | None, charset: str | None, pad_attribute: str | None) -> bool:
+    """True for binary NO PAD collations over a character set whose byte order is code-point order."""
+    if not collation:
+        return False
+    name = collation.lower()
+    charset = (charset or name.split("_", 1)[0]).lower()
+    if charset not in CODE_POINT_CHARSETS or not name.endswith("_bin"):
+        return False
+    if pad_attribute is not None:  # MySQL 8 says so
+        return pad_attribute.upper() == "NO PAD"
+    return "_nopad_" in name  # MariaDB: utf8mb4_nopad_bin; utf8mb4_bin is PAD SPACE
+
+
+# -- values --------------------------------------------------------------------------------
+def _time_micros(text: str) -> int:
+    match = re.fullmatch(r"(-?)(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?", text)
+    if not match:
+        raise ValueError(f"cannot read TIME value {text!r}")
+    sign, hours, minutes, seconds, fraction = match.groups()
+    micros = ((int(hours) * 60 + int(minutes)) * 60 + int(seconds)) * 1_000_000 + int((fraction or "0").ljust(6, "0"))
+    if sign or micros >= 86_400 * 1_000_000:
+        raise ValueError(f"TIME value {text!r} is not a time of day (DuckDB's TIME holds 00:00:00 to 24:00:00)")
+    return micros
+
+
+def _bit_int(value: Any) -> Any:
+    return int.from_bytes(value, "big") if isinstance(value, (bytes, bytearray)) else value
+
+
+def build_array(values: list[Any], dtype: pa.DataType) -> pa.Array:
+    """One Arrow column from PyMySQL values (decimals and temporals arrive as their text)."""
+    if pa.types.is_decimal(dtype) or pa.types.is_date(dtype):
+        return pa.array(values, pa.string()).cast(dtype)
+    if pa.types.is_timestamp(dtype):
+        naive = pa.array(values, pa.string()).cast(pa.timestamp(dtype.unit))
+        return naive.cast(dtype) if dtype.tz else naive  # the session runs in UTC
+    if pa.types.is_time(dtype):
+        return pa.array([None if v is None else _time_micros(v) for v in values], pa.int64()).cast(dtype)
+    if pa.types.is_string(dtype):
+        return pa.array([v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else v for v in values], dtype)
+    if pa.types.is_integer(dtype):
+        return pa.array([_bit_int(v) for v in values], dtype)
+    if pa.types.is_floating(dtype):
+        return pa.array(values, pa.float64()).cast(dtype)  # float32 columns are fetched widened to DOUBLE
+    return pa.array(values, dtype)
+
+
+def _result_type(field: Any) -> pa.DataType:
+    """Arrow type of a result column of a pushed query, from the wire's column definition."""
+    from pymysql.constants import FIELD_TYPE, FLAG
+
+    code, unsigned = field.type_code, bool(field.flags & FLAG.UNSIGNED)
+    binary = field.charsetnr == 63
+    if code in (FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL):
+        precision = field.length - (0 if unsigned else 1) - (1 if field.scale else 0)
+        return pa.decimal128(min(max(precision, field.scale, 1), 38), field.scale)
+    if code in (FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.INT24, FIELD_TYPE.LONG, FIELD_TYPE.YEAR):
+        return pa.int64()
+    if code == FIELD_TYPE.LONGLONG:
+        return pa.uint64() if unsigned else pa.int64()
+    if code in (FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE):
+        return pa.float64()
+    if code in (FIELD_TYPE.DATE, FIELD_TYPE.NEWDATE):
+        return pa.date32()
+    if code == FIELD_TYPE.DATETIME:
+        return pa.timestamp("us")
+    if code == FIELD_TYPE.TIMESTAMP:
+        return pa.timestamp("us", tz="UTC")
+    if code == FIELD_TYPE.TIME:
+        return pa.time64("us")
+    if code == FIELD_TYPE.NULL:
+        return pa.null()
+    if code == FIELD_TYPE.BIT:
+        return pa.int64()
+    if code in (FIELD_TYPE.GEOMETRY,) or (binary and code != FIELD_TYPE.JSON):
+        return pa.binary()
+    return pa.string()
+
+
+def _converters() -> dict:
+    """PyMySQL decoders: decimals and temporals stay text (Arrow parses them, exactly and fast)."""
+    from pymysql import converters
+    from pymysql.constants import FIELD_TYPE
+
+    conv = dict(converters.conversions)
+    for code in (FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL, FIELD_TYPE.DATE, FIELD_TYPE.NEWDATE,
+                 FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP, FIELD_TYPE.TIME):
+        conv[code] = converters.through
+    return conv
+
+
+T = exp.DataType.Type
+_DATETIME6 = exp.DataType.build("DATETIME(6)", dialect="mysql")
+_DATE = exp.DataType.build("DATE")
+
+
+def bind(value: Any, target: exp.DataType | None) -> tuple[Any, exp.DataType | None]:
+    """A bind value as MySQL must see it, and the type to CAST its marker to (None: no CAST).
+
+    DuckDB compares a bound value in the common type of the value and the column, so a value keeps
+    its own type: numbers are sent as number literals (``2.5e0`` is not rounded to an integer column's
+    ``3``), a datetime stays a datetime against a DATE column. Only a string takes the column's type,
+    as DuckDB casts it. Temporal casts use DATETIME(6) (plain DATETIME drops the microseconds), and
+    zoned instants are sent as UTC wall time (the session's zone; PyMySQL would drop their tzinfo).
+    """
+    kind = target.this if target is not None else None
+    zoned = kind is not None and type_family(kind) == "zoned"
+    if isinstance(value, str) and zoned:
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            value = parsed
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value, _DATETIME6
+    if isinstance(value, dt.date):
+        return value, _DATE
+    if isinstance(value, str) and kind is not None:
+        if kind == T.DATE:
+            return value, _DATE
+        if type_family(kind) in ("time", "zoned"):
+            return value, _DATETIME6
+    return value, None  # numbers, text (a CAST AS CHAR would carry the connection collation), bytes
+
+
+def escape_percent(sql: str) -> str:
+    """Double every ``%`` except the ``%s`` bind markers, so PyMySQL's ``%`` formatting keeps them.
+
+    Inside quoted strings and identifiers every ``%`` is literal text; outside them only the
+    markers appear (``%`` as modulo is never pushed).
+    """
+    out: list[str] = []
+    i, n = 0, len(sql)
+    quote: str | None = None
+    while i < n:
+        ch = sql[i]
+        if quote:
+            if ch == "%":
+                out.append("%%")
+            elif ch == "\\" and quote != "`" and i + 1 < n:
+                out.append(ch + ("%%" if sql[i + 1] == "%" else sql[i + 1]))
+                i += 1
+            elif ch == quote:
+                if i + 1 < n and sql[i + 1] == quote:
+                    out.append(ch * 2)
+                    i += 1
+                else:
+                    out.append(ch)
+                    quote = None
+            else:
+                out.append(ch)
+        elif ch in ("'", '"', "`"):
+            quote = ch
+            out.append(ch)
+        elif ch == "%" and not sql.startswith("%s", i):
+            out.append("%%")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+class _Lease:
+    """One borrowed connection; released exactly once (also if its reader is dropped unread)."""
+
+    def __init__(self, source: "MySQLSource", connection: Any) -> None:
+        self.source, self.connection, self.done = source, connection, False
+
+    def release(self, healthy: bool) -> None:
+        if not self.done:
+            self.done = True
+            self.source._release(self.connection, healthy)
+
+
+@dataclass(eq=False)
+class MySQLSource(SQLSource):
+    """A MySQL or MariaDB database reached by a ``mysql://user:password@host:port/database`` DSN."""
+
+    dsn: str = field(default="mysql://root@127.0.0.1:3306/test", repr=False)  # may hold a password
+    connect_timeout: float = 10.0
+    type_name = "mysql"
+    dialect = "mysql"
+    _idle: "queue.LifoQueue[Any]" = field(default_factory=queue.LifoQueue, init=False, repr=False)
+    _active: set = field(default_factory=set, init=False, repr=False)
+    # Re-entrant: a lease may be released by a finalizer that runs while this thread holds the lock.
+    _pool_lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
+    _columns: dict = field(default_factory=dict, init=False, repr=False)
+    _server: dict = field(default_factory=dict, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
+
+    # -- identity ---------------------------------------------------------------------
+    @property
+    def _params(self) -> dict[str, Any]:
+        try:
+            return _parse_dsn(self.dsn)
+        except ValueError as error:
+            raise self.operational_error("bad DSN", error) from None
+
+    @property
+    def default_schema(self) -> str:  # type: ignore[override]
+        return self._params["database"]
+
+    def context(self) -> Hashable:
+        p = self._params
+        return ("mysql", p["host"], p["port"], p["database"], p["user"])
+
+    def describe_source(self) -> str:
+        p = self._params
+        return f"mysql {p['user']}@{p['host']}:{p['port']}/{p['database']}"
+
+    def secrets(self) -> tuple[str, ...]:
+        try:
+            password = _parse_dsn(self.dsn)["password"]
+        except ValueError:
+            password = unquote(urlsplit(self.dsn).password or "")
+        return (password,) if password else ()
+
+    # -- connections ------------------------------------------------------------------
+    def _open(self) -> Any:
+        import pymysql
+
+        p = self._params
+        try:
+            return pymysql.connect(
+                host=p["host"], port=p["port"], user=p["user"], password=p["password"], database=p["database"],
+                connect_timeout=self.connect_timeout, charset="utf8mb4", autocommit=True, conv=_converters(),
+            )
+        except Exception as error:  # driver errors vary; all mean "cannot reach"
+            raise self.operational_error("could not connect", error) from None
+
+    def _connect(self) -> Any:
+        connection = self._open()
+        try:
+            with connection.cursor() as cursor:
+                if "collation" not in self._server:
+                    cursor.execute("SELECT COLLATION_NAME FROM information_schema.COLLATIONS")
+                    known = {r[0] for r in cursor.fetchall()}
+                    self._server["collation"] = next((c for c in CONNECTION_COLLATIONS if c in known), None)
+                    cursor.execute(
+                        "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' "
+                        "AND TABLE_NAME = 'COLLATIONS' AND COLUMN_NAME = 'PAD_ATTRIBUTE'"
+                    )
+                    self._server["pad_attribute"] = bool(cursor.fetchone()[0])
+                collation = self._server["collation"]
+                cursor.execute(f"SET NAMES utf8mb4 COLLATE {collation}" if collation else "SET NAMES utf8mb4")
+                cursor.execute("SET SESSION time_zone = '+00:00'")
+                cursor.execute(f"SET SESSION sql_mode = '{SQL_MODE}'")
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        except Exception as error:
+            connection.close()
+            raise self.operational_error("could not set up the session", error) from None
+        return connection
+
+    def _acquire(self) -> _Lease:
+        while True:
+            try:
+                connection = self._idle.get_nowait()
+            except queue.Empty:
+                connection = self._connect()
+                break
+            try:
+                connection.ping(reconnect=False)  # a reconnect would lose the session settings
+                break
+            except Exception:
+                self._discard(connection)
+        with self._pool_lock:
+            self._active.add(connection)
+        return _Lease(self, connection)
+
+    def _release(self, connection: Any, healthy: bool) -> None:
+        with self._pool_lock:
+            self._active.discard(connection)
+        if healthy and not self._closed:
+            self._idle.put(connection)
+        else:
+            self._discard(connection)
+
+    @staticmethod
+    def _discard(connection: Any) -> None:
+        try:
+            connection._force_close() if hasattr(connection, "_force_close") else connection.close()
+        except Exception:
+            pass
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple]:
+        lease = self._acquire()
+        try:
+            with lease.connection.cursor() as cursor:
+                cursor.execute(sql, params or None)
+                rows = list(cursor.fetchall())
+        except Exception as error:
+            lease.release(healthy=False)
+            raise self.operational_error("metadata query failed", error) from None
+        lease.release(healthy=True)
+        return rows
+
+    # -- metadata ---------------------------------------------------------------------
+    def list_tables(self) -> list[TableName]:
+        schema = self.default_schema
+        rows = self._rows(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+            "AND TABLE_TYPE IN ('BASE TABLE', 'VIEW', 'SYSTEM VERSIONED') ORDER BY TABLE_NAME",
+            (schema,),
+        )
+        return [TableName(schema, r[0]) for r in rows]
+
+    def _describe(self, table: TableName) -> list[_Column]:
+        if not self._server:
+            self._acquire().release(healthy=True)  # learns the server's collation metadata
+        pad = "k.PAD_ATTRIBUTE" if self._server.get("pad_attribute") else "NULL"
+        rows = self._rows(
+            "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.NUMERIC_PRECISION, c.NUMERIC_SCALE, "
+            f"c.CHARACTER_SET_NAME, c.COLLATION_NAME, {pad} "
+            "FROM information_schema.COLUMNS c "
+            "LEFT JOIN information_schema.COLLATIONS k ON k.COLLATION_NAME = c.COLLATION_NAME "
+            "WHERE c.TABLE_SCHEMA = %s AND c.TABLE_NAME = %s ORDER BY c.ORDINAL_POSITION",
+            (table.schema, table.name),
+        )
+        columns = []
+        for name, data_type, column_type, precision, scale, charset, collation, pad_attribute in rows:
+            dtype, kind = mysql_to_arrow(_text(data_type), _text(column_type), precision, scale)
+            if kind is None and pa.types.is_string(dtype):
+                code_point = collation_is_code_point(_text(collation), _text(charset), _text(pad_attribute))
+                enum_like = _text(data_type).lower() in ("enum", "set")  # ENUM sorts by index
+                kind = SAFE if code_point and not enum_like else TEXT_COLLATED
+            columns.append(_Column(_text(name), dtype, kind or SAFE))
+        with self._pool_lock:
+            self._columns[table] = columns
+        return columns
+
+    def _column_kinds(self, table: TableName) -> dict[str, str]:
+        columns = self._columns.get(table)
+        if columns is None:
+            columns = self._describe(table)
+        return {c.name: c.kind for c in columns}
+
+    def table_schema(self, table: TableName) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.dtype) for c in self._describe(table)])
+
+    def unsafe_columns(self, table: TableName) -> frozenset[str]:
+        """Text with a case-insensitive or PAD SPACE collation, unsigned integers, opaque types."""
+        return frozenset(name for name, kind in self._column_kinds(table).items() if kind != SAFE)
+
+    # -- pushdown ---------------------------------------------------------------------
+    def classify_filter(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> Pushdown:
+        return self._classify(term, self._column_kinds(table))
+
+    def _classify(self, node: exp.Expression, kinds: dict[str, str]) -> Pushdown:
+        touched = {kinds.get(c.name, SAFE) for c in node.find_all(exp.Column)} - {SAFE}
+        if not touched:
+            return Pushdown.UNSUPPORTED if why_not_pushable(node, self.dialect) else Pushdown.EXACT
+        if isinstance(node, exp.Paren):
+            return self._classify(node.this, kinds)
+        if isinstance(node, (exp.And, exp.Or)):
+            verdicts = {self._classify(node.this, kinds), self._classify(node.expression, kinds)}
+            if Pushdown.UNSUPPORTED in verdicts:
+                return Pushdown.UNSUPPORTED
+            return Pushdown.INEXACT if Pushdown.INEXACT in verdicts else Pushdown.EXACT
+        if touched == {UNSIGNED} and not any(node.find_all(*ARITHMETIC)):
+            return Pushdown.UNSUPPORTED if why_not_pushable(node, self.dialect) else Pushdown.EXACT
+        if touched == {TEXT_COLLATED} and _collated_equality(node, kinds) and not why_not_pushable(node, self.dialect):
+            return Pushdown.INEXACT  # the collation's = holds for every exactly-equal pair: a superset
+        return Pushdown.UNSUPPORTED
+
+    def placeholder(self, index: int) -> exp.Expression:
+        return exp.var("%s")
+
+    def render(self, tree: exp.Expression, params: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """Remote SQL and bind values: float outputs widened to DOUBLE, binds typed as :func:`bind` says."""
+        from fedq.engine import sqlgen
+
+        tree = tree.copy()
+        caps = CAPABILITIES[self.dialect]
+        if caps.text_order_collation:
+            sqlgen._apply_collation(tree, caps.text_order_collation)
+        if caps.like_escape is not None:
+            sqlgen._apply_like_escape(tree, caps.like_escape)
+        _widen_float_outputs(tree)
+        _derive_limited_in_subqueries(tree)
+        values: list[Any] = []
+        for placeholder in list(tree.find_all(exp.Placeholder)):
+            value, cast = bind(params[placeholder.name], sqlgen.compared_type(placeholder))
+            values.append(value)
+            marker = self.placeholder(len(values))
+            placeholder.replace(exp.cast(marker, cast) if cast is not None else marker)
+        return tree.sql(dialect=self.dialect, identify=True), tuple(values)
+
+    def render_scan(self, request: ScanRequest) -> tuple[str, tuple[Any, ...]]:
+        from fedq.engine.sqlgen import remote_table
+
+        projections: list[exp.Expression] = []
+        for name in request.columns:
+            column = exp.column(name, quoted=True)
+            if pa.types.is_float32(request.schema.field(name).type):  # the text protocol rounds FLOAT to 6 digits
+                column = exp.alias_(exp.cast(column, "DOUBLE"), name, quoted=True)
+            projections.append(column)
+        if not projections:
+            projections = [exp.alias_(exp.Literal.number(1), "__fedq_one")]
+        select = exp.select(*projections).from_(remote_table(request.table.schema, request.table.name))
+        if request.filters:
+            select = select.where(exp.and_(*[f.copy() for f in request.filters]))
+        return self.render(select, request.params)
+
+    # -- execution --------------------------------------------------------------------
+    def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
+        sql, values = self.render_scan(request)
+        schema = request.schema if request.columns else pa.schema([pa.field("__fedq_one", pa.int64())])
+        return self._stream(sql, values, stats, schema)
+
+    def query(self, sql: str, params: tuple[Any, ...], stats: FetchStats) -> pa.RecordBatchReader:
+        """Run a pushed query; column types come from the result's column definitions."""
+        return self._stream(sql, params, stats, None)
+
+    def _stream(
+        self, sql: str, params: tuple[Any, ...], stats: FetchStats, schema: pa.Schema | None
+    ) -> pa.RecordBatchReader:
+        import pymysql.cursors
+
+        self.record(sql)
+        started = time.perf_counter()
+        lease = self._acquire()
+        cursor = lease.connection.cursor(pymysql.cursors.SSCursor)
+        try:
+            if params:
+                cursor.execute(escape_percent(sql), tuple(params))
+            else:
+                cursor.execute(sql, None)  # no %-formatting: a literal '%' stays as written
+            fields = cursor._result.fields if cursor._result is not None else []
+        except Exception as error:
+            lease.release(healthy=False)
+            raise self.operational_error("query failed", error) from None
+        if schema is None:
+            schema = pa.schema([pa.field(f.name, _result_type(f)) for f in fields])
+        elif len(fields) != len(schema):
+            lease.release(healthy=False)
+            raise OperationalError(f"source '{self.name}' ({self.type_name}): expected {len(schema)} columns, got {len(fields)}")
+        batches = self._batches(lease, cursor, schema, stats, started)
+        weakref.finalize(batches, lease.release, False)  # a reader dropped before its first batch
+        return pa.RecordBatchReader.from_batches(schema, batches)
+
+    def _batches(
+        self, lease: _Lease, cursor: Any, schema: pa.Schema, stats: FetchStats, started: float
+    ) -> Iterator[pa.RecordBatch]:
+        finished = False
+        try:
+            while True:
+                try:
+                    rows = cursor.fetchmany(BATCH_ROWS)
+                except Exception as error:
+                    raise self.operational_error("reading results failed", error) from None
+                if not rows:
+                    finished = True
+                    break
+                columns = list(zip(*rows))
+                try:
+                    arrays = [build_array(list(v), f.type) for v, f in zip(columns, schema)]
+                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, ValueError) as error:
+                    raise self.operational_error("a value does not match its declared type", error) from None
+                batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+                stats.rows += batch.num_rows
+                stats.bytes += batch.nbytes
+                yield batch
+        finally:
+            stats.seconds += time.perf_counter() - started
+            if finished:
+                try:
+                    cursor.close()
+                except Exception:
+                    finished = False
+            else:
+                _abandon(cursor)
+            # A result not read to its end cannot be drained cheaply: drop the connection instead.
+            lease.release(healthy=finished)
+
+    def cancel(self) -> None:
+        """KILL QUERY every running statement, from a fresh connection."""
+        with self._pool_lock:
+            active = list(self._active)
+        if not active:
+            return
+        try:
+            killer = self._open()
+        except OperationalError:
+            return
+        try:
+            with killer.cursor() as cursor:
+                for connection in active:
+                    try:
+                        cursor.execute(f"KILL QUERY {int(connection.thread_id())}")
+                    except Exception:
+                        pass
+        finally:
+            killer.close()
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                connection = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            self._discard(connection)
+
+
+def _abandon(cursor: Any) -> None:
+    """Forget an unbuffered result without reading the rest of it (its connection is closed next)."""
+    result = getattr(cursor, "_result", None)
+    if result is not None:
+        result.unbuffered_active = False
+    cursor._result = None
+    if cursor.connection is not None:
+        cursor.connection._result = None
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, (bytes, bytearray)) else value
+
+
+def _collated_equality(node: exp.Expression, kinds: dict[str, str]) -> bool:
+    """``col = 'x'``, ``'x' = col`` or ``col IN ('x', ...)`` with text literals or bind markers."""
+    def value(v: exp.Expression) -> bool:
+        return (isinstance(v, exp.Literal) and v.is_string) or isinstance(v, (exp.Placeholder, exp.Null))
+
+    def collated(c: exp.Expression) -> bool:
+        return isinstance(c, exp.Column) and kinds.get(c.name) == TEXT_COLLATED
+
+    if isinstance(node, exp.EQ):
+        return (collated(node.this) and value(node.expression)) or (collated(node.expression) and value(node.this))
+    if isinstance(node, exp.In) and not node.args.get("query") and not node.args.get("unnest"):
+        return collated(node.this) and bool(node.expressions) and all(value(v) for v in node.expressions)
+    return False
+
+
+def _derive_limited_in_subqueries(tree: exp.Expression) -> None:
+    """``x IN (SELECT ... LIMIT n)`` as ``x IN (SELECT * FROM (SELECT ... LIMIT n) AS t)``: same rows,
+    and MariaDB/MySQL reject a LIMIT directly inside an IN subquery (error 1235)."""
+    for index, node in enumerate(list(tree.find_all(exp.In))):
+        query = node.args.get("query")
+        inner = query.this if isinstance(query, exp.Subquery) else query
+        if isinstance(inner, (exp.Select, exp.SetOperation)) and inner.args.get("limit") is not None:
+            derived = exp.Subquery(this=inner.copy(), alias=exp.TableAlias(this=exp.to_identifier(f"__fedq_in{index}")))
+            node.set("query", exp.Subquery(this=exp.select("*").from_(derived)))
+
+
+def _widen_float_outputs(tree: exp.Expression) -> None:
+    """Wrap FLOAT-typed output columns in CAST(... AS DOUBLE): the text protocol prints FLOAT with 6 digits."""
+    selects = [tree]
+    while selects and isinstance(selects[0], exp.SetOperation):
+        node = selects.pop(0)
+        selects += [node.this, node.expression]
+    for select in selects:
+        if not isinstance(select, exp.Select):
+            continue
+        for projection in select.expressions:
+            inner = projection.this if isinstance(projection, exp.Alias) else projection
+            if inner.type is not None and inner.type.is_type(exp.DataType.Type.FLOAT):
+                widened = exp.cast(inner.copy(), "DOUBLE")
+                if isinstance(projection, exp.Alias):
+                    inner.replace(widened)
+                else:
+                    projection.replace(exp.alias_(widened, projection.alias_or_name, quoted=True))

@@ -1,4 +1,4 @@
-"""Shared fixtures: real servers only. A missing PostgreSQL skips (or, with CI=true, fails) its tests."""
+"""Shared fixtures: real servers only. A missing PostgreSQL or MySQL/MariaDB skips (or, with CI=true, fails) its tests."""
 from __future__ import annotations
 
 import os
@@ -6,6 +6,7 @@ import os
 import pytest
 
 PG_DSN = os.environ.get("FEDQ_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_DSN = os.environ.get("FEDQ_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3306/test")
 
 
 def _postgres_error() -> str | None:
@@ -31,6 +32,34 @@ def pg_dsn() -> str:
             pytest.fail(f"{reason}; CI=true requires it", pytrace=False)
         pytest.skip(reason)
     return PG_DSN
+
+
+def _mysql_error() -> str | None:
+    try:
+        import pymysql
+
+        from fedq.sources.mysql import _parse_dsn
+
+        params = _parse_dsn(MYSQL_DSN)
+        with pymysql.connect(connect_timeout=3, **params) as con:
+            with con.cursor() as cur:
+                cur.execute("SELECT 1")
+                cur.fetchall()
+    except Exception as error:  # any failure means: no usable server
+        return str(error).splitlines()[0]
+    return None
+
+
+@pytest.fixture(scope="session")
+def mysql_dsn() -> str:
+    """DSN of the test MySQL/MariaDB; skips the test when the server is down (fails under CI=true)."""
+    error = _mysql_error()
+    if error:
+        reason = f"MySQL/MariaDB at 127.0.0.1:3306 is not reachable ({error})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true requires it", pytrace=False)
+        pytest.skip(reason)
+    return MYSQL_DSN
 
 
 # -- the differential-test data set (see tests/diffdata.py) ------------------------------------

@@ -45,6 +45,7 @@ class DialectCapabilities:
     like_escape: str | None  # ESCAPE clause emitted with LIKE; None = LIKE not pushed
     interval_arithmetic: bool
     same_semantics: bool = False  # the source is DuckDB itself: only non-determinism is kept local
+    parenthesized_set_operands: bool = True  # (SELECT … LIMIT n) UNION (SELECT …)
 
 
 CAPABILITIES: dict[str, DialectCapabilities] = {
@@ -64,6 +65,7 @@ CAPABILITIES: dict[str, DialectCapabilities] = {
         temporal_logic=False,
         like_escape=None,
         interval_arithmetic=False,
+        parenthesized_set_operands=False,
     ),
     "mysql": DialectCapabilities(
         # Text columns with a case-insensitive or PAD SPACE collation are kept out of pushed units by
@@ -151,6 +153,10 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
     for node in expression.walk():
         if not isinstance(node, caps.allowed):
             return f"{type(node).__name__} is not on the {dialect} allowlist"
+        if isinstance(node, exp.SetOperation) and not caps.parenthesized_set_operands and any(
+            isinstance(side, exp.Subquery) for side in (node.this, node.expression)
+        ):
+            return f"{dialect} has no parenthesized set-operation operands"
         if isinstance(node, exp.Join):
             kind = (node.side or node.kind or "inner").lower()
             if kind not in caps.join_kinds or node.args.get("using") or node.args.get("method"):

@@ -478,7 +478,7 @@ class Planner:
         limit, offset = remote.args.get("limit"), remote.args.get("offset")
         mapping = _order_mapping(unit)
         leftmost = remote
-        while isinstance(leftmost, exp.SetOperation):
+        while isinstance(leftmost, (exp.SetOperation, exp.Subquery)):
             leftmost = leftmost.this
         outputs = [exp.alias_(p.unalias() if isinstance(p, exp.Alias) else p, f"c{i}") for i, p in enumerate(leftmost.expressions)]
         hidden = [exp.alias_(key, f"s{i}") for i, key in enumerate(mapping.hidden)]
@@ -821,7 +821,7 @@ def _order_mapping(unit: exp.Expression) -> _OrderMapping | None:
     if order is None:
         return _OrderMapping([], [], [])
     leftmost = unit
-    while isinstance(leftmost, exp.SetOperation):
+    while isinstance(leftmost, (exp.SetOperation, exp.Subquery)):
         leftmost = leftmost.this
     projections = leftmost.expressions
     columns: list[str] = []

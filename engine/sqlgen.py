@@ -48,11 +48,21 @@ def bind_placeholders(
     """Replace ``$pN`` placeholders by the source's markers; return the values in marker order."""
     values: list[Any] = []
     for placeholder in list(tree.find_all(exp.Placeholder)):
-        values.append(params[placeholder.name])
+        value = params[placeholder.name]
+        values.append(value)
         target = compared_type(placeholder)
         bound = marker(len(values))
-        placeholder.replace(exp.cast(bound, target) if target is not None else bound)
+        placeholder.replace(exp.cast(bound, target) if target is not None and _cast_like_duckdb(value, target) else bound)
     return tuple(values)
+
+
+def _cast_like_duckdb(value: Any, target: exp.DataType) -> bool:
+    """Cast a bound value to its column's type only where DuckDB would convert it the same way:
+    strings (parsed as the column's type) and integers compared with integers. A float against an
+    integer column, or a timestamp against a date, is compared as given (no rounding, no truncation)."""
+    if isinstance(value, str):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and target.this in exp.DataType.INTEGER_TYPES
 
 
 def compared_type(placeholder: exp.Placeholder) -> exp.DataType | None:

@@ -230,3 +230,25 @@ def test_explain_says_why_each_filter_and_subquery_stays_local(setup):
     assert local["crm"] == ["\"name\" LIKE 'A%' (not pushed: Like is not on the sqlite allowlist)"]
     assert local["lake"] == ['"x" > 0 (not pushed: no Arrow filter has DuckDB\'s meaning for it (NaN order, view types, casts))']
     assert any("joins sources crm, lake, pg" in note for note in plan.notes)
+
+
+def test_bound_values_are_not_rounded_or_truncated_by_a_cast_at_the_source(setup):
+    import datetime as dt
+
+    rows, sent = _run(setup, "SELECT id FROM pg.fedq_hazards.t WHERE v = ?", [2.5], ordered=False)
+    assert rows == [] and sent["pg"][-1].endswith('"v" = $1')  # CAST(2.5 AS INT) would match v = 2 or 3
+    rows, sent = _run(setup, "SELECT id FROM pg.fedq_hazards.t WHERE naive < ? ORDER BY id",
+                      [dt.datetime(2024, 1, 1, 12)])
+    assert rows == [(4,), (5,)]
+    rows, _ = _run(setup, "SELECT id FROM pg.fedq_hazards.t WHERE v = ?", [7])
+    assert rows == [(5,)]
+
+
+def test_parenthesized_set_operation_operands(setup):
+    sql = ("(SELECT id FROM crm.c ORDER BY id LIMIT 2) UNION ALL (SELECT id FROM crm.c ORDER BY id DESC LIMIT 1) "
+           "ORDER BY 1")
+    rows, _ = _run(setup, sql)
+    assert rows == [(1,), (2,), (5,)]
+    pg = sql.replace("crm.c", "pg.fedq_hazards.t")
+    rows, sent = _run(setup, pg)
+    assert rows == [(1,), (2,), (7,)] and "UNION ALL" in sent["pg"][0]

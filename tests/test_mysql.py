@@ -258,14 +258,8 @@ def test_differential(on, off, sql, params, ordered):
     assert rows is not None
 
 
-BUG_PARENTHESIZED_SET_OPERATION = (
-    "planner._unit_fragment renames the outputs of a pushed set operation to c0, c1, ... only on its leftmost "
-    "SELECT, found by following .this through SetOperation nodes; when the branches are parenthesized "
-    "('(SELECT ... LIMIT 2) UNION ALL (SELECT ...)') the leftmost node is a Subquery, so nothing is renamed and the "
-    "local query fails: 'Values list \"__fedq_N\" does not have a column named \"c0\"' (SQLite: a syntax error)")
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_PARENTHESIZED_SET_OPERATION)
 def test_parenthesized_set_operation_branches(on, off):
     run_both(on, off, f"(SELECT id FROM {C} ORDER BY id LIMIT 2) UNION ALL (SELECT id FROM {O} ORDER BY id DESC LIMIT 2)")
 

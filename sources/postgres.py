@@ -12,6 +12,7 @@ from typing import Any, Hashable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from fedq.catalog.types import postgres_to_arrow
@@ -141,12 +142,14 @@ class PostgresSource(SQLSource):
             self._release(connection, healthy=False)
             raise self.operational_error("query failed", error) from None
         schema = pa.schema([pa.field(f.name, _fetched_type(f)) for f in reader.schema])
+        padded = [(f.metadata or {}).get(b"POSTGRESQL:type") == b"bpchar" for f in reader.schema]
 
         def batches():
             healthy = False
             try:
                 for batch in reader:
-                    arrays = [conform_array(a, f.type) for a, f in zip(batch.columns, schema)]
+                    arrays = [_unpad(conform_array(a, f.type)) if pad else conform_array(a, f.type)
+                              for a, f, pad in zip(batch.columns, schema, padded)]
                     out = pa.RecordBatch.from_arrays(arrays, schema=schema)
                     stats.rows += out.num_rows
                     stats.bytes += out.nbytes
@@ -185,6 +188,12 @@ class PostgresSource(SQLSource):
                 connection.close()
             except Exception:
                 pass
+
+
+def _unpad(array: pa.Array) -> pa.Array:
+    """CHAR(n) values without their pad spaces: PostgreSQL ignores them in comparisons, so the local
+    path must too (hazard 3: one trimming rule for pushed and local evaluation)."""
+    return pc.utf8_rtrim(array, characters=" ")
 
 
 def _fetched_type(field: pa.Field) -> pa.DataType:

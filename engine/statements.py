@@ -5,6 +5,7 @@ that would write anywhere is refused before any source is contacted.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -17,11 +18,12 @@ from sqlglot.tokens import TokenType
 from fedq.errors import NotSupportedError, ProgrammingError, caret_message
 
 QUERY_TYPES = (exp.Select, exp.SetOperation)
+logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "falling back to Command" notes are ours to handle
 
 
 @dataclass
 class Statement:
-    kind: str  # "query", "explain", "explain_analyze", "attach", "detach"
+    kind: str  # "query", "explain", "explain_analyze", "attach", "detach", "show_sources", "show_tables", "describe"
     tree: exp.Expression
     params: dict[str, Any]
 
@@ -107,13 +109,19 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
         return Statement(kind, tree, values)
     if kind != "query":
         raise ProgrammingError("EXPLAIN takes a query (SELECT, WITH, UNION …)")
+    if isinstance(tree, exp.Show) and str(tree.this).upper() == "TABLES":
+        return Statement("show_tables", tree, values)
+    if isinstance(tree, exp.Command) and str(tree.this).upper() == "SHOW" and str(tree.expression).strip().upper() == "SOURCES":
+        return Statement("show_sources", tree, values)
+    if isinstance(tree, exp.Describe) and isinstance(tree.this, exp.Table):
+        return Statement("describe", tree, values)
     if isinstance(tree, exp.Attach):
         return Statement("attach", tree, values)
     if isinstance(tree, exp.Detach):
         return Statement("detach", tree, values)
     verb = tree.key.upper() if not isinstance(tree, exp.Command) else str(tree.this).upper()
     raise NotSupportedError(
-        f"fedq only reads: {verb} statements are not run (sources are read-only; use SELECT, EXPLAIN, ATTACH or DETACH)"
+        f"fedq only reads: {verb} statements are not run (sources are read-only; use SELECT, EXPLAIN, SHOW, DESCRIBE, ATTACH or DETACH)"
     )
 
 

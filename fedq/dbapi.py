@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from fedq.catalog import Catalog, load_catalog_file
+from fedq.engine import introspection
 from fedq.engine.binder import Binder
 from fedq.engine.executor import Execution
 from fedq.engine.explain import explain_table
@@ -217,6 +218,17 @@ class Cursor:
             return
         if statement.kind == "detach":
             connection.detach(statement.tree.this.name)
+            return
+        if statement.kind == "show_sources":
+            self._set_result(introspection.sources_table(connection.catalog).to_reader())
+            return
+        if statement.kind == "show_tables":
+            source = statement.tree.args.get("from_")
+            self._set_result(introspection.tables_table(connection.catalog, source.name if source else None).to_reader())
+            return
+        if statement.kind == "describe":
+            parts = [p.name for p in statement.tree.this.parts]
+            self._set_result(introspection.columns_table(connection.catalog, parts)[1].to_reader())
             return
         self.plan = connection._planner().plan(statement.tree, statement.params)
         if statement.kind == "explain":

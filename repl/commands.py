@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import pyarrow as pa
+
 import fedq
+from fedq.engine import introspection
 from fedq.repl import output
 from fedq.repl.plan_view import plan_tree
 
@@ -43,26 +46,27 @@ def command(name: str, usage: str, help_text: str) -> Callable[[Handler], Handle
     return register
 
 
+def _reply(table: pa.Table, title: str | None = None) -> Reply:
+    rows = list(zip(*[column.to_pylist() for column in table.columns])) if table.num_columns else []
+    return Reply(title=title, rows=rows, headers=table.column_names, status=output.status(len(rows), None))
+
+
 @command("\\sources", "\\sources", "list attached sources")
 def _sources(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
-    rows = [(s.name, s.type_name, s.describe_source()) for s in con.catalog.sources.values()]
-    return Reply(rows=rows, headers=["source", "type", "location"], status=output.status(len(rows), None))
+    return _reply(introspection.sources_table(con.catalog))
 
 
 @command("\\tables", "\\tables [source]", "list tables, of one source or all")
 def _tables(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
-    sources = [con.source(arg)] if arg else list(con.catalog.sources.values())
-    rows = [(s.name, t.schema, t.name) for s in sources for t in con.catalog.tables(s)]
-    return Reply(rows=rows, headers=["source", "schema", "table"], status=output.status(len(rows), None))
+    return _reply(introspection.tables_table(con.catalog, arg or None))
 
 
 @command("\\d", "\\d source.[schema.]table", "describe a table's columns and types")
 def _describe(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
     if not arg:
         return _tables(con, settings, "")
-    bound = con.catalog.resolve([p.strip('"') for p in arg.split(".")])
-    rows = [(f.name, output.type_names([(f.name, f.type)])[0], "yes" if f.nullable else "no") for f in bound.schema]
-    return Reply(title=f"{bound}", rows=rows, headers=["column", "type", "nullable"], status=output.status(len(rows), None))
+    title, table = introspection.columns_table(con.catalog, [p.strip('"') for p in arg.split(".")])
+    return _reply(table, title)
 
 
 @command("\\explain", "\\explain [analyze] QUERY", "show the plan as a tree: fragments, remote SQL, pushed filters")

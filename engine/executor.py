@@ -6,12 +6,15 @@ DuckDB's wrapper around it.
 """
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from typing import Any, Iterator
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
 
 from fedq.engine.planner import Fragment, Plan
 from fedq.errors import DatabaseError, Error, OperationalError, ProgrammingError
@@ -23,9 +26,14 @@ _END = object()
 class FragmentStream:
     """A background reader of one fragment, exposed to DuckDB as a RecordBatchReader."""
 
-    def __init__(self, fragment: Fragment, cancelled: threading.Event) -> None:
+    def __init__(self, fragment: Fragment, cancelled: threading.Event, materialize: bool = False,
+                 build: "FragmentStream | None" = None) -> None:
         self.fragment = fragment
         self.cancelled = cancelled
+        self.materialize = materialize  # another fragment needs this one's join keys
+        self.build = build  # the stream whose keys narrow this one (dynamic filter)
+        self.table: pa.Table | None = None
+        self.done = threading.Event()
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_BATCHES)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name=f"fedq-{fragment.view}", daemon=True)
@@ -34,8 +42,31 @@ class FragmentStream:
     def _open(self) -> pa.RecordBatchReader:
         fragment = self.fragment
         if fragment.kind == "scan":
-            return fragment.source.scan(fragment.request, fragment.stats)
+            request = self._narrowed(fragment.request)
+            return fragment.source.scan(request, fragment.stats)
         return fragment.source.query(fragment.remote_sql, fragment.remote_params, fragment.stats)
+
+    def _narrowed(self, request: Any) -> Any:
+        """The scan request plus the dynamic filter, once the build side's keys are known."""
+        dynamic = self.fragment.dynamic
+        if dynamic is None or self.build is None:
+            return request
+        while not self.build.done.wait(0.1):
+            if self.cancelled.is_set():
+                raise OperationalError("query cancelled")
+        if self.build.table is None:
+            dynamic.chosen = "build side failed: no reduction"
+            return request
+        keys = pc.unique(self.build.table.column(dynamic.build_column)).drop_null().to_pylist()
+        if not keys:
+            dynamic.chosen = "no build keys: probe returns nothing"
+            return dataclasses.replace(request, filters=request.filters + (exp.false(),))
+        term, params = dynamic.term(keys)
+        narrowed = dataclasses.replace(request, filters=request.filters + (term,), params={**request.params, **params})
+        self.fragment.request = narrowed
+        if self.fragment.remote_sql is not None:
+            self.fragment.remote_sql = self.fragment.remote_sql + f"  -- + dynamic {dynamic.chosen}"
+        return narrowed
 
     def _put(self, item: Any) -> bool:
         while not self.cancelled.is_set():
@@ -50,6 +81,10 @@ class FragmentStream:
         reader = None
         try:
             reader = self._open()
+            if self.materialize:
+                self.table = reader.read_all()
+                self.done.set()
+                reader = self.table.to_reader()
             if not self._put(reader.schema):
                 return
             for batch in reader:
@@ -60,6 +95,7 @@ class FragmentStream:
             self.error = error
             self._put(error)
         finally:
+            self.done.set()
             if reader is not None:
                 reader.close()  # ends the remote statement early when DuckDB stopped reading
 
@@ -98,7 +134,14 @@ class Execution:
         self.streams: list[FragmentStream] = []
 
     def _register(self, materialize: bool) -> None:
-        self.streams = [FragmentStream(f, self.cancelled) for f in self.plan.fragments]
+        builds = {id(f.dynamic.build) for f in self.plan.fragments if f.dynamic is not None}
+        by_fragment: dict[int, FragmentStream] = {}
+        self.streams = []
+        for fragment in sorted(self.plan.fragments, key=lambda f: f.dynamic is not None):  # builds start first
+            build = by_fragment.get(id(fragment.dynamic.build)) if fragment.dynamic is not None else None
+            stream = FragmentStream(fragment, self.cancelled, materialize=id(fragment) in builds, build=build)
+            by_fragment[id(fragment)] = stream
+            self.streams.append(stream)
         for stream in self.streams:
             reader = stream.reader()
             self.cursor.register(stream.fragment.view, reader.read_all() if materialize else reader)

@@ -22,6 +22,8 @@ def explain_table(plan: Plan, analyzed: bool = False) -> pa.Table:
             "inexact_filters": " AND ".join(fragment.inexact),
             "local_filters": " AND ".join(fragment.local_only),
         }
+        if analyzed and fragment.dynamic is not None:
+            row["inexact_filters"] = " AND ".join(fragment.inexact + [f"dynamic: {fragment.dynamic.chosen}"])
         if analyzed:
             row.update(rows=fragment.stats.rows, bytes=fragment.stats.bytes, seconds=round(fragment.stats.seconds, 6))
         rows.append(row)

@@ -61,6 +61,7 @@ class Fragment:
     local_only: list[str] = field(default_factory=list)
     schema: pa.Schema | None = None  # expected output, for checking the local query
     stats: FetchStats = field(default_factory=FetchStats)
+    dynamic: "DynamicFilter | None" = None  # keys from another fragment narrow this scan at run time
 
     @property
     def remote(self) -> str:
@@ -217,10 +218,11 @@ def _filter_candidates(scope: Scope) -> dict[int, list[exp.Expression]]:
 class Planner:
     """Builds a :class:`Plan` for one SELECT-class statement."""
 
-    def __init__(self, catalog: Catalog, binder: Binder, pushdown: bool = True) -> None:
+    def __init__(self, catalog: Catalog, binder: Binder, pushdown: bool = True, dynamic_filtering: bool = True) -> None:
         self.catalog = catalog
         self.binder = binder
         self.pushdown = pushdown
+        self.dynamic_filtering = dynamic_filtering
 
     def plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
         tree = tree.copy()
@@ -318,6 +320,7 @@ class Planner:
             pushed_tables.update(t.meta[TABLE_KEY] for t in unit.find_all(exp.Table) if TABLE_KEY in t.meta)
 
         needed, candidates, full = self._scan_requirements(analysed)
+        scans: dict[int, Fragment] = {}
         for table in analysed.find_all(exp.Table):
             index = table.meta.get(TABLE_KEY)
             if index is None or index in pushed_tables:
@@ -330,8 +333,11 @@ class Planner:
             terms = [_bare(term, by_lower) for term in candidates.get(id(table), [])]
             fragment = self._scan_fragment(target, columns, terms, params)
             fragments.append(fragment)
+            scans[id(table)] = fragment
             original = tables[index]
             original.replace(_view_table(fragment.view, original.alias_or_name))
+        if self.dynamic_filtering:
+            self._plan_dynamic_filters(analysed, scans)
 
         plan = Plan(fragments, tree.sql("duckdb"), _used_params(tree, params), notes=self._notes)
         self.binder.describe(plan.local_sql, plan.local_params, {**stand_ins, **{f.view: f.schema for f in fragments}})
@@ -546,7 +552,12 @@ class Planner:
         if not all(isinstance(t, exp.Table) and TABLE_KEY in t.meta for t in sources):
             return None
         aggregates = list(unit.find_all(exp.AggFunc))
+        where = unit.args.get("where")
+        conjuncts = _conjuncts(where.this if where else None) + [t for j in joins for t in _conjuncts(j.args.get("on"))]
+        filtered = {next(iter(aliases)) for t in conjuncts if len(aliases := {c.table for c in t.find_all(exp.Column)}) == 1}
         for table in sources:
+            if self.dynamic_filtering and filtered - {table.alias_or_name}:
+                continue  # a filtered table on the other side: its keys (dynamic filtering) cut more than grouping
             candidate = self._partial_for(unit, table, sources, aggregates, bound)
             if candidate is not None:
                 return candidate
@@ -723,6 +734,45 @@ class Planner:
                 candidates.setdefault(key, []).extend(terms)
         return needed, candidates, full
 
+    def _plan_dynamic_filters(self, analysed: exp.Expression, scans: dict[int, "Fragment"]) -> None:
+        """Semi-join reduction: for an inner equi-join between a filtered scan (build) and an unfiltered
+        one (probe), the probe waits for the build side's keys and sends them to its source."""
+        root = build_scope(analysed)
+        for scope in root.traverse() if root else []:
+            select = scope.expression
+            if not isinstance(select, exp.Select):
+                continue
+            preserved = set(scope.selected_sources) - _nullable_aliases(select)
+            where = select.args.get("where")
+            terms = _conjuncts(where.this if where else None) + [
+                t for j in select.args.get("joins") or [] if not j.side and (j.kind or "").upper() in ("", "INNER")
+                for t in _conjuncts(j.args.get("on"))
+            ]
+            for term in terms:
+                if not (isinstance(term, exp.EQ) and isinstance(term.this, exp.Column) and isinstance(term.expression, exp.Column)):
+                    continue
+                left, right = term.this, term.expression
+                if left.table == right.table or not {left.table, right.table} <= preserved:
+                    continue
+                kinds = {_expr_type(left), _expr_type(right)}
+                if not (kinds <= exp.DataType.INTEGER_TYPES or kinds <= {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT}):
+                    continue  # keys travel as bind values: integers and text only
+                sides = [(_table_of(scope, c.table), c) for c in (left, right)]
+                if any(t is None or id(t) not in scans for t, _ in sides):
+                    continue
+                (ta, ca), (tb, cb) = sides
+                for (build, build_col), (probe, probe_col) in (((ta, ca), (tb, cb)), ((tb, cb), (ta, ca))):
+                    b, p = scans[id(build)], scans[id(probe)]
+                    if (b.exact or b.inexact) and not (p.exact or p.inexact) and p.dynamic is None and b.dynamic is None:
+                        real = {f.name.lower(): f.name for f in p.request.schema}
+                        build_real = {f.name.lower(): f.name for f in b.request.schema}
+                        if probe_col.name.lower() in real and build_col.name.lower() in build_real:
+                            p.dynamic = DynamicFilter(build=b, build_column=build_real[build_col.name.lower()],
+                                                      probe_column=real[probe_col.name.lower()])
+                            self._notes.append(f"dynamic filter: {p.view}.{p.dynamic.probe_column} IN keys of "
+                                               f"{b.view}.{p.dynamic.build_column} (semi-join reduction at run time)")
+                        break
+
     def _scan_fragment(self, target: BoundTable, columns: list[str], terms: list[exp.Expression], params: dict[str, Any]) -> Fragment:
         source = target.source
         exact, inexact, local_only, pushed = [], [], [], []
@@ -750,6 +800,31 @@ class Planner:
 
 
 # -- helpers ------------------------------------------------------------------------------
+MAX_DYNAMIC_KEYS = 5_000
+
+
+@dataclass
+class DynamicFilter:
+    """Run-time semi-join reduction: the probe scan gets ``probe_column IN (build keys)`` (or, with
+    more than MAX_DYNAMIC_KEYS keys, ``BETWEEN min AND max``) once the build side has been read."""
+
+    build: "Fragment"
+    build_column: str
+    probe_column: str
+    chosen: str = "pending"
+
+    def term(self, keys: list[Any]) -> tuple[exp.Expression, dict[str, Any]]:
+        """The filter term over the probe column, with its keys as bind parameters."""
+        column = exp.column(self.probe_column, quoted=True)
+        if len(keys) <= MAX_DYNAMIC_KEYS:
+            self.chosen = f"IN-list of {len(keys)} keys"
+            names = [f"dyn{i}" for i in range(len(keys))]
+            return exp.In(this=column, expressions=[exp.Placeholder(this=n) for n in names]), dict(zip(names, keys))
+        self.chosen = f"range of {len(keys)} keys"
+        return (exp.Between(this=column, low=exp.Placeholder(this="dynlo"), high=exp.Placeholder(this="dynhi")),
+                {"dynlo": min(keys), "dynhi": max(keys)})
+
+
 @dataclass
 class Split:
     """A unit cut in two: remote output columns, and what replaces each expression locally."""

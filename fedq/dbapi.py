@@ -76,9 +76,13 @@ def TimestampFromTicks(ticks: float) -> _dt.datetime:
 
 
 # -- connect ---------------------------------------------------------------------------------
-def connect(catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True) -> "Connection":
-    """Open a federated connection, optionally loading sources from a TOML catalog file."""
-    return Connection(catalog, pushdown=pushdown)
+def connect(catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True,
+            dynamic_filtering: bool = True) -> "Connection":
+    """Open a federated connection, optionally loading sources from a TOML catalog file.
+
+    ``pushdown=False`` computes everything locally (the reference for tests); ``dynamic_filtering=False``
+    turns off run-time semi-join reduction only (for measuring it)."""
+    return Connection(catalog, pushdown=pushdown, dynamic_filtering=dynamic_filtering)
 
 
 def _local_database() -> duckdb.DuckDBPyConnection:
@@ -90,10 +94,12 @@ def _local_database() -> duckdb.DuckDBPyConnection:
 class Connection:
     """Sources, a schema cache, and the in-process DuckDB that finishes every query."""
 
-    def __init__(self, catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True) -> None:
+    def __init__(self, catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True,
+                 dynamic_filtering: bool = True) -> None:
         self.catalog = Catalog()
         self.binder = Binder()
         self.pushdown = pushdown
+        self.dynamic_filtering = dynamic_filtering
         self._database = _local_database()
         self._closed = False
         if catalog is not None:
@@ -156,7 +162,7 @@ class Connection:
         return self._planner().plan(statement.tree, statement.params)
 
     def _planner(self) -> Planner:
-        return Planner(self.catalog, self.binder, pushdown=self.pushdown)
+        return Planner(self.catalog, self.binder, pushdown=self.pushdown, dynamic_filtering=self.dynamic_filtering)
 
     def _check_open(self) -> None:
         if self._closed:

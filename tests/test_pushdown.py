@@ -255,3 +255,30 @@ def test_pre_aggregation_is_skipped_when_the_join_would_distort_it(tpch_like):
         plan = con.plan(sql)
     assert [f.kind for f in plan.fragments] == ["scan", "scan"]
     _same_rows(tpch_like, sql)
+
+
+def test_dynamic_filter_sends_the_filtered_sides_keys_to_the_other_source(tpch_like):
+    sql = """
+        SELECT o.o_orderkey, c.c_name FROM pg.fedq_push.orders o JOIN crm.customer c ON c.c_custkey = o.o_custkey
+        WHERE c.c_mktsegment = 'BUILDING'
+    """
+    with _connect(tpch_like) as con:
+        rows = con.execute("EXPLAIN ANALYZE " + sql).fetchall()
+        (statement,) = con.source("pg").statements
+    assert statement == 'SELECT "o_orderkey", "o_custkey" FROM "fedq_push"."orders" WHERE "o_custkey" IN ($1, $2, $3, $4, $5)'
+    (pg_row,) = [r for r in rows if r[1] == "pg"]
+    assert pg_row[5] == "dynamic: IN-list of 5 keys" and pg_row[7] == 50  # exactly the joining orders
+    assert len(_same_rows(tpch_like, sql)) == 50
+
+
+@pytest.mark.parametrize("join", ["LEFT JOIN", "FULL JOIN"])
+def test_no_dynamic_filter_where_unmatched_rows_must_survive(tpch_like, join):
+    sql = f"""
+        SELECT o.o_orderkey, c.c_name FROM pg.fedq_push.orders o {join} crm.customer c
+        ON c.c_custkey = o.o_custkey AND c.c_mktsegment = 'BUILDING'
+    """
+    with _connect(tpch_like) as con:
+        con.execute(sql).fetchall()
+        (statement,) = con.source("pg").statements
+    assert "IN (" not in statement
+    assert len(_same_rows(tpch_like, sql)) >= 200

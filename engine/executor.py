@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import queue
 import threading
+import time
 from typing import Any, Iterator
 
 import duckdb
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from fedq.engine.planner import Fragment, Plan
+from fedq.engine.planner import DYNAMIC_WAIT_SECONDS, Fragment, Plan
 from fedq.errors import DatabaseError, Error, OperationalError, ProgrammingError
 
 QUEUE_BATCHES = 8
@@ -51,9 +52,13 @@ class FragmentStream:
         dynamic = self.fragment.dynamic
         if dynamic is None or self.build is None:
             return request
-        while not self.build.done.wait(0.1):
+        deadline = time.monotonic() + DYNAMIC_WAIT_SECONDS
+        while not self.build.done.wait(0.05):
             if self.cancelled.is_set():
                 raise OperationalError("query cancelled")
+            if time.monotonic() > deadline:
+                dynamic.chosen = f"build side slower than {DYNAMIC_WAIT_SECONDS:g} s: no reduction"
+                return request
         if self.build.table is None:
             dynamic.chosen = "build side failed: no reduction"
             return request

@@ -800,13 +800,15 @@ class Planner:
 
 
 # -- helpers ------------------------------------------------------------------------------
-MAX_DYNAMIC_KEYS = 5_000
+MAX_DYNAMIC_KEYS = 1_000
+DYNAMIC_WAIT_SECONDS = 1.0  # a probe waits this long for its build side, then runs unreduced
 
 
 @dataclass
 class DynamicFilter:
     """Run-time semi-join reduction: the probe scan gets ``probe_column IN (build keys)`` (or, with
-    more than MAX_DYNAMIC_KEYS keys, ``BETWEEN min AND max``) once the build side has been read."""
+    more than MAX_DYNAMIC_KEYS keys, ``BETWEEN min AND max``) once the build side has been read —
+    if that happens within DYNAMIC_WAIT_SECONDS; a slow build side is not worth the wait."""
 
     build: "Fragment"
     build_column: str

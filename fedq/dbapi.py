@@ -13,6 +13,7 @@ import threading
 from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
+import platformdirs
 import pyarrow as pa
 
 from fedq.catalog import Catalog, load_catalog_file
@@ -77,16 +78,29 @@ def TimestampFromTicks(ticks: float) -> _dt.datetime:
 
 # -- connect ---------------------------------------------------------------------------------
 def connect(catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True,
-            dynamic_filtering: bool = True) -> "Connection":
+            dynamic_filtering: bool = True, memory_limit: str | None = None,
+            temp_directory: str | None = None) -> "Connection":
     """Open a federated connection, optionally loading sources from a TOML catalog file.
 
     ``pushdown=False`` computes everything locally (the reference for tests); ``dynamic_filtering=False``
-    turns off run-time semi-join reduction only (for measuring it)."""
-    return Connection(catalog, pushdown=pushdown, dynamic_filtering=dynamic_filtering)
+    turns off run-time semi-join reduction only (for measuring it). ``memory_limit`` (e.g. ``"2GB"``)
+    caps the local engine, which spills to ``temp_directory`` (default: the user cache dir)."""
+    return Connection(catalog, pushdown=pushdown, dynamic_filtering=dynamic_filtering,
+                      memory_limit=memory_limit, temp_directory=temp_directory)
 
 
-def _local_database() -> duckdb.DuckDBPyConnection:
-    database = duckdb.connect(config={"threads": max(1, os.cpu_count() or 1)})
+def _local_database(memory_limit: str | None, temp_directory: str | None) -> duckdb.DuckDBPyConnection:
+    """The in-process DuckDB that finishes queries: UTC, and joins/aggregates larger than
+    ``memory_limit`` spill to ``temp_directory`` instead of failing."""
+    spill = temp_directory or os.path.join(platformdirs.user_cache_dir("fedq"), "spill")
+    os.makedirs(spill, exist_ok=True)
+    config = {"threads": max(1, os.cpu_count() or 1), "temp_directory": spill}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    try:
+        database = duckdb.connect(config=config)
+    except duckdb.Error as error:
+        raise ProgrammingError(f"invalid local engine setting: {error}") from None
     database.execute("SET TimeZone = 'UTC'")
     return database
 
@@ -95,12 +109,13 @@ class Connection:
     """Sources, a schema cache, and the in-process DuckDB that finishes every query."""
 
     def __init__(self, catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True,
-                 dynamic_filtering: bool = True) -> None:
+                 dynamic_filtering: bool = True, memory_limit: str | None = None,
+                 temp_directory: str | None = None) -> None:
         self.catalog = Catalog()
         self.binder = Binder()
         self.pushdown = pushdown
         self.dynamic_filtering = dynamic_filtering
-        self._database = _local_database()
+        self._database = _local_database(memory_limit, temp_directory)
         self._closed = False
         if catalog is not None:
             for name, options in load_catalog_file(catalog).items():

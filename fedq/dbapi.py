@@ -363,6 +363,11 @@ class Cursor:
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """Arrow PyCapsule stream of the rest of the result: ``pyarrow.table(cursor)``,
+        ``polars.DataFrame(cursor)`` and DuckDB read it without a copy."""
+        return self.fetch_record_batch().__arrow_c_stream__(requested_schema)
+
     def fetch_df(self) -> Any:
         """The rest of the result as a pandas DataFrame."""
         return self.fetch_arrow_table().to_pandas()

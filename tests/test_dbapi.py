@@ -468,3 +468,22 @@ def test_big_result_fetch_arrow_table_after_fetchmany_returns_the_rest(big):
     table = cursor.fetch_arrow_table()
     assert table.num_rows == BIG_ROWS - 100_001
     assert table.column("id").to_pylist() == list(range(100_001, BIG_ROWS))
+
+
+def test_cursor_is_an_arrow_pycapsule_stream(tmp_path):
+    import sqlite3
+
+    import duckdb
+    import pyarrow as pa
+
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        db.execute("CREATE TABLE t (id INTEGER, name TEXT)")
+        db.executemany("INSERT INTO t VALUES (?, ?)", [(1, "a"), (2, "b"), (3, None)])
+    with fedq.connect() as con:
+        con.attach("c", "sqlite", path=str(tmp_path / "c.sqlite"))
+        assert pa.table(con.execute("SELECT * FROM c.t ORDER BY id")).to_pylist()[2] == {"id": 3, "name": None}
+        cursor = con.execute("SELECT * FROM c.t ORDER BY id")
+        assert cursor.fetchone() == (1, "a")
+        assert pa.table(cursor).column("id").to_pylist() == [2, 3]  # the rest, nothing lost or repeated
+        stream = con.execute("SELECT id FROM c.t")
+        assert duckdb.sql("SELECT sum(id) FROM stream").fetchall() == [(6,)]

@@ -132,11 +132,23 @@ class FragmentStream:
 class Execution:
     """One running statement: its fragment streams, its DuckDB cursor and its result stream."""
 
-    def __init__(self, database: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    def __init__(self, database: duckdb.DuckDBPyConnection, plan: Plan, timeout: float | None = None) -> None:
         self.plan = plan
         self.cancelled = threading.Event()
         self.cursor = database.cursor()
         self.streams: list[FragmentStream] = []
+        self.timeout = timeout
+        self.expired = False
+        self._timer: threading.Timer | None = None
+        if timeout is not None:
+            self._timer = threading.Timer(timeout, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        """The deadline passed: stop DuckDB and every remote statement."""
+        self.expired = True
+        self.cancel()
 
     def _register(self, materialize: bool) -> None:
         builds = {id(f.dynamic.build) for f in self.plan.fragments if f.dynamic is not None}
@@ -163,7 +175,9 @@ class Execution:
                 self._register(materialize=True)
                 return self._guard(self._local_reader(batch_rows))
             raise self._translate(error) from None
-        except Error:
+        except Error as error:
+            if self.expired:
+                raise self._translate(error) from None
             raise
         except BaseException:
             self.close()
@@ -189,11 +203,14 @@ class Execution:
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
     def _translate(self, error: BaseException) -> Error:
+        if self.expired:
+            return OperationalError(f"query exceeded its deadline of {self.timeout:g} s and was cancelled "
+                                    "(remote statements included)")
+        if self.cancelled.is_set() or isinstance(error, duckdb.InterruptException):
+            return OperationalError("query cancelled")
         for stream in self.streams:
             if isinstance(stream.error, Error):
                 return stream.error
-        if self.cancelled.is_set() or isinstance(error, duckdb.InterruptException):
-            return OperationalError("query cancelled")
         message = str(error).strip()
         if isinstance(error, (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException)):
             return ProgrammingError(message)
@@ -217,6 +234,8 @@ class Execution:
             pass
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         self.cancelled.set()
         for stream in self.streams:
             stream.thread.join(timeout=5)

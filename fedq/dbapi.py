@@ -79,14 +79,15 @@ def TimestampFromTicks(ticks: float) -> _dt.datetime:
 # -- connect ---------------------------------------------------------------------------------
 def connect(catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True,
             dynamic_filtering: bool = True, memory_limit: str | None = None,
-            temp_directory: str | None = None) -> "Connection":
+            temp_directory: str | None = None, timeout: float | None = None) -> "Connection":
     """Open a federated connection, optionally loading sources from a TOML catalog file.
 
     ``pushdown=False`` computes everything locally (the reference for tests); ``dynamic_filtering=False``
     turns off run-time semi-join reduction only (for measuring it). ``memory_limit`` (e.g. ``"2GB"``)
-    caps the local engine, which spills to ``temp_directory`` (default: the user cache dir)."""
+    caps the local engine, which spills to ``temp_directory`` (default: the user cache dir). ``timeout``
+    is each query's deadline in seconds (``cursor.timeout`` changes it per cursor)."""
     return Connection(catalog, pushdown=pushdown, dynamic_filtering=dynamic_filtering,
-                      memory_limit=memory_limit, temp_directory=temp_directory)
+                      memory_limit=memory_limit, temp_directory=temp_directory, timeout=timeout)
 
 
 def _local_database(memory_limit: str | None, temp_directory: str | None) -> duckdb.DuckDBPyConnection:
@@ -110,11 +111,12 @@ class Connection:
 
     def __init__(self, catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True,
                  dynamic_filtering: bool = True, memory_limit: str | None = None,
-                 temp_directory: str | None = None) -> None:
+                 temp_directory: str | None = None, timeout: float | None = None) -> None:
         self.catalog = Catalog()
         self.binder = Binder()
         self.pushdown = pushdown
         self.dynamic_filtering = dynamic_filtering
+        self.timeout = timeout
         self._database = _local_database(memory_limit, temp_directory)
         self._closed = False
         if catalog is not None:
@@ -204,6 +206,7 @@ class Cursor:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.arraysize = 1
+        self.timeout: float | None = connection.timeout  # seconds; None = no deadline
         self.description: list[tuple] | None = None
         self.rowcount = -1
         self.plan: Plan | None = None
@@ -255,7 +258,7 @@ class Cursor:
         if statement.kind == "explain":
             self._set_result(explain_table(self.plan).to_reader())
             return
-        self._execution = Execution(connection._database, self.plan)
+        self._execution = Execution(connection._database, self.plan, timeout=self.timeout)
         if self._cancel_requested.is_set():
             raise OperationalError("query cancelled")
         reader = self._execution.start()

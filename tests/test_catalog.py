@@ -221,7 +221,7 @@ def test_attach_twice_under_one_name_is_refused(project):
 
 def test_attach_of_an_unknown_type_lists_the_known_types(project):
     with fedq.connect() as connection:
-        with pytest.raises(fedq.ProgrammingError, match="known types: (.*, )?files, (.*, )?postgres, sqlite"):
+        with pytest.raises(fedq.ProgrammingError, match="known types: .*files.*postgres.*sqlite"):
             connection.execute(f"ATTACH '{project}' AS m (TYPE mongodb)")
 
 

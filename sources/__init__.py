@@ -1,4 +1,4 @@
-"""Sources: PostgreSQL, MySQL/MariaDB, SQLite, DuckDB files and Parquet/CSV files, looked up lazily by type name (fsspec's registry pattern)."""
+"""Sources: PostgreSQL, MySQL/MariaDB, SQLite, DuckDB files, Parquet/CSV files and HTTP/JSON APIs, looked up lazily by type name (fsspec's registry pattern)."""
 from __future__ import annotations
 
 import importlib
@@ -12,6 +12,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "files": ("fedq.sources.files", "FilesSource"),
     "duckdb": ("fedq.sources.duckdb_file", "DuckDBSource"),
     "mysql": ("fedq.sources.mysql", "MySQLSource"),
+    "rest": ("fedq.sources.rest", "RestSource"),
 }
 ALIASES = {"postgresql": "postgres", "pg": "postgres", "sqlite3": "sqlite", "file": "files", "mariadb": "mysql"}
 

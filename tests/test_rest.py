@@ -11,7 +11,6 @@ import email.utils
 import json
 import socket
 import sqlite3
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 import fedq
 from fedq.sources.rest import retry_after_seconds
 from rest_server import (
-    BIG, ORDERS, ApiServer, Reply, Request, cursor_orders, link_orders, matching, none_orders, offset_orders,
+    BIG, ORDERS, ApiServer, Reply, Request, cursor_orders, link_orders, none_orders, offset_orders,
     page_orders,
 )
 

@@ -43,6 +43,7 @@ class Catalog:
         self.sources: dict[str, Source] = {}
         self._tables: dict[str, list[TableName]] = {}
         self._schemas: dict[tuple[str, TableName], pa.Schema] = {}
+        self._row_counts: dict[tuple[str, TableName], int | None] = {}
         self._lock = threading.RLock()
 
     # -- sources ----------------------------------------------------------------------
@@ -79,8 +80,29 @@ class Catalog:
                 f"unknown source '{name}'" + (f"; did you mean {hint}?" if hint else "")
             ) from None
 
+    def row_count(self, bound: BoundTable, exact: bool = False) -> int | None:
+        """The source's row-count estimate for a table, read once per connection (ANALYZE refreshes it)."""
+        key = (bound.source.name.lower(), bound.table)
+        with self._lock:
+            if key in self._row_counts:
+                return self._row_counts[key]
+        try:
+            count = bound.source.row_count(bound.table, exact)
+        except OperationalError:
+            count = None
+        with self._lock:
+            self._row_counts[key] = count
+        return count
+
+    def analyze(self, bound: BoundTable) -> int | None:
+        """Forget and re-read a table's statistics (``ANALYZE source.table``)."""
+        with self._lock:
+            self._row_counts.pop((bound.source.name.lower(), bound.table), None)
+        return self.row_count(bound, exact=True)
+
     def refresh(self, name: str | None = None) -> None:
         with self._lock:
+            self._row_counts = {k: v for k, v in self._row_counts.items() if name is None or k[0] != name.lower()}
             keys = [name.lower()] if name else list(self._tables)
             for key in keys:
                 self._tables.pop(key, None)

@@ -197,7 +197,7 @@ class Execution:
                     except StopIteration:
                         return
                     yield batch
-            except (duckdb.Error, pa.ArrowException) as error:
+            except (duckdb.Error, pa.ArrowException, OSError) as error:  # pyarrow hands DuckDB's stream failure over as OSError
                 raise self._translate(error) from None
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())

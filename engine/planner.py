@@ -62,6 +62,7 @@ class Fragment:
     schema: pa.Schema | None = None  # expected output, for checking the local query
     stats: FetchStats = field(default_factory=FetchStats)
     dynamic: "DynamicFilter | None" = None  # keys from another fragment narrow this scan at run time
+    bound: BoundTable | None = None  # the table a scan reads (for statistics)
 
     @property
     def remote(self) -> str:
@@ -763,7 +764,9 @@ class Planner:
                 (ta, ca), (tb, cb) = sides
                 for (build, build_col), (probe, probe_col) in (((ta, ca), (tb, cb)), ((tb, cb), (ta, ca))):
                     b, p = scans[id(build)], scans[id(probe)]
-                    if (b.exact or b.inexact) and not (p.exact or p.inexact) and p.dynamic is None and b.dynamic is None:
+                    if p.dynamic is None and b.dynamic is None and not (p.exact or p.inexact) and (
+                        b.exact or b.inexact or self._much_smaller(b, p)
+                    ):
                         real = {f.name.lower(): f.name for f in p.request.schema}
                         build_real = {f.name.lower(): f.name for f in b.request.schema}
                         if probe_col.name.lower() in real and build_col.name.lower() in build_real:
@@ -772,6 +775,11 @@ class Planner:
                             self._notes.append(f"dynamic filter: {p.view}.{p.dynamic.probe_column} IN keys of "
                                                f"{b.view}.{p.dynamic.build_column} (semi-join reduction at run time)")
                         break
+
+    def _much_smaller(self, build: "Fragment", probe: "Fragment") -> bool:
+        """Statistics say ``build`` is small and at least 100x smaller than ``probe``: its keys are worth sending."""
+        sizes = [self.catalog.row_count(f.bound) if f.bound is not None else None for f in (build, probe)]
+        return None not in sizes and sizes[0] <= 10 * MAX_DYNAMIC_KEYS and sizes[0] * 100 <= sizes[1]
 
     def _scan_fragment(self, target: BoundTable, columns: list[str], terms: list[exp.Expression], params: dict[str, Any]) -> Fragment:
         source = target.source
@@ -792,7 +800,7 @@ class Planner:
         request = ScanRequest(target.table, tuple(columns), schema, tuple(pushed), {k: v for k, v in params.items()})
         view = f"__fedq_{next(_view_ids)}"
         fragment = Fragment(view=view, source=source, kind="scan", request=request, exact=exact, inexact=inexact,
-                            local_only=local_only,
+                            local_only=local_only, bound=target,
                             schema=schema if columns else pa.schema([pa.field("__fedq_one", pa.int64())]))
         if isinstance(source, SQLSource):
             fragment.remote_sql, fragment.remote_params = source.render_scan(request)
@@ -949,7 +957,9 @@ def _filter_reason(source: Any, term: exp.Expression, target: BoundTable, params
         return f"column values at {source.name} may not match their declared type or collation"
     if isinstance(source, SQLSource):
         return why_not_pushable(term, source.dialect) or f"{source.name} declined it"
-    return "no Arrow filter has DuckDB's meaning for it (NaN order, view types, casts)"
+    if source.type_name == "files":
+        return "no Arrow filter has DuckDB's meaning for it (NaN order, view types, casts)"
+    return f"{source.type_name} source {source.name} cannot apply it"
 
 
 def _value_family(value: Any) -> str:

@@ -23,7 +23,7 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "falling back to Com
 
 @dataclass
 class Statement:
-    kind: str  # "query", "explain", "explain_analyze", "attach", "detach", "show_sources", "show_tables", "describe"
+    kind: str  # "query", "explain", "explain_analyze", "attach", "detach", "show_sources", "show_tables", "describe", "analyze"
     tree: exp.Expression
     params: dict[str, Any]
 
@@ -115,13 +115,15 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
         return Statement("show_sources", tree, values)
     if isinstance(tree, exp.Describe) and isinstance(tree.this, exp.Table):
         return Statement("describe", tree, values)
+    if isinstance(tree, exp.Analyze) and tree.args.get("tables"):
+        return Statement("analyze", tree, values)
     if isinstance(tree, exp.Attach):
         return Statement("attach", tree, values)
     if isinstance(tree, exp.Detach):
         return Statement("detach", tree, values)
     verb = tree.key.upper() if not isinstance(tree, exp.Command) else str(tree.this).upper()
     raise NotSupportedError(
-        f"fedq only reads: {verb} statements are not run (sources are read-only; use SELECT, EXPLAIN, SHOW, DESCRIBE, ATTACH or DETACH)"
+        f"fedq only reads: {verb} statements are not run (sources are read-only; use SELECT, EXPLAIN, SHOW, DESCRIBE, ANALYZE, ATTACH or DETACH)"
     )
 
 

@@ -135,6 +135,41 @@ class Connection:
         self.catalog.remove(name)
         self.binder.forget(name)
 
+    def register(self, name: str, obj: Any) -> None:
+        """Make in-memory data queryable as ``memory.<name>`` (replacing a table of that name).
+
+        ``obj`` is a pyarrow Table, RecordBatch or RecordBatchReader (read once, now), a pandas or
+        polars DataFrame, or anything with ``__arrow_c_stream__``. The ``memory`` source is added
+        to the catalog on the first call."""
+        self._check_open()
+        from fedq.sources.memory import MemorySource
+
+        source = self.catalog.sources.get("memory")
+        if source is not None and not isinstance(source, MemorySource):
+            raise ProgrammingError("the source named 'memory' is not the in-memory source; detach it to register data")
+        if source is None:
+            source = MemorySource(name="memory")
+            source.register(name, obj)  # first, so that an unreadable object adds no source
+            self.catalog.sources["memory"] = source
+        else:
+            source.register(name, obj)
+        self._forget_memory_schemas()
+
+    def unregister(self, name: str) -> None:
+        """Remove a table added with :meth:`register`."""
+        self._check_open()
+        from fedq.sources.memory import MemorySource
+
+        source = self.catalog.sources.get("memory")
+        if not isinstance(source, MemorySource):
+            raise ProgrammingError(f"no registered table '{name}' (nothing registered)")
+        source.unregister(name)
+        self._forget_memory_schemas()
+
+    def _forget_memory_schemas(self) -> None:
+        self.catalog.refresh("memory")
+        self.binder.forget("memory")
+
     def source(self, name: str) -> Source:
         return self.catalog.source(name)
 
@@ -249,6 +284,11 @@ class Cursor:
         if statement.kind == "show_tables":
             source = statement.tree.args.get("from_")
             self._set_result(introspection.tables_table(connection.catalog, source.name if source else None).to_reader())
+            return
+        if statement.kind == "analyze":
+            bound = [connection.catalog.resolve([p.name for p in t.parts]) for t in statement.tree.args["tables"]]
+            counts = [connection.catalog.analyze(b) for b in bound]
+            self._set_result(pa.table({"table": [str(b) for b in bound], "rows": pa.array(counts, pa.int64())}).to_reader())
             return
         if statement.kind == "describe":
             parts = [p.name for p in statement.tree.this.parts]

@@ -100,6 +100,11 @@ class Source(ABC):
     def table_schema(self, table: TableName) -> pa.Schema:
         """Arrow schema of ``table`` with the source's own column names."""
 
+    def row_count(self, table: TableName, exact: bool = False) -> int | None:
+        """A cheap row-count estimate (catalog statistics, file footers), or None when there is none;
+        ``exact`` (from ``ANALYZE``) may count."""
+        return None
+
     def unsafe_columns(self, table: TableName) -> frozenset[str]:
         """Columns whose stored values may not match the declared type: never filtered remotely."""
         return frozenset()

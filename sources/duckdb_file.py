@@ -74,6 +74,10 @@ class DuckDBSource(SQLSource):
         finally:
             cursor.close()
 
+    def row_count(self, table: TableName, exact: bool = False) -> int | None:
+        quoted = ".".join(exp.to_identifier(p, quoted=True).sql("duckdb") for p in (table.schema, table.name))
+        return self._rows(f"SELECT count(*) FROM {quoted}")[0][0]
+
     def classify_filter(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> Pushdown:
         return Pushdown.UNSUPPORTED if why_not_pushable(term, self.dialect) else Pushdown.EXACT
 

@@ -122,6 +122,17 @@ class PostgresSource(SQLSource):
         ).to_pylist()
         return pa.schema([pa.field(r["name"], postgres_to_arrow(r["type"])) for r in rows])
 
+    def row_count(self, table: TableName, exact: bool = False) -> int | None:
+        """``pg_class.reltuples`` (maintained by ANALYZE and autovacuum, -1 when never analyzed);
+        ``exact`` counts the rows."""
+        if exact:
+            quoted = ".".join(exp.to_identifier(p, quoted=True).sql("postgres") for p in (table.schema, table.name))
+            return self._fetch_all(f"SELECT count(*) AS n FROM {quoted}").to_pylist()[0]["n"]
+        rows = self._fetch_all(
+            "SELECT c.reltuples::bigint AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relname = $2", (table.schema, table.name)).to_pylist()
+        return rows[0]["n"] if rows and rows[0]["n"] is not None and rows[0]["n"] >= 0 else None
+
     # -- pushdown ---------------------------------------------------------------------
     def classify_filter(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> Pushdown:
         return Pushdown.UNSUPPORTED if why_not_pushable(term, self.dialect) else Pushdown.EXACT

@@ -109,6 +109,10 @@ class SQLiteSource(SQLSource):
         self._unsafe[table] = unsafe
         return pa.schema([pa.field(f.name, pa.string()) if f.name in unsafe else f for f in declared])
 
+    def row_count(self, table: TableName, exact: bool = False) -> int | None:
+        quoted = exp.to_identifier(table.name, quoted=True).sql("sqlite")
+        return self._rows(f"SELECT count(*) FROM {quoted}")[0][0]
+
     def unsafe_columns(self, table: TableName) -> frozenset[str]:
         return self._unsafe.get(table, frozenset())
 

@@ -76,14 +76,8 @@ def both(server: ApiServer, sql: str, tables: dict[str, Any], params: list[Any] 
 
 
 def scan_error(cls: type[Exception], match: str | None = None):
-    """``pytest.raises`` for an error a source raises while its rows stream.
-
-    Engine bug (executor): when the error arrives after DuckDB started streaming the result, pyarrow
-    hands DuckDB's stream failure over as OSError, which ``Execution._guard`` does not translate, so
-    the caller gets InternalError carrying the source's text. Until that is fixed, accept both;
-    ``test_a_late_source_error_keeps_its_class`` shows the bug (it depends on timing).
-    """
-    return pytest.raises((cls, fedq.InternalError), match=match)
+    """``pytest.raises`` for an error a source raises while its rows stream: it keeps its class."""
+    return pytest.raises(cls, match=match)
 
 
 def queries(log: list[tuple[str, str]], path: str) -> list[str]:
@@ -500,7 +494,6 @@ def test_rate_limit_spaces_requests(server):
     assert time.monotonic() - started >= 0.39  # 5 requests at 10 per second: 4 gaps of 0.1 s
 
 
-@pytest.mark.xfail(strict=False, reason="engine bug (timing-dependent): Execution._guard misses the OSError pyarrow raises for a failed stream")
 def test_a_late_source_error_keeps_its_class(server):
     def late(request: Request) -> Reply:
         if request.arg("after"):

@@ -22,26 +22,13 @@ def _postgres_error() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def pg_dsn() -> str:
-    """DSN of the test PostgreSQL; skips the test when the server is down (fails under CI=true)."""
-    error = _postgres_error()
-    if error:
-        reason = f"PostgreSQL at 127.0.0.1:5432 is not reachable ({error})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true requires it", pytrace=False)
-        pytest.skip(reason)
-    return PG_DSN
-
-
 def _mysql_error() -> str | None:
     try:
         import pymysql
 
         from fedq.sources.mysql import _parse_dsn
 
-        params = _parse_dsn(MYSQL_DSN)
-        with pymysql.connect(connect_timeout=3, **params) as con:
+        with pymysql.connect(connect_timeout=3, **_parse_dsn(MYSQL_DSN)) as con:
             with con.cursor() as cur:
                 cur.execute("SELECT 1")
                 cur.fetchall()
@@ -50,16 +37,26 @@ def _mysql_error() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def mysql_dsn() -> str:
-    """DSN of the test MySQL/MariaDB; skips the test when the server is down (fails under CI=true)."""
-    error = _mysql_error()
+def _require_server(name: str, dsn: str, error: str | None) -> str:
+    """``dsn`` if the server answers; else skip the test with the reason (a failure under CI=true)."""
     if error:
-        reason = f"MySQL/MariaDB at 127.0.0.1:3306 is not reachable ({error})"
+        reason = f"{name} is not reachable ({error})"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason}; CI=true requires it", pytrace=False)
         pytest.skip(reason)
-    return MYSQL_DSN
+    return dsn
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    """DSN of the test PostgreSQL (FEDQ_TEST_PG_DSN)."""
+    return _require_server("PostgreSQL", PG_DSN, _postgres_error())
+
+
+@pytest.fixture(scope="session")
+def mysql_dsn() -> str:
+    """DSN of the test MySQL/MariaDB (FEDQ_TEST_MYSQL_DSN)."""
+    return _require_server("MySQL/MariaDB", MYSQL_DSN, _mysql_error())
 
 
 # -- the differential-test data set (see tests/diffdata.py) ------------------------------------

@@ -1,9 +1,24 @@
-"""Parquet and CSV files through fsspec and pyarrow.dataset: projection, filters, row-group pruning.
+"""Parquet, CSV and JSON files through fsspec and pyarrow.dataset: projection, filters, row-group
+and partition pruning.
 
 Tables are either declared (``tables = {sales = "sales/*.parquet"}``) or discovered: every file
 with a known extension, and every folder of such files, under ``url`` is a table. Schemas of
 multi-file tables are unified across all files, because pyarrow.dataset would otherwise take the
 first file's schema and silently drop columns that appear later.
+
+``url`` is any fsspec URL: a local folder, ``memory://``, ``http(s)://`` (needs aiohttp; HTTP cannot
+list folders, so declare ``tables``), ``s3://``, ``gs://``, ``az://`` (need s3fs, gcsfs, adlfs). A
+missing package is named in the error, with the fedq extra that installs it.
+
+Hive layout: when every file of a table sits under ``key=value`` folders (``year=2024/month=01/``),
+the keys become columns (BIGINT when every value is digits, else VARCHAR) and filters on them skip
+whole folders. pyarrow only does this when asked (``partitioning="hive"``), so it is detected here.
+
+JSON: ``.jsonl``/``.ndjson`` hold one object per line; ``.json`` holds either that or one top-level
+array of objects. JSON files are read whole at first use, so column types are inferred from every
+row (pyarrow's dataset reader infers them from the first block only and fails on a later ``2.5``
+in an integer column); integers stay integers. Filters apply to the in-memory table with the same
+pyarrow expressions.
 
 CSV null convention (hazard 20): an empty unquoted field is NULL, a quoted empty field ``""`` is the
 empty string.
@@ -12,9 +27,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import importlib
+import io
+import json
 import math
 import posixpath
+import re
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
@@ -23,13 +43,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
+import pyarrow.json as pajson
 from sqlglot import exp
 
-from fedq.errors import DataError, ProgrammingError
+from fedq.errors import DataError, OperationalError, ProgrammingError
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, Source, TableName
 
-FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv"}
+FORMATS = {
+    ".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv",
+    ".json": "json", ".jsonl": "json", ".ndjson": "json",
+}
 CSV_CONVERT = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
+# URL protocol -> (package fsspec needs for it, fedq extra that installs it)
+PROTOCOL_PACKAGES = {
+    "http": ("aiohttp", "http"), "https": ("aiohttp", "http"),
+    "s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"),
+    "gs": ("gcsfs", "gcs"), "gcs": ("gcsfs", "gcs"),
+    "az": ("adlfs", "azure"), "abfs": ("adlfs", "azure"), "abfss": ("adlfs", "azure"), "adl": ("adlfs", "azure"),
+}
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+_INT64 = re.compile(r"-?[0-9]{1,18}")
 
 
 def _format_of(path: str) -> str | None:
@@ -64,11 +97,26 @@ class FilesSource(Source):
 
     @property
     def _fs(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        self._check_package()
         try:
             fs, root = fsspec.core.url_to_fs(self.url, **self.storage_options)
         except (ImportError, ValueError) as error:
             raise self.operational_error("cannot open the URL", error) from None
         return fs, root.rstrip("/")
+
+    def _check_package(self) -> None:
+        """Name the package (and fedq extra) a remote URL needs, instead of fsspec's ImportError."""
+        protocol = fsspec.utils.get_protocol(self.url)
+        if protocol not in PROTOCOL_PACKAGES:
+            return
+        package, extra = PROTOCOL_PACKAGES[protocol]
+        try:
+            importlib.import_module(package)
+        except ImportError:
+            raise OperationalError(
+                f"source '{self.name}' ({self.type_name}): {protocol}:// URLs need the '{package}' package; "
+                f"install it with: pip install 'fedq[{extra}]' (or: pip install {package})"
+            ) from None
 
     # -- metadata ---------------------------------------------------------------------
     def _table_paths(self) -> dict[str, str]:
@@ -92,16 +140,23 @@ class FilesSource(Source):
     def list_tables(self) -> list[TableName]:
         return [TableName("main", name) for name in sorted(self._table_paths())]
 
-    def _files(self, pattern: str) -> list[str]:
+    def _files(self, pattern: str) -> tuple[list[str], str | None]:
+        """The files of a table pattern, and the folder below which hive ``key=value`` folders may sit."""
         fs, root = self._fs
         target = posixpath.join(root, pattern)
-        if any(ch in pattern for ch in "*?["):
-            files = fs.glob(target)
-        elif fs.isdir(target):
-            files = [f for f in fs.find(target) if _format_of(f)]
-        else:
-            files = [target] if fs.exists(target) else []
-        return sorted(f for f in files if _format_of(f))
+        try:
+            if any(ch in pattern for ch in "*?["):
+                files = fs.glob(target)
+                base = posixpath.dirname(re.split(r"[*?\[]", target, maxsplit=1)[0])
+            elif _format_of(target) and fs.isfile(target):  # before isdir: HTTP's isdir downloads the page
+                files, base = [target], None
+            elif fs.isdir(target):
+                files, base = fs.find(target), target
+            else:
+                files, base = ([target] if fs.exists(target) else []), None
+        except (FileNotFoundError, OSError) as error:
+            raise self.operational_error(f"cannot list {pattern!r}", error) from None
+        return sorted(f for f in files if _format_of(f)), base
 
     def dataset(self, table: TableName) -> ds.Dataset:
         """The pyarrow dataset of a table, built once; its schema is unified across files."""
@@ -110,7 +165,7 @@ class FilesSource(Source):
         patterns = self._table_paths()
         if table.name not in patterns:
             raise ProgrammingError(f"source '{self.name}' has no table '{table.name}'")
-        files = self._files(patterns[table.name])
+        files, base = self._files(patterns[table.name])
         if not files:
             raise self.operational_error(f"table '{table.name}'", FileNotFoundError(f"no files match {patterns[table.name]!r}"))
         kinds = {_format_of(f) for f in files}
@@ -118,20 +173,33 @@ class FilesSource(Source):
             raise DataError(f"source '{self.name}', table '{table.name}': mixes file formats {sorted(kinds)}")
         kind = kinds.pop()
         fs, _ = self._fs
-        file_format = _file_format(kind, files[0])
+        hive = _hive_partitions(files, base)
         try:
-            parts = [ds.dataset(f, format=file_format, filesystem=fs) for f in files] if len(files) > 1 else []
-            schema = pa.unify_schemas([p.schema for p in parts]) if parts else None
-            physical = schema or ds.dataset(files[0], format=file_format, filesystem=fs).schema
-            self._view_columns[table.name] = frozenset(
-                f.name for f in physical if pa.types.is_string_view(f.type) or pa.types.is_binary_view(f.type)
-            )
-            schema = _plain_strings(physical)
-            dataset = ds.dataset(files, format=file_format, filesystem=fs, schema=schema)
-        except (pa.ArrowInvalid, OSError) as error:
+            if kind == "json":
+                dataset = ds.InMemoryDataset(_read_json_files(fs, files, hive))
+            else:
+                dataset = self._file_dataset(table, fs, files, kind, base, hive)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError) as error:
             raise DataError(f"source '{self.name}', table '{table.name}': cannot read files: {error}") from None
         self._datasets[table.name] = dataset
         return dataset
+
+    def _file_dataset(self, table: TableName, fs: fsspec.AbstractFileSystem, files: list[str], kind: str,
+                      base: str | None, hive: "_Hive | None") -> ds.Dataset:
+        file_format = _file_format(kind, files[0])
+        parts = [ds.dataset(f, format=file_format, filesystem=fs) for f in files] if len(files) > 1 else []
+        schema = pa.unify_schemas([p.schema for p in parts]) if parts else None
+        physical = schema or ds.dataset(files[0], format=file_format, filesystem=fs).schema
+        self._view_columns[table.name] = frozenset(
+            f.name for f in physical if pa.types.is_string_view(f.type) or pa.types.is_binary_view(f.type)
+        )
+        schema = _plain_strings(physical)
+        if hive is None:
+            return ds.dataset(files, format=file_format, filesystem=fs, schema=schema)
+        keys = pa.schema([f for f in hive.schema if f.name not in schema.names])  # a column in the files wins
+        partitioning = ds.partitioning(keys, flavor="hive") if len(keys) else None
+        return ds.dataset(files, format=file_format, filesystem=fs, schema=pa.schema(list(schema) + list(keys)),
+                          partitioning=partitioning, partition_base_dir=base)
 
     def table_schema(self, table: TableName) -> pa.Schema:
         return self.dataset(table).schema
@@ -169,6 +237,84 @@ class FilesSource(Source):
                 stats.seconds += time.perf_counter() - started
 
         return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+@dataclass(frozen=True)
+class _Hive:
+    """Partition columns of a hive layout, and each file's values for them."""
+
+    schema: pa.Schema
+    values: dict[str, dict[str, Any]]  # file -> key -> value (None for the hive null folder)
+
+
+def _hive_partitions(files: list[str], base: str | None) -> _Hive | None:
+    """The hive layout of ``files`` below ``base``: every file under the same ``key=value`` folders."""
+    if base is None:
+        return None
+    prefix = base.rstrip("/") + "/"
+    keys: list[str] | None = None
+    raw: dict[str, dict[str, str]] = {}
+    for file in files:
+        if not file.startswith(prefix):
+            return None
+        folders = file[len(prefix):].split("/")[:-1]
+        pairs = [folder.split("=", 1) for folder in folders]
+        if not pairs or any(len(p) != 2 or not p[0] for p in pairs):
+            return None
+        names = [urllib.parse.unquote(k) for k, _ in pairs]
+        if keys is None:
+            keys = names
+        if names != keys or len(set(names)) != len(names):
+            return None
+        raw[file] = {k: urllib.parse.unquote(v) for k, (_, v) in zip(names, pairs)}
+    if not keys:
+        return None
+    fields = []
+    for key in keys:
+        present = [v[key] for v in raw.values() if v[key] != HIVE_NULL]
+        integral = bool(present) and all(_INT64.fullmatch(v) for v in present)
+        fields.append(pa.field(key, pa.int64() if integral else pa.string()))
+    schema = pa.schema(fields)
+    values = {
+        file: {f.name: None if v[f.name] == HIVE_NULL else int(v[f.name]) if pa.types.is_integer(f.type) else v[f.name]
+               for f in fields}
+        for file, v in raw.items()
+    }
+    return _Hive(schema, values)
+
+
+def _read_json(fs: fsspec.AbstractFileSystem, path: str) -> pa.Table:
+    """One JSON file: newline-delimited objects, or (``.json``) one top-level array of objects."""
+    with fs.open(path, "rb") as handle:
+        data = handle.read()
+    if data.lstrip()[:1] == b"[":
+        rows = json.loads(data)
+        if not all(isinstance(row, dict) for row in rows):
+            raise ValueError(f"{path}: a top-level JSON array must hold objects")
+        if not rows:
+            return pa.table({})
+        # one object per line for pyarrow's reader: the same type inference as NDJSON files
+        data = "\n".join(json.dumps(row, allow_nan=False) for row in rows).encode()
+    if not data.strip():
+        return pa.table({})
+    multiline = path.lower().endswith(".json")  # a pretty-printed object spans lines
+    return pajson.read_json(io.BytesIO(data), parse_options=pajson.ParseOptions(newlines_in_values=multiline))
+
+
+def _read_json_files(fs: fsspec.AbstractFileSystem, files: list[str], hive: _Hive | None) -> pa.Table:
+    tables = []
+    for file in files:
+        table = _read_json(fs, file)
+        if hive is not None:
+            for f in hive.schema:
+                if f.name not in table.column_names:
+                    table = table.append_column(f, pa.array([hive.values[file][f.name]] * table.num_rows, f.type))
+        tables.append(table)
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    if table.num_columns == 0:
+        raise ValueError("no JSON objects to infer columns from")
+    schema = _plain_strings(pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]))
+    return table.cast(schema)
 
 
 def _plain_strings(schema: pa.Schema) -> pa.Schema:

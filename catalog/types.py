@@ -113,6 +113,13 @@ def arrow_to_duckdb(dtype: pa.DataType) -> str:
         return "TIME"
     if pa.types.is_interval(dtype) or pa.types.is_duration(dtype):
         return "INTERVAL"
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype):
+        return f"{arrow_to_duckdb(dtype.value_type)}[]"
+    if pa.types.is_struct(dtype):
+        fields = ", ".join(f'"{f.name}" {arrow_to_duckdb(f.type)}' for f in dtype)
+        return f"STRUCT({fields})"
+    if pa.types.is_map(dtype):
+        return f"MAP({arrow_to_duckdb(dtype.key_type)}, {arrow_to_duckdb(dtype.item_type)})"
     return "VARCHAR"
 
 

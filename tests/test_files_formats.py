@@ -278,3 +278,14 @@ except fedq.OperationalError as error:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "http:// URLs need the 'aiohttp' package" in out.stdout, out.stderr
     assert "pip install 'fedq[http]'" in out.stdout
+
+
+def test_nested_json_columns_are_described_with_their_duckdb_types(tmp_path):
+    import json
+
+    (tmp_path / "a.json").write_text(json.dumps([{"id": 1, "tags": ["a", "b"], "o": {"x": 1}}]))
+    with fedq.connect() as con:
+        con.attach("l", "files", url=str(tmp_path))
+        assert con.execute("DESCRIBE l.a").fetchall() == [
+            ("id", "BIGINT", "yes"), ("tags", "VARCHAR[]", "yes"), ("o", 'STRUCT("x" BIGINT)', "yes")]
+        assert con.execute("SELECT a.o.x, len(a.tags) FROM l.a a WHERE a.id = 1").fetchall() == [(1, 2)]

@@ -62,14 +62,20 @@ def mysql_dsn() -> str:
 # -- the differential-test data set (see tests/diffdata.py) ------------------------------------
 @pytest.fixture(scope="session")
 def diff_dataset(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory):
-    """One data set placed across PostgreSQL (schema fedq_diff), SQLite and Parquet/CSV files.
+    """One data set placed across PostgreSQL (schema fedq_diff), SQLite, DuckDB, Parquet/CSV/JSON files and REST.
 
     Rebuilt from scratch each session: the PostgreSQL schema is dropped and recreated, files are
     written under a fresh pytest temporary folder.
     """
-    from diffdata import build_dataset
+    from diffdata import build_dataset, make_nation, nation_route
+    from rest_server import ApiServer
 
-    return build_dataset(pg_dsn, tmp_path_factory.mktemp("diff"))
+    api = ApiServer()  # a real HTTP server on 127.0.0.1 serving the REST table
+    api.route("/api/nation", nation_route(make_nation().to_pylist()))
+    try:
+        yield build_dataset(pg_dsn, tmp_path_factory.mktemp("diff"), rest_url=api.url + "/api")
+    finally:
+        api.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,12 @@
 - ``lake.lineitem`` (3 Parquet files): decimal, NaN/±inf, float32, naive and UTC timestamps
 - ``lake.events`` (2 Parquet files): the file schemas differ (a column added, columns reordered)
 - ``lake.nation``, ``lake.returns`` (CSV): ints, text ('' vs NULL), dates, finite doubles
+- ``wh.products_d`` (DuckDB database file): a copy of ``products`` (int32, decimal, float32, "Sku")
+- ``lake.returns_j`` (JSON array file): a copy of ``returns``; ``r_date`` (ISO text) reads as timestamp[s]
+- ``lake.lineitem_h`` (hive-partitioned Parquet, ``year=YYYY/`` folders): ``lineitem`` plus a BIGINT
+  ``year`` taken from ``ship_date`` (rows without a ship date sit in ``year=0``)
+- ``api.nation_api`` (REST, a real HTTP server on 127.0.0.1, page pagination): ``nation`` with
+  declared column types and ``region``/``n_id`` as pushable query-parameter filters
 
 Every table exists twice: in its source, and as an Arrow table whose types are exactly what fedq
 reads back (PostgreSQL integer -> int32, numeric(12,2) -> decimal128(12,2), timestamptz ->
@@ -18,6 +24,7 @@ columns as pyarrow infers them). The Arrow tables feed the reference DuckDB data
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 import sqlite3
@@ -29,6 +36,7 @@ from typing import Any
 import adbc_driver_postgresql.dbapi as pgdb
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -64,6 +72,8 @@ class DiffDataset:
     sqlite_path: Path
     lake_path: Path
     tables: dict[str, TableSpec]
+    duckdb_path: Path | None = None
+    rest_url: str | None = None  # base URL of the REST API serving ``nation_api``
 
     def fedq_names(self) -> dict[str, str]:
         return {name: spec.fedq_name for name, spec in self.tables.items()}
@@ -398,8 +408,76 @@ def write_lake(root: Path, lineitem: pa.Table, events: list[pa.Table], nation: p
     pacsv.write_csv(returns, root / "returns.csv")
 
 
-def build_dataset(pg_dsn: str, root: Path) -> DiffDataset:
-    """Generate the data set, place it in PostgreSQL, SQLite and files, and describe it."""
+def write_duckdb(path: Path, tables: dict[str, pa.Table]) -> None:
+    """A fresh DuckDB database file holding ``tables`` with their Arrow types."""
+    path.unlink(missing_ok=True)
+    database = duckdb.connect(str(path))
+    for name, table in tables.items():
+        database.register("__incoming", table)
+        database.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __incoming')
+        database.unregister("__incoming")
+    database.close()
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def write_json(path: Path, table: pa.Table) -> None:
+    """``table`` as one JSON array of objects (dates as ISO text)."""
+    rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+
+
+def with_year(lineitem: pa.Table) -> pa.Table:
+    """lineitem plus ``year`` (BIGINT) from ship_date; 0 when ship_date is NULL."""
+    years = [0 if d is None else d.year for d in lineitem.column("ship_date").to_pylist()]
+    return lineitem.append_column("year", pa.array(years, pa.int64()))
+
+
+def write_hive(folder: Path, table: pa.Table, column: str) -> None:
+    """``table`` as ``folder/column=value/part-N.parquet`` (the partition column left out of the files)."""
+    values = sorted(set(table.column(column).to_pylist()))
+    for value in values:
+        mask = pc.equal(table.column(column), pa.scalar(value, table.schema.field(column).type))
+        part = table.filter(mask).drop_columns([column])
+        target = folder / f"{column}={value}"
+        target.mkdir(parents=True, exist_ok=True)
+        step = max(1, math.ceil(part.num_rows / 2))
+        for index in range(0, part.num_rows, step):
+            pq.write_table(part.slice(index, step), target / f"part-{index // step}.parquet")
+
+
+# The REST table: nation served page by page, with region and n_id as API filters.
+REST_NATION = {
+    "path": "/nation", "records": "items",
+    "pagination": {"style": "page", "param": "page", "size_param": "per_page", "size": 5},
+    "filters": {"region": "region", "n_id": "id"},
+    "columns": {"n_id": "bigint", "n_name": "varchar", "region": "varchar"},
+}
+
+
+def nation_route(rows: list[dict[str, Any]]) -> Any:
+    """A handler for tests/rest_server.py: ?region=&id= filters (exact match), ?page=&per_page= pages."""
+    from rest_server import Reply, Request
+
+    def handler(request: Request) -> Reply:
+        region, key = request.arg("region"), request.arg("id")
+        found = [r for r in rows if (region is None or r["region"] == region)
+                 and (key is None or (r["n_id"] is not None and str(r["n_id"]) == key))]
+        size, number = int(request.arg("per_page", "5")), int(request.arg("page", "1"))
+        return Reply(body={"items": found[(number - 1) * size:number * size]})
+    return handler
+
+
+def build_dataset(pg_dsn: str, root: Path, rest_url: str | None = None) -> DiffDataset:
+    """Generate the data set, place it in PostgreSQL, SQLite, DuckDB, files and the REST API, and describe it.
+
+    ``rest_url`` is the base URL of a server already routing ``/nation`` (see :func:`nation_route`);
+    without it the REST table is left out.
+    """
     rng = random.Random(20240611)
     customers, products, orders = make_customers(rng), make_products(rng), make_orders(rng)
     lineitem, nation, returns = make_lineitem(rng), make_nation(), make_returns(rng)
@@ -412,6 +490,13 @@ def build_dataset(pg_dsn: str, root: Path) -> DiffDataset:
     load_sqlite(sqlite_path, {"customers": customers.to_pylist(), "flags": flags.to_pylist(), "legacy": legacy_rows})
     lake = root / "lake"
     write_lake(lake, lineitem, event_files, nation, returns)
+    write_json(lake / "returns_j.json", returns)
+    # JSON has no date type: pyarrow's JSON reader (as for CSV, fedq keeps its inference) reads ISO dates as timestamp[s]
+    json_returns = returns.set_column(2, "r_date", returns.column("r_date").cast(pa.timestamp("s")))
+    lineitem_h = with_year(lineitem)
+    write_hive(lake / "lineitem_h", lineitem_h, "year")
+    duckdb_path = root / "warehouse.duckdb"
+    write_duckdb(duckdb_path, {"products_d": products})
 
     specs = [
         TableSpec("customers", "crm.customers", customers),
@@ -424,8 +509,13 @@ def build_dataset(pg_dsn: str, root: Path) -> DiffDataset:
         TableSpec("events", "lake.events", events),
         TableSpec("nation", "lake.nation", nation),
         TableSpec("returns", "lake.returns", returns),
+        TableSpec("products_d", "wh.products_d", products),
+        TableSpec("returns_j", "lake.returns_j", json_returns),
+        TableSpec("lineitem_h", "lake.lineitem_h", lineitem_h),
     ]
-    return DiffDataset(pg_dsn, sqlite_path, lake, {s.name: s for s in specs})
+    if rest_url is not None:
+        specs.append(TableSpec("nation_api", "api.nation_api", nation))
+    return DiffDataset(pg_dsn, sqlite_path, lake, {s.name: s for s in specs}, duckdb_path, rest_url)
 
 
 def reference_database(dataset: DiffDataset) -> duckdb.DuckDBPyConnection:

@@ -444,12 +444,15 @@ class RestSource(Source):
                 {spec.filters[c]: _param_text(v) for c, v in zip(ordered, combo)}
                 for combo in itertools.product(*(values[c] for c in ordered))
             ]
+
         json_columns = self._json_columns.get(spec.name, frozenset())
         fields = [(f, _converter(f.type, f.name in json_columns)) for f in out_schema] if columns else []
-        return pa.RecordBatchReader.from_batches(out_schema, self._stream(spec, sequences, out_schema, fields, stats))
+        requested = {c: {_param_text(v) for v in values[c]} for c in values}
+        return pa.RecordBatchReader.from_batches(
+            out_schema, self._stream(spec, sequences, requested, out_schema, fields, stats))
 
-    def _stream(self, spec: _Table, sequences: list[dict[str, str]], schema: pa.Schema,
-                fields: list[tuple[pa.Field, Any]], stats: FetchStats) -> Iterator[pa.RecordBatch]:
+    def _stream(self, spec: _Table, sequences: list[dict[str, str]], requested: dict[str, set[str]],
+                schema: pa.Schema, fields: list[tuple[pa.Field, Any]], stats: FetchStats) -> Iterator[pa.RecordBatch]:
         """Batches page by page; several request sequences run in worker threads, bounded by a queue."""
         stop = threading.Event()
         with self._lock:
@@ -484,6 +487,20 @@ class RestSource(Source):
                         continue
                 return False
 
+            parameter_of = {column: spec.filters[column] for column in requested}
+
+            def own_rows(records: list[dict[str, Any]], sequence: dict[str, str]) -> list[dict[str, Any]]:
+                """Drop rows that exactly match another requested value: that value's own requests
+                return them, so a loosely filtering API cannot make a row appear twice."""
+                def foreign(record: dict[str, Any]) -> bool:
+                    for column, texts in requested.items():
+                        text = _param_text(record.get(column))
+                        if text in texts and text != sequence[parameter_of[column]]:
+                            return True
+                    return False
+
+                return [r for r in records if not (isinstance(r, dict) and foreign(r))]
+
             def work() -> None:
                 try:
                     while not stop.is_set():
@@ -491,8 +508,8 @@ class RestSource(Source):
                             sequence = todo.get_nowait()
                         except queue.Empty:
                             break
-                        for page in self._pages(spec, sequence, stop, with_path=True):
-                            if not put(page):
+                        for records, path in self._pages(spec, sequence, stop, with_path=True):
+                            if not put((own_rows(records, sequence), path)):
                                 return
                 except BaseException as error:  # handed to the consumer
                     put(error)

@@ -34,11 +34,6 @@ BUG_PG_PLAIN_NUMERIC = (
     "digits (a column holding 1.0/3; o.total * 0.123456789012) fails: 'Rescaling Decimal value would cause "
     "data loss'")
 
-BUG_REST_IN_OVERLAP = (
-    "REST IN fan-out concatenates the per-value request sequences without checking each sequence's rows against "
-    "its own value: when an API filters loosely (here ?region= with a blank value is ignored and returns every "
-    "row; equally a case-insensitive filter) rows that match another IN value come back once per sequence, so "
-    "WHERE region IN ('ASIA', 'europe', '') returns 3, 4 and 5 twice with pushdown on")
 
 
 # -- comparison -----------------------------------------------------------------------------
@@ -697,7 +692,7 @@ MORE_SOURCES = [
     Case("rest_filter_region_equals", "SELECT n.n_id, n.n_name FROM {nation_api} n WHERE n.region = 'EUROPE'"),
     Case("rest_filter_region_in", "SELECT n.n_id FROM {nation_api} n WHERE n.region IN ('ASIA', 'europe', 'x')"),
     Case("rest_filter_region_in_with_blank",
-         "SELECT n.n_id FROM {nation_api} n WHERE n.region IN ('ASIA', 'europe', '')", marks=known_bug(BUG_REST_IN_OVERLAP)),
+         "SELECT n.n_id FROM {nation_api} n WHERE n.region IN ('ASIA', 'europe', '')"),
     Case("rest_filter_key_and_name", "SELECT n.n_name FROM {nation_api} n WHERE n.n_id = 3 OR n.n_name IS NULL"),
     Case("rest_order_limit",
          "SELECT n.n_id, n.n_name FROM {nation_api} n ORDER BY n.n_id NULLS LAST LIMIT 4", ordered=True),

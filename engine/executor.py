@@ -154,7 +154,8 @@ class Execution:
         builds = {id(f.dynamic.build) for f in self.plan.fragments if f.dynamic is not None}
         by_fragment: dict[int, FragmentStream] = {}
         self.streams = []
-        for fragment in sorted(self.plan.fragments, key=lambda f: f.dynamic is not None):  # builds start first
+        streamed = [f for f in self.plan.fragments if f.native is None]  # native reads happen inside DuckDB
+        for fragment in sorted(streamed, key=lambda f: f.dynamic is not None):  # builds start first
             build = by_fragment.get(id(fragment.dynamic.build)) if fragment.dynamic is not None else None
             stream = FragmentStream(fragment, self.cancelled, materialize=id(fragment) in builds, build=build)
             by_fragment[id(fragment)] = stream

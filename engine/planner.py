@@ -63,10 +63,13 @@ class Fragment:
     stats: FetchStats = field(default_factory=FetchStats)
     dynamic: "DynamicFilter | None" = None  # keys from another fragment narrow this scan at run time
     bound: BoundTable | None = None  # the table a scan reads (for statistics)
+    native: exp.Expression | None = None  # a DuckDB table function that reads the data in place of a stream
 
     @property
     def remote(self) -> str:
         """What the source receives: SQL text, or the scan request of a non-SQL source."""
+        if self.native is not None:
+            return f"read by DuckDB: {self.native.sql('duckdb')} columns=[{', '.join(self.request.columns)}]"
         return self.remote_sql if self.remote_sql is not None else self.request.describe()
 
 
@@ -334,8 +337,14 @@ class Planner:
             terms = [_bare(term, by_lower) for term in candidates.get(id(table), [])]
             fragment = self._scan_fragment(target, columns, terms, params)
             fragments.append(fragment)
-            scans[id(table)] = fragment
             original = tables[index]
+            native = getattr(target.source, "native_table", lambda _: None)(target.table)
+            if native is not None:  # DuckDB reads these files itself; filters reach its scan from the local query
+                fragment.kind, fragment.native = "native", native
+                select = exp.select(*[exp.column(c, quoted=True) for c in columns] or [exp.Star()]).from_(native.copy())
+                original.replace(exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(original.alias_or_name))))
+                continue
+            scans[id(table)] = fragment
             original.replace(_view_table(fragment.view, original.alias_or_name))
         if self.dynamic_filtering:
             self._plan_dynamic_filters(analysed, scans)

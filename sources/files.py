@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Hashable
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -86,6 +87,7 @@ class FilesSource(Source):
     type_name = "files"
     dialect = None
     default_schema = "main"
+    reader: str = "duckdb"  # "duckdb": local Parquet is read by DuckDB itself; "arrow": always pyarrow + fsspec
     _datasets: dict[str, ds.Dataset] = field(default_factory=dict, init=False, repr=False)
     _view_columns: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False)
 
@@ -203,6 +205,25 @@ class FilesSource(Source):
 
     def table_schema(self, table: TableName) -> pa.Schema:
         return self.dataset(table).schema
+
+    def native_table(self, table: TableName) -> exp.Expression | None:
+        """``read_parquet([...])`` when DuckDB can read the table's files itself (local Parquet, no hive
+        folders): it then decodes in parallel and prunes row groups with its own statistics, and no
+        Arrow stream is needed. None when the table goes through pyarrow and fsspec."""
+        if self.reader != "duckdb":
+            return None
+        self.dataset(table)
+        fs, _ = self._fs
+        patterns = self._table_paths()
+        files, base = self._files(patterns[table.name])
+        if (not isinstance(fs, LocalFileSystem) or not files or any(_format_of(f) != "parquet" for f in files)
+                or _hive_partitions(files, base) is not None):
+            return None
+        call = exp.Anonymous(this="read_parquet", expressions=[
+            exp.Array(expressions=[exp.Literal.string(f) for f in files]),
+            exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
+        ])
+        return call
 
     # -- pushdown ---------------------------------------------------------------------
     def classify_filter(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> Pushdown:

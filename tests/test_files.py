@@ -10,7 +10,7 @@ import fedq
 def _lake(tmp_path) -> fedq.Connection:
     pq.write_table(pa.table({"k": [1, 2, 3], "s": pa.array(["a", "b", "c"], pa.string_view())}), tmp_path / "t.parquet")
     con = fedq.connect()
-    con.attach("lake", "files", url=str(tmp_path))
+    con.attach("lake", "files", url=str(tmp_path), reader="arrow")
     return con
 
 

@@ -53,7 +53,7 @@ def _connect(setup, pushdown=True) -> fedq.Connection:
     con = fedq.connect(pushdown=pushdown)
     con.attach("pg", "postgres", dsn=setup["dsn"])
     con.attach("crm", "sqlite", path=setup["crm"])
-    con.attach("lake", "files", url=setup["lake"])
+    con.attach("lake", "files", url=setup["lake"], reader="arrow")  # pins the pyarrow filter semantics
     return con
 
 

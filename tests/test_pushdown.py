@@ -58,11 +58,12 @@ def tpch_like(pg_dsn, tmp_path_factory):
     return {"dsn": pg_dsn, "crm": str(crm), "lake": str(root / "lake")}
 
 
-def _connect(setup, pushdown=True) -> fedq.Connection:
+def _connect(setup, pushdown=True, reader="arrow") -> fedq.Connection:
+    """Files through pyarrow (whose scan requests these tests pin) unless ``reader="duckdb"``."""
     con = fedq.connect(pushdown=pushdown)
     con.attach("pg", "postgres", dsn=setup["dsn"])
     con.attach("crm", "sqlite", path=setup["crm"])
-    con.attach("lake", "files", url=setup["lake"])
+    con.attach("lake", "files", url=setup["lake"], reader=reader)
     return con
 
 
@@ -282,3 +283,14 @@ def test_no_dynamic_filter_where_unmatched_rows_must_survive(tpch_like, join):
         (statement,) = con.source("pg").statements
     assert "IN (" not in statement
     assert len(_same_rows(tpch_like, sql)) >= 200
+
+
+def test_local_parquet_is_read_by_duckdb_itself_by_default(tpch_like):
+    with _connect(tpch_like, reader="duckdb") as con:
+        plan = con.plan(Q3)
+        (lake,) = [f for f in plan.fragments if f.source.name == "lake"]
+        assert lake.kind == "native" and lake.remote.startswith("read by DuckDB: READ_PARQUET([")
+        assert "columns=[l_orderkey, l_extendedprice, l_discount, l_shipdate]" in lake.remote
+        rows = con.execute(Q3).fetchall()
+        assert con.source("lake").statements == []  # no Arrow stream: DuckDB scanned the files
+    assert rows == _same_rows(tpch_like, Q3)

@@ -162,7 +162,8 @@ class Execution:
             self.streams.append(stream)
         for stream in self.streams:
             reader = stream.reader()
-            self.cursor.register(stream.fragment.view, reader.read_all() if materialize else reader)
+            whole = materialize or stream.fragment.small
+            self.cursor.register(stream.fragment.view, reader.read_all() if whole else reader)
 
     def start(self, batch_rows: int = 100_000) -> pa.RecordBatchReader:
         """Start all fragments and the local query; return DuckDB's result as a batch stream."""

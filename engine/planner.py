@@ -64,6 +64,7 @@ class Fragment:
     dynamic: "DynamicFilter | None" = None  # keys from another fragment narrow this scan at run time
     bound: BoundTable | None = None  # the table a scan reads (for statistics)
     native: exp.Expression | None = None  # a DuckDB table function that reads the data in place of a stream
+    small: bool = False  # statistics say the table is small: hand DuckDB a table (with its size), not a stream
 
     @property
     def remote(self) -> str:
@@ -338,6 +339,8 @@ class Planner:
             fragment = self._scan_fragment(target, columns, terms, params)
             fragments.append(fragment)
             original = tables[index]
+            rows = self.catalog.row_count(target)
+            fragment.small = rows is not None and rows <= SMALL_TABLE_ROWS
             native = getattr(target.source, "native_table", lambda _: None)(target.table)
             if native is not None:  # DuckDB reads these files itself; filters reach its scan from the local query
                 fragment.kind, fragment.native = "native", native
@@ -818,6 +821,7 @@ class Planner:
 
 # -- helpers ------------------------------------------------------------------------------
 MAX_DYNAMIC_KEYS = 1_000
+SMALL_TABLE_ROWS = 1_000_000  # read whole before the local query starts, so DuckDB's join order sees its size
 DYNAMIC_WAIT_SECONDS = 1.0  # a probe waits this long for its build side, then runs unreduced
 
 

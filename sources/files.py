@@ -234,30 +234,7 @@ class FilesSource(Source):
 
     # -- execution --------------------------------------------------------------------
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
-        dataset = self.dataset(request.table)
-        filters = [to_arrow_filter(f, dataset.schema, request.params) for f in request.filters]
-        predicate = None
-        for expression in filters:
-            if expression is not None:
-                predicate = expression if predicate is None else predicate & expression
-        columns = list(request.columns) or [dataset.schema.names[0]]
-        self.record(request.describe())
-        scanner = dataset.scanner(columns=columns, filter=predicate)
-        schema = pa.schema([dataset.schema.field(c) for c in columns])
-
-        def batches():
-            started = time.perf_counter()
-            try:
-                for batch in scanner.to_batches():
-                    stats.rows += batch.num_rows
-                    stats.bytes += batch.nbytes
-                    yield batch
-            except (pa.ArrowInvalid, OSError) as error:
-                raise DataError(f"source '{self.name}', table '{request.table.name}': {error}") from None
-            finally:
-                stats.seconds += time.perf_counter() - started
-
-        return pa.RecordBatchReader.from_batches(schema, batches())
+        return scan_dataset(self, self.dataset(request.table), request, stats)
 
 
 @dataclass(frozen=True)
@@ -348,6 +325,33 @@ def _plain_strings(schema: pa.Schema) -> pa.Schema:
         return dtype
 
     return pa.schema([f.with_type(plain(f.type)) for f in schema], metadata=schema.metadata)
+
+
+def scan_dataset(source: Source, dataset: ds.Dataset, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
+    """Stream a pyarrow dataset with the request's columns and every filter Arrow can express."""
+    predicate = None
+    for term in request.filters:
+        expression = to_arrow_filter(term, dataset.schema, request.params)
+        if expression is not None:
+            predicate = expression if predicate is None else predicate & expression
+    columns = list(request.columns) or [dataset.schema.names[0]]
+    source.record(request.describe())
+    scanner = dataset.scanner(columns=columns, filter=predicate)
+    schema = pa.schema([dataset.schema.field(c) for c in columns])
+
+    def batches():
+        started = time.perf_counter()
+        try:
+            for batch in scanner.to_batches():
+                stats.rows += batch.num_rows
+                stats.bytes += batch.nbytes
+                yield batch
+        except (pa.ArrowInvalid, OSError) as error:
+            raise DataError(f"source '{source.name}', table '{request.table.name}': {error}") from None
+        finally:
+            stats.seconds += time.perf_counter() - started
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 # -- sqlglot -> pyarrow filter translation --------------------------------------------------

@@ -9,7 +9,6 @@ Filters are applied with the files source's pyarrow translation, so they mean wh
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
@@ -19,7 +18,7 @@ from sqlglot import exp
 
 from fedq.errors import ProgrammingError
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, Source, TableName
-from fedq.sources.files import to_arrow_filter
+from fedq.sources.files import scan_dataset, to_arrow_filter
 
 ACCEPTED = ("a pyarrow Table, RecordBatch or RecordBatchReader, a pandas or polars DataFrame, "
             "or an object with __arrow_c_stream__")
@@ -118,28 +117,7 @@ class MemorySource(Source):
 
     # -- execution ------------------------------------------------------------------------
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
-        table = self._table(request.table)
-        predicate = None
-        for term in request.filters:
-            expression = to_arrow_filter(term, table.schema, request.params)
-            if expression is not None:
-                predicate = expression if predicate is None else predicate & expression
-        columns = list(request.columns) or [table.schema.names[0]]
-        self.record(request.describe())
-        scanner = ds.InMemoryDataset(table).scanner(columns=columns, filter=predicate)
-        schema = pa.schema([table.schema.field(c) for c in columns])
-
-        def batches():
-            started = time.perf_counter()
-            try:
-                for batch in scanner.to_batches():
-                    stats.rows += batch.num_rows
-                    stats.bytes += batch.nbytes
-                    yield batch
-            finally:
-                stats.seconds += time.perf_counter() - started
-
-        return pa.RecordBatchReader.from_batches(schema, batches())
+        return scan_dataset(self, ds.InMemoryDataset(self._table(request.table)), request, stats)
 
     def close(self) -> None:
         with self._guard:

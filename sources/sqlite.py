@@ -7,7 +7,6 @@ type is read as text and never filtered remotely.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

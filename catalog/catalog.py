@@ -44,6 +44,7 @@ class Catalog:
         self._tables: dict[str, list[TableName]] = {}
         self._schemas: dict[tuple[str, TableName], pa.Schema] = {}
         self._row_counts: dict[tuple[str, TableName], int | None] = {}
+        self.system: dict[str, Source] = {}  # built-in sources (information_schema): resolvable, not listed
         self._lock = threading.RLock()
 
     # -- sources ----------------------------------------------------------------------
@@ -73,7 +74,7 @@ class Catalog:
 
     def source(self, name: str) -> Source:
         try:
-            return self.sources[name.lower()]
+            return self.sources.get(name.lower()) or self.system[name.lower()]
         except KeyError:
             hint = _closest(name, [s.name for s in self.sources.values()])
             raise ProgrammingError(

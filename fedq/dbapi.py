@@ -28,6 +28,7 @@ from fedq.errors import (
     OperationalError, ProgrammingError, Warning, redact,
 )
 from fedq.sources import Source
+from fedq.sources.information_schema import NAME as INFORMATION_SCHEMA, InformationSchemaSource
 
 # -- module globals ------------------------------------------------------------------------
 apilevel = "2.0"
@@ -119,6 +120,7 @@ class Connection:
         self.timeout = timeout
         self._database = _local_database(memory_limit, temp_directory)
         self._closed = False
+        self.catalog.system[INFORMATION_SCHEMA] = InformationSchemaSource(name=INFORMATION_SCHEMA, catalog=self.catalog)
         if catalog is not None:
             for name, options in load_catalog_file(catalog).items():
                 options = dict(options)

@@ -426,9 +426,10 @@ class Planner:
         remote ``SELECT k AS k0, SUM(x) AS a0s, COUNT(x) AS a0n, COUNT(*) AS a1 FROM t WHERE p GROUP BY k``
         and local ``SELECT k0, (a0s / a0n) * 2 FROM frag WHERE a1 > 1 ORDER BY 2 LIMIT 5``.
         """
-        if not isinstance(unit, exp.Select) or self._single_context(unit, bound) is None:
+        source = self._single_context(unit, bound) if isinstance(unit, exp.Select) else None
+        if source is None:
             return None
-        dialect = self._single_context(unit, bound).dialect
+        dialect = source.dialect
         known = {"expressions", "from_", "joins", "where", "group", "having", "order", "limit", "offset", "distinct", "kind"}
         if any(value for key, value in unit.args.items() if key not in known):
             return None
@@ -476,7 +477,7 @@ class Planner:
                         local[column.sql("duckdb")] = exp.to_identifier(name)
         if not columns:
             return None
-        return Split(columns=columns, local=local)
+        return Split(source=source, columns=columns, local=local)
 
     def _unit_ok(self, unit: exp.Expression, bound: list[BoundTable]) -> bool:
         source = self._single_context(unit, bound)
@@ -668,7 +669,7 @@ class Planner:
     def _split_fragment(
         self, unit: exp.Select, split: "Split", original: exp.Expression, bound: list[BoundTable], params: dict[str, Any]
     ) -> tuple[Fragment, exp.Select]:
-        source = self._single_context(unit, bound)
+        source = split.source
         core = unit.copy()
         for key in ("having", "order", "limit", "offset", "distinct"):
             core.set(key, None)
@@ -852,6 +853,7 @@ class DynamicFilter:
 class Split:
     """A unit cut in two: remote output columns, and what replaces each expression locally."""
 
+    source: SQLSource
     columns: list[tuple[str, exp.Expression]]
     local: dict[str, exp.Expression]
 

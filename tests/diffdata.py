@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import random
 import sqlite3
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-PG_SCHEMA = "fedq_diff"
+PG_SCHEMA = os.environ.get("FEDQ_TEST_PG_SCHEMA", "fedq_diff")  # distinct per concurrent test run
 NAN, INF = float("nan"), float("inf")
 UTC = dt.timezone.utc
 

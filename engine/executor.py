@@ -138,7 +138,9 @@ class Execution:
         self.cursor = database.cursor()
         self.streams: list[FragmentStream] = []
         self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout  # carried to the sources
         self.expired = False
+        self.late: list[str] = []  # sources still streaming when the deadline passed
         self._timer: threading.Timer | None = None
         if timeout is not None:
             self._timer = threading.Timer(timeout, self._expire)
@@ -147,6 +149,8 @@ class Execution:
 
     def _expire(self) -> None:
         """The deadline passed: stop DuckDB and every remote statement."""
+        self.late = sorted({f"source '{s.fragment.source.name}' ({s.fragment.source.type_name})"
+                            for s in self.streams if not s.done.is_set()})  # named in the error
         self.expired = True
         self.cancel()
 
@@ -157,6 +161,7 @@ class Execution:
         streamed = [f for f in self.plan.fragments if f.native is None]  # native reads happen inside DuckDB
         for fragment in sorted(streamed, key=lambda f: f.dynamic is not None):  # builds start first
             build = by_fragment.get(id(fragment.dynamic.build)) if fragment.dynamic is not None else None
+            fragment.stats.deadline = self.deadline
             stream = FragmentStream(fragment, self.cancelled, materialize=id(fragment) in builds, build=build)
             by_fragment[id(fragment)] = stream
             self.streams.append(stream)
@@ -206,7 +211,8 @@ class Execution:
 
     def _translate(self, error: BaseException) -> Error:
         if self.expired:
-            return OperationalError(f"query exceeded its deadline of {self.timeout:g} s and was cancelled "
+            named = ", ".join(self.late) + ": " if self.late else ""
+            return OperationalError(f"{named}query exceeded its deadline of {self.timeout:g} s and was cancelled "
                                     "(remote statements included)")
         if self.cancelled.is_set() or isinstance(error, duckdb.InterruptException):
             return OperationalError("query cancelled")

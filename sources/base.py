@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Hashable
@@ -65,6 +66,14 @@ class FetchStats:
     rows: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    deadline: float | None = None  # time.monotonic() by which the query must end; None: no deadline
+
+    def remaining(self) -> float | None:
+        """Seconds left before the query's deadline (never below 0.001), or None without one.
+        Sources carry it to the server (statement timeouts) and bound their network waits by it."""
+        if self.deadline is None:
+            return None
+        return max(0.001, self.deadline - time.monotonic())
 
 
 @dataclass(eq=False)

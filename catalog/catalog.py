@@ -4,12 +4,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from fedq.catalog.types import arrow_to_duckdb
+from fedq.catalog.views import VIEWS_SOURCE, View
 from fedq.errors import OperationalError, ProgrammingError
 from fedq.sources import Source, TableName, source_class
 
@@ -36,13 +38,21 @@ def _closest(word: str, candidates: list[str]) -> str:
     return ", ".join(by_lower[m] for m in matches)
 
 
+DEFAULT_METADATA_TTL = 300.0  # seconds a source's table list and schemas are trusted before they are read again
+
+
 class Catalog:
-    """Sources by name; table lists and schemas are discovered once and cached."""
+    """Sources and views by name; table lists and schemas are discovered once and cached for each
+    source's ``metadata_ttl`` seconds (``REFRESH`` forgets them sooner)."""
 
     def __init__(self) -> None:
         self.sources: dict[str, Source] = {}
-        self._tables: dict[str, list[TableName]] = {}
-        self._schemas: dict[tuple[str, TableName], pa.Schema] = {}
+        self.views: dict[str, View] = {}
+        self.definitions: dict[str, dict[str, Any]] = {}  # source -> settings as written (``${…}`` kept), for export
+        self.persistent: set[str] = set()  # sources kept in the home catalog
+        self._ttl: dict[str, float] = {}
+        self._tables: dict[str, tuple[float, list[TableName]]] = {}
+        self._schemas: dict[tuple[str, TableName], tuple[float, pa.Schema]] = {}
         self._row_counts: dict[tuple[str, TableName], int | None] = {}
         self.system: dict[str, Source] = {}  # built-in sources (information_schema): resolvable, not listed
         self._lock = threading.RLock()
@@ -50,18 +60,26 @@ class Catalog:
     # -- sources ----------------------------------------------------------------------
     def add(self, name: str, type_name: str, **options: Any) -> Source:
         cls = source_class(type_name)
+        ttl = options.pop("metadata_ttl", DEFAULT_METADATA_TTL)
         allowed = {f.name for f in dataclasses.fields(cls) if f.init and f.name != "name"}
         unknown = set(options) - allowed
         if unknown:
             raise ProgrammingError(
                 f"source '{name}' ({cls.type_name}): unknown setting(s) {sorted(unknown)}; "
-                f"allowed: {sorted(allowed)}"
+                f"allowed: {sorted(allowed | {'metadata_ttl'})}"
             )
+        try:
+            ttl = float(ttl)
+        except (TypeError, ValueError):
+            raise ProgrammingError(f"source '{name}': metadata_ttl must be a number of seconds, not {ttl!r}") from None
         key = name.lower()
+        if key == VIEWS_SOURCE:
+            raise ProgrammingError(f"'{name}' is reserved for views (views.NAME); choose another source name")
         if key in self.sources:
             raise ProgrammingError(f"a source named '{name}' already exists")
         source = cls(name=name, **options)
         self.sources[key] = source
+        self._ttl[key] = ttl
         return source
 
     def remove(self, name: str) -> None:
@@ -69,6 +87,8 @@ class Catalog:
         source.close()
         with self._lock:
             del self.sources[name.lower()]
+            self.definitions.pop(name.lower(), None)
+            self.persistent.discard(name.lower())
             self._tables.pop(name.lower(), None)
             self._schemas = {k: v for k, v in self._schemas.items() if k[0] != name.lower()}
 
@@ -110,24 +130,43 @@ class Catalog:
             self._schemas = {k: v for k, v in self._schemas.items() if name is None or k[0] != name.lower()}
 
     # -- tables -----------------------------------------------------------------------
+    def _fresh(self, source: Source, entry: tuple[float, Any] | None) -> Any:
+        """The cached value if it is younger than the source's metadata TTL, else None."""
+        if entry is None:
+            return None
+        read_at, value = entry
+        ttl = self._ttl.get(source.name.lower(), DEFAULT_METADATA_TTL)
+        return value if time.monotonic() - read_at < ttl else None
+
     def tables(self, source: Source) -> list[TableName]:
         with self._lock:
-            cached = self._tables.get(source.name.lower())
+            cached = self._fresh(source, self._tables.get(source.name.lower()))
         if cached is None:
             cached = source.list_tables()
             with self._lock:
-                self._tables[source.name.lower()] = cached
+                self._tables[source.name.lower()] = (time.monotonic(), cached)
         return cached
 
     def schema(self, source: Source, table: TableName) -> pa.Schema:
         key = (source.name.lower(), table)
         with self._lock:
-            cached = self._schemas.get(key)
+            cached = self._fresh(source, self._schemas.get(key))
         if cached is None:
             cached = source.table_schema(table)
             with self._lock:
-                self._schemas[key] = cached
+                self._schemas[key] = (time.monotonic(), cached)
         return cached
+
+    def cached_schema(self, source: Source, table: TableName) -> pa.Schema | None:
+        """The schema fedq planned with (even if expired), to compare with what a source now says."""
+        with self._lock:
+            entry = self._schemas.get((source.name.lower(), table))
+        return entry[1] if entry else None
+
+    def forget_table(self, source: Source, table: TableName) -> None:
+        with self._lock:
+            self._schemas.pop((source.name.lower(), table), None)
+            self._tables.pop(source.name.lower(), None)
 
     def resolve(self, parts: list[str]) -> BoundTable:
         """Resolve ``source.table`` or ``source.schema.table`` (case-insensitively)."""

@@ -85,7 +85,7 @@ class CatalogDocument:
 
     path: Path
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
-    views: dict[str, str] = field(default_factory=dict)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {sql, columns: {name: type, …}}
     server: dict[str, Any] = field(default_factory=dict)
 
     def resolved_source(self, name: str) -> dict[str, Any]:
@@ -115,9 +115,11 @@ def read_catalog_document(path: str | os.PathLike[str]) -> CatalogDocument:
             raise ProgrammingError(f"catalog file {file}, [sources.{name}]: missing setting 'type'")
         result.sources[name] = dict(options)
     for name, options in document.get("views", {}).items():
-        if not isinstance(options, dict) or not isinstance(options.get("sql"), str) or set(options) != {"sql"}:
-            raise ProgrammingError(f"catalog file {file}, [views.{name}]: a view has exactly one setting, sql = \"SELECT …\"")
-        result.views[name] = options["sql"]
+        if (not isinstance(options, dict) or not isinstance(options.get("sql"), str)
+                or not set(options) <= {"sql", "columns"} or not isinstance(options.get("columns", {}), dict)):
+            raise ProgrammingError(f"catalog file {file}, [views.{name}]: a view has sql = \"SELECT …\" "
+                                   "(and optionally the columns it had when it was created)")
+        result.views[name] = dict(options)
     server = document.get("server", {})
     if not isinstance(server, dict):
         raise ProgrammingError(f"catalog file {file}: [server] must be a table of settings")

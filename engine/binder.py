@@ -35,15 +35,15 @@ class Binder:
     def __init__(self) -> None:
         self._db = duckdb.connect(config={"threads": 1})
         self._db.execute("SET TimeZone = 'UTC'")
-        self._known: set[tuple[str, str, str]] = set()
+        self._known: dict[tuple[str, str, str], pa.Schema] = {}  # mirrored table -> the schema it mirrors
         self._lock = threading.Lock()
 
     def ensure(self, tables: list[BoundTable]) -> None:
-        """Create empty mirror tables for ``tables`` (once each)."""
+        """Create empty mirror tables for ``tables`` (again when a table's schema has changed)."""
         with self._lock:
             for bound in tables:
                 key = tuple(p.lower() for p in bound.qualified)
-                if key in self._known:
+                if self._known.get(key) == bound.schema:
                     continue
                 source, schema, name = bound.qualified
                 catalogs = {r[0].lower() for r in self._db.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
@@ -52,16 +52,16 @@ class Binder:
                 self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quoted(source, schema)}")
                 empty = pa.table({f.name: pa.array([], f.type) for f in bound.schema}) if len(bound.schema) else None
                 if empty is None:
-                    self._db.execute(f"CREATE TABLE {_quoted(source, schema, name)} (__fedq_empty INTEGER)")
+                    self._db.execute(f"CREATE OR REPLACE TABLE {_quoted(source, schema, name)} (__fedq_empty INTEGER)")
                 else:
                     self._db.register("__fedq_mirror", empty)
                     self._db.execute(f"CREATE OR REPLACE TABLE {_quoted(source, schema, name)} AS SELECT * FROM __fedq_mirror")
                     self._db.unregister("__fedq_mirror")
-                self._known.add(key)
+                self._known[key] = bound.schema
 
     def forget(self, source: str) -> None:
         with self._lock:
-            self._known = {k for k in self._known if k[0] != source.lower()}
+            self._known = {k: v for k, v in self._known.items() if k[0] != source.lower()}
             try:
                 self._db.execute(f"DETACH {_quoted(source)}")
             except duckdb.Error:

@@ -7,6 +7,13 @@ import pyarrow as pa
 
 from fedq.catalog import Catalog
 from fedq.catalog.types import arrow_to_duckdb
+from fedq.catalog.views import VIEWS_SOURCE, View
+
+
+def _view(catalog: Catalog, parts: list[str]) -> View | None:
+    if len(parts) == 1 or (len(parts) == 2 and parts[0].lower() == VIEWS_SOURCE):
+        return catalog.views.get(parts[-1].lower())
+    return None
 
 
 def sources_table(catalog: Catalog) -> pa.Table:
@@ -19,13 +26,36 @@ def sources_table(catalog: Catalog) -> pa.Table:
 
 
 def tables_table(catalog: Catalog, source: str | None = None) -> pa.Table:
-    sources = [catalog.source(source)] if source else list(catalog.sources.values())
+    """Tables of every source (or one), then views under the ``views`` pseudo-source."""
+    views = source is None or source.lower() == VIEWS_SOURCE
+    sources = [] if source and views else [catalog.source(source)] if source else list(catalog.sources.values())
     rows = [(s.name, t.schema, t.name) for s in sources for t in catalog.tables(s)]
-    return pa.table({name: [r[i] for r in rows] for i, name in enumerate(["source", "schema", "table"])})
+    if views:
+        rows += [(VIEWS_SOURCE, "main", v.name) for v in sorted(catalog.views.values(), key=lambda v: v.name.lower())]
+    return pa.table({name: pa.array([r[i] for r in rows], pa.string())
+                     for i, name in enumerate(["source", "schema", "table"])})
+
+
+def views_table(catalog: Catalog) -> pa.Table:
+    """SHOW VIEWS: name, whether it is kept in the home catalog, its columns and its SELECT."""
+    views = sorted(catalog.views.values(), key=lambda v: v.name.lower())
+    return pa.table({
+        "view": pa.array([v.name for v in views], pa.string()),
+        "persistent": pa.array([v.persistent for v in views], pa.bool_()),
+        "columns": pa.array([", ".join(f"{n} {t}" for n, t in v.columns) for v in views], pa.string()),
+        "sql": pa.array([v.sql for v in views], pa.string()),
+    })
 
 
 def columns_table(catalog: Catalog, parts: list[str]) -> tuple[str, pa.Table]:
-    """Qualified table name and its columns: name, DuckDB type, nullable."""
+    """Qualified table (or view) name and its columns: name, DuckDB type, nullable."""
+    view = _view(catalog, parts)
+    if view is not None:
+        return f"{VIEWS_SOURCE}.{view.name}", pa.table({
+            "column": pa.array([n for n, _ in view.columns], pa.string()),
+            "type": pa.array([t for _, t in view.columns], pa.string()),
+            "nullable": pa.array(["yes"] * len(view.columns), pa.string()),
+        })
     bound = catalog.resolve(parts)
     return str(bound), pa.table({
         "column": [f.name for f in bound.schema],

@@ -1,7 +1,8 @@
 """From SQL text to something to run: parameters, parsing with carets, and statement dispatch.
 
-Only reads run. EXPLAIN [ANALYZE] and ATTACH/DETACH are handled by fedq itself; every statement
-that would write anywhere is refused before any source is contacted.
+Only reads run. EXPLAIN [ANALYZE], ATTACH/DETACH, CREATE/DROP VIEW and REFRESH are handled by fedq
+itself (they change fedq's catalog, never a source); every statement that would write anywhere is
+refused before any source is contacted.
 """
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from sqlglot.tokens import TokenType
 from fedq.errors import NotSupportedError, ProgrammingError, caret_message
 
 QUERY_TYPES = (exp.Select, exp.SetOperation)
+TOO_DEEP = "the statement nests too deeply (parentheses, subqueries or operators about 40 levels deep); simplify it"
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "falling back to Command" notes are ours to handle
 
 
 @dataclass
 class Statement:
-    kind: str  # "query", "explain", "explain_analyze", "attach", "detach", "show_sources", "show_tables", "describe", "analyze"
+    kind: str  # "query", "explain", "explain_analyze", "attach", "detach", "show_sources", "show_tables",
+    # "show_views", "describe", "analyze", "create_view", "drop_view", "refresh"
     tree: exp.Expression
     params: dict[str, Any]
 
@@ -37,6 +40,7 @@ def _tokens(sql: str):
 
 _TOKEN_REPR = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\b(\s+ANALYZE\b)?", re.IGNORECASE)
+_REFRESH = re.compile(r"^\s*REFRESH(?:\s+(\"[^\"]+\"|\w+))?\s*;?\s*$", re.IGNORECASE)
 
 
 def _explain_prefix(sql: str) -> tuple[str, str]:
@@ -83,6 +87,8 @@ def parse_sql(sql: str, shown: str | None = None) -> exp.Expression:
         trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None and not isinstance(t, exp.Semicolon)]
     except TokenError as error:
         raise ProgrammingError(f"syntax error: {error}") from None
+    except RecursionError:
+        raise ProgrammingError(TOO_DEEP) from None
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         description = _TOKEN_REPR.sub(r"'\1'", str(first.get("description", error)))
@@ -100,6 +106,10 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
     """Parse ``sql`` with its parameters into a :class:`Statement`, refusing anything that writes."""
     if not isinstance(sql, str):
         raise ProgrammingError(f"SQL must be a string, not {type(sql).__name__}")
+    refresh = _REFRESH.match(sql)
+    if refresh:  # REFRESH [source]: sqlglot reads it as an expression, so it is recognised here
+        name = (refresh.group(1) or "").strip('"')
+        return Statement("refresh", exp.to_identifier(name) if name else exp.Null(), {})
     kind, body = _explain_prefix(sql)
     tree = parse_sql(body, shown=sql)  # errors carry positions in the text the user wrote
     numbered, values = _number_placeholders(body, params)
@@ -113,6 +123,12 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
         return Statement("show_tables", tree, values)
     if isinstance(tree, exp.Command) and str(tree.this).upper() == "SHOW" and str(tree.expression).strip().upper() == "SOURCES":
         return Statement("show_sources", tree, values)
+    if isinstance(tree, exp.Command) and str(tree.this).upper() == "SHOW" and str(tree.expression).strip().upper() == "VIEWS":
+        return Statement("show_views", tree, values)
+    if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "VIEW":
+        return Statement("create_view", tree, values)
+    if isinstance(tree, exp.Drop) and str(tree.args.get("kind")).upper() == "VIEW":
+        return Statement("drop_view", tree, values)
     if isinstance(tree, exp.Describe) and isinstance(tree.this, exp.Table):
         return Statement("describe", tree, values)
     if isinstance(tree, exp.Analyze) and tree.args.get("tables"):
@@ -123,7 +139,7 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
         return Statement("detach", tree, values)
     verb = tree.key.upper() if not isinstance(tree, exp.Command) else str(tree.this).upper()
     raise NotSupportedError(
-        f"fedq only reads: {verb} statements are not run (sources are read-only; use SELECT, EXPLAIN, SHOW, DESCRIBE, ANALYZE, ATTACH or DETACH)"
+        f"fedq only reads: {verb} statements are not run (sources are read-only; use SELECT, EXPLAIN, SHOW, DESCRIBE, ANALYZE, REFRESH, ATTACH, DETACH or CREATE/DROP VIEW)"
     )
 
 

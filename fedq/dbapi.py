@@ -15,14 +15,19 @@ from typing import Any, Callable, Iterator, Sequence
 import duckdb
 import platformdirs
 import pyarrow as pa
+from sqlglot import exp
 
-from fedq.catalog import Catalog, load_catalog_file
+from fedq.catalog import Catalog
+from fedq.catalog.config import CatalogDocument, interpolate, read_catalog_document, resolve_relative
+from fedq.catalog.home import CatalogHome, home_directory, protected_source, to_toml
+from fedq.catalog.views import VIEWS_SOURCE, View
 from fedq.engine import introspection
 from fedq.engine.binder import Binder
 from fedq.engine.executor import Execution
 from fedq.engine.explain import explain_table
 from fedq.engine.planner import Plan, Planner
-from fedq.engine.statements import attach_arguments, prepare
+from fedq.engine.statements import TOO_DEEP, attach_arguments, prepare
+from fedq.engine.views import describe_query, expand_views, referenced_views, view_name
 from fedq.errors import (
     DatabaseError, DataError, Error, IntegrityError, InterfaceError, InternalError, NotSupportedError,
     OperationalError, ProgrammingError, Warning, redact,
@@ -78,16 +83,19 @@ def TimestampFromTicks(ticks: float) -> _dt.datetime:
 
 
 # -- connect ---------------------------------------------------------------------------------
-def connect(catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True,
-            dynamic_filtering: bool = True, memory_limit: str | None = None,
+def connect(catalog: str | os.PathLike[str] | None = None, *, home: str | os.PathLike[str] | bool | None = None,
+            pushdown: bool = True, dynamic_filtering: bool = True, memory_limit: str | None = None,
             temp_directory: str | None = None, timeout: float | None = None) -> "Connection":
-    """Open a federated connection, optionally loading sources from a TOML catalog file.
+    """Open a federated connection: the home catalog's sources and views, plus those of the TOML
+    ``catalog`` file if one is given (the file's win where names clash).
 
+    ``home`` is the home catalog directory (default ``$FEDQ_HOME``, else the user config dir);
+    ``home=False`` opens none, so nothing is kept after the connection closes.
     ``pushdown=False`` computes everything locally (the reference for tests); ``dynamic_filtering=False``
     turns off run-time semi-join reduction only (for measuring it). ``memory_limit`` (e.g. ``"2GB"``)
     caps the local engine, which spills to ``temp_directory`` (default: the user cache dir). ``timeout``
     is each query's deadline in seconds (``cursor.timeout`` changes it per cursor)."""
-    return Connection(catalog, pushdown=pushdown, dynamic_filtering=dynamic_filtering,
+    return Connection(catalog, home=home, pushdown=pushdown, dynamic_filtering=dynamic_filtering,
                       memory_limit=memory_limit, temp_directory=temp_directory, timeout=timeout)
 
 
@@ -110,32 +118,123 @@ def _local_database(memory_limit: str | None, temp_directory: str | None) -> duc
 class Connection:
     """Sources, a schema cache, and the in-process DuckDB that finishes every query."""
 
-    def __init__(self, catalog: str | os.PathLike[str] | None = None, *, pushdown: bool = True,
-                 dynamic_filtering: bool = True, memory_limit: str | None = None,
+    def __init__(self, catalog: str | os.PathLike[str] | None = None, *, home: str | os.PathLike[str] | bool | None = None,
+                 pushdown: bool = True, dynamic_filtering: bool = True, memory_limit: str | None = None,
                  temp_directory: str | None = None, timeout: float | None = None) -> None:
         self.catalog = Catalog()
         self.binder = Binder()
         self.pushdown = pushdown
         self.dynamic_filtering = dynamic_filtering
         self.timeout = timeout
+        self.home = None if home is False else CatalogHome(home_directory(None if home is True else home))
         self._database = _local_database(memory_limit, temp_directory)
         self._closed = False
         self.catalog.system[INFORMATION_SCHEMA] = InformationSchemaSource(name=INFORMATION_SCHEMA, catalog=self.catalog)
-        if catalog is not None:
-            for name, options in load_catalog_file(catalog).items():
-                options = dict(options)
-                self.catalog.add(name, options.pop("type"), **options)
+        try:
+            if catalog is not None:
+                self._load(read_catalog_document(catalog), persistent=False)
+            if self.home is not None:
+                self._load(self.home.load(), persistent=True)
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self, document: CatalogDocument, persistent: bool) -> None:
+        """Add a catalog document's sources and views; names already defined keep their first definition."""
+        for name, written in document.sources.items():
+            if name.lower() in self.catalog.sources:
+                continue
+            options = document.resolved_source(name)
+            self.catalog.add(name, options.pop("type"), **options)
+            self.catalog.definitions[name.lower()] = resolve_relative(written, document.path.parent.resolve())
+            if persistent:
+                self.catalog.persistent.add(name.lower())
+        for name, definition in document.views.items():
+            if name.lower() not in self.catalog.views:
+                self.catalog.views[name.lower()] = View.from_definition(name, definition)
 
     # -- sources ------------------------------------------------------------------------
-    def attach(self, name: str, type: str, **options: Any) -> Source:  # noqa: A002 - mirrors ATTACH (TYPE ...)
-        """Register a source; its tables are then ``name.table`` or ``name.schema.table``."""
+    def attach(self, name: str, type: str, *, persistent: bool = False, **options: Any) -> Source:  # noqa: A002 - mirrors ATTACH (TYPE ...)
+        """Register a source; its tables are then ``name.table`` or ``name.schema.table``.
+
+        Settings may hold ``${ENV_VAR}`` and ``${keyring:service/user}`` references. ``persistent=True``
+        also keeps the source in the home catalog (clear-text secrets go to the keyring)."""
         self._check_open()
-        return self.catalog.add(name, type, **options)
+        written = {"type": type, **options}
+        if persistent:
+            self._require_home(f"ATTACH … AS {name} (PERSISTENT)")
+            written = protected_source(name, written)  # before adding: a secret that cannot be kept adds nothing
+        resolved = interpolate(dict(options), f"source '{name}'")
+        source = self.catalog.add(name, type, **resolved)
+        self.catalog.definitions[name.lower()] = written
+        if persistent:
+            self.catalog.persistent.add(name.lower())
+            self.home.update(lambda document: document.sources.__setitem__(name, written))
+        return source
 
     def detach(self, name: str) -> None:
+        """Remove a source (from the home catalog too, if it was kept there)."""
         self._check_open()
+        persistent = name.lower() in self.catalog.persistent
         self.catalog.remove(name)
         self.binder.forget(name)
+        if persistent and self.home is not None:
+            self.home.update(lambda document: [document.sources.pop(k) for k in list(document.sources) if k.lower() == name.lower()])
+
+    # -- views ----------------------------------------------------------------------------
+    def create_view(self, name: str, sql: str, *, replace: bool = False, temporary: bool = False) -> View:
+        """Define a view over any sources (``CREATE [OR REPLACE] [TEMP] VIEW``); no data is copied.
+
+        The SELECT is checked now; a persistent view is kept in the home catalog."""
+        self._check_open()
+        statement = prepare(sql)
+        if statement.kind != "query" or statement.params:
+            raise ProgrammingError(f"view '{name}': the view's body must be a query without parameters")
+        return self._create_view(name, statement.tree, replace, temporary)
+
+    def _create_view(self, name: str, body: exp.Expression, replace: bool, temporary: bool) -> View:
+        key = name.lower()
+        if key in self.catalog.views and not replace:
+            raise ProgrammingError(f"view '{name}' already exists; use CREATE OR REPLACE VIEW to change it")
+        if any(isinstance(t.this, exp.Anonymous) and t.this.name.lower() == "query" for t in body.find_all(exp.Table)):
+            raise NotSupportedError(f"view '{name}': query('source', '…') passthrough cannot be part of a view")
+        if any(v.name.lower() == key for _, v in referenced_views(body, self.catalog)):
+            raise ProgrammingError(f"view '{name}' cannot refer to itself")
+        if not temporary:
+            self._require_home(f"CREATE VIEW {name}")
+        columns = describe_query(expand_views(body.copy(), self.catalog, self.binder), self.catalog, self.binder)
+        view = View(name, body.sql("duckdb"), tuple(columns), persistent=not temporary)
+        self.catalog.views[key] = view
+        if view.persistent:
+            self.home.update(lambda document: _replace_view(document, view))
+        return view
+
+    def drop_view(self, name: str, *, if_exists: bool = False) -> None:
+        """Remove a view (from the home catalog too, if it was kept there)."""
+        self._check_open()
+        view = self.catalog.views.pop(name.lower(), None)
+        if view is None:
+            if if_exists:
+                return
+            raise ProgrammingError(f"view '{name}' does not exist")
+        if view.persistent and self.home is not None:
+            self.home.update(lambda document: _drop_view(document, name))
+
+    def export_catalog(self) -> str:
+        """Every source and view of this connection as a TOML catalog file that recreates them
+        (references kept, clear-text secrets moved to the keyring)."""
+        self._check_open()
+        document = CatalogDocument(self.home.path if self.home else "exported")
+        for key, definition in self.catalog.definitions.items():
+            name = self.catalog.sources[key].name
+            document.sources[name] = protected_source(name, definition)
+        document.views = {v.name: v.definition() for v in self.catalog.views.values()}
+        return to_toml(document)
+
+    def _require_home(self, action: str) -> None:
+        if self.home is None:
+            raise ProgrammingError(f"{action}: this connection has no home catalog (home=False); "
+                                   "use CREATE TEMP VIEW, or connect with a home directory")
 
     def register(self, name: str, obj: Any) -> None:
         """Make in-memory data queryable as ``memory.<name>`` (replacing a table of that name).
@@ -176,8 +275,12 @@ class Connection:
         return self.catalog.source(name)
 
     def refresh(self, name: str | None = None) -> None:
-        """Forget cached table lists and schemas (of one source, or all)."""
+        """Forget cached table lists and schemas (of one source, or all), and statistics."""
+        if name is not None:
+            self.catalog.source(name)  # an unknown source is an error, with suggestions
         self.catalog.refresh(name)
+        for source in [name] if name else [s.name for s in self.catalog.sources.values()]:
+            self.binder.forget(source)
 
     # -- PEP 249 ------------------------------------------------------------------------
     def cursor(self) -> "Cursor":
@@ -213,7 +316,11 @@ class Connection:
     def plan(self, sql: str, parameters: Sequence[Any] | None = None) -> Plan:
         """The plan fedq would run for ``sql`` (what EXPLAIN shows), without running it."""
         statement = prepare(sql, parameters)
-        return self._planner().plan(statement.tree, statement.params)
+        return self._plan(statement.tree, statement.params)
+
+    def _plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
+        """Plan a query after replacing its views by their (checked) SELECTs."""
+        return self._planner().plan(expand_views(tree.copy(), self.catalog, self.binder), params)
 
     def _planner(self) -> Planner:
         return Planner(self.catalog, self.binder, pushdown=self.pushdown, dynamic_filtering=self.dynamic_filtering)
@@ -235,6 +342,24 @@ class Connection:
     InternalError = InternalError
     ProgrammingError = ProgrammingError
     NotSupportedError = NotSupportedError
+
+
+def _replace_view(document: CatalogDocument, view: View) -> None:
+    _drop_view(document, view.name)
+    document.views[view.name] = view.definition()
+
+
+def _drop_view(document: CatalogDocument, name: str) -> None:
+    for key in [k for k in document.views if k.lower() == name.lower()]:
+        del document.views[key]
+
+
+def _view_target(table: exp.Expression) -> str:
+    """The name in ``CREATE/DROP VIEW name``: ``v`` or ``views.v``, nothing else."""
+    name = view_name(table) if isinstance(table, exp.Table) else None
+    if name is None:
+        raise ProgrammingError(f"a view is named NAME or {VIEWS_SOURCE}.NAME, not '{table.sql('duckdb')}'")
+    return name
 
 
 class Cursor:
@@ -265,6 +390,9 @@ class Cursor:
         except Error as error:
             self._reset()
             raise type(error)(redact(str(error), self.connection._secrets())) from None
+        except RecursionError:  # a parsed but very deep tree, while planning or rendering it
+            self._reset()
+            raise ProgrammingError(TOO_DEEP) from None
         except Exception as error:  # never a raw traceback for the user
             self._reset()
             raise InternalError(redact(f"internal error: {type(error).__name__}: {error}", self.connection._secrets())) from error
@@ -275,7 +403,8 @@ class Cursor:
         connection = self.connection
         if statement.kind == "attach":
             name, type_name, options = attach_arguments(statement.tree)
-            connection.attach(name, type_name, **options)
+            persistent = options.pop("persistent", False)
+            connection.attach(name, type_name, persistent=str(persistent).lower() in ("true", "1", "yes"), **options)
             return
         if statement.kind == "detach":
             connection.detach(statement.tree.this.name)
@@ -296,7 +425,20 @@ class Cursor:
             parts = [p.name for p in statement.tree.this.parts]
             self._set_result(introspection.columns_table(connection.catalog, parts)[1].to_reader())
             return
-        self.plan = connection._planner().plan(statement.tree, statement.params)
+        if statement.kind == "create_view":
+            self._create_view_statement(statement.tree)
+            return
+        if statement.kind == "drop_view":
+            for table in statement.tree.args.get("tables") or [statement.tree.this]:
+                connection.drop_view(_view_target(table), if_exists=bool(statement.tree.args.get("exists")))
+            return
+        if statement.kind == "refresh":
+            connection.refresh(statement.tree.name or None)
+            return
+        if statement.kind == "show_views":
+            self._set_result(introspection.views_table(connection.catalog).to_reader())
+            return
+        self.plan = connection._plan(statement.tree, statement.params)
         if statement.kind == "explain":
             self._set_result(explain_table(self.plan).to_reader())
             return
@@ -311,6 +453,18 @@ class Cursor:
             self._set_result(explain_table(self.plan, analyzed=True).to_reader())
             return
         self._set_result(reader)
+
+    def _create_view_statement(self, tree: exp.Create) -> None:
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        if isinstance(tree.this, exp.Schema):
+            raise NotSupportedError("CREATE VIEW with a column list is not supported: name the columns in the SELECT")
+        properties = [type(p).__name__ for p in (tree.args.get("properties") or exp.Properties(expressions=[])).expressions]
+        if "MaterializedProperty" in properties:
+            raise NotSupportedError("materialized views are not supported: fedq views are virtual (no data is copied)")
+        if tree.args.get("exists") and _view_target(target).lower() in self.connection.catalog.views:
+            return  # CREATE VIEW IF NOT EXISTS of an existing view
+        self.connection._create_view(_view_target(target), tree.expression, bool(tree.args.get("replace")),
+                                     "TemporaryProperty" in properties)
 
     def executemany(self, operation: str, seq_of_parameters: Sequence[Sequence[Any]]) -> "Cursor":
         for parameters in seq_of_parameters:

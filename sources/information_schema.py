@@ -1,5 +1,6 @@
-"""``information_schema.tables`` and ``information_schema.columns`` over every attached source, so tools
-that read information_schema see the whole federation. Built from the catalog at each scan."""
+"""``information_schema.tables`` and ``information_schema.columns`` over every attached source and view
+(views under ``table_catalog = 'views'``, ``table_type = 'VIEW'``), so tools that read information_schema
+see the whole federation. Built from the catalog at each scan."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ import pyarrow.dataset as ds
 from sqlglot import exp
 
 from fedq.catalog.types import arrow_to_duckdb
+from fedq.catalog.views import VIEWS_SOURCE
 from fedq.errors import OperationalError
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, Source, TableName
 from fedq.sources.files import scan_dataset, to_arrow_filter
@@ -67,6 +69,13 @@ class InformationSchemaSource(Source):
                     continue
                 rows += [{**base, "column_name": f.name, "ordinal_position": i, "data_type": arrow_to_duckdb(f.type),
                           "is_nullable": "YES" if f.nullable else "NO"} for i, f in enumerate(schema, 1)]
+        for view in sorted(self.catalog.views.values(), key=lambda v: v.name.lower()):
+            base = {"table_catalog": VIEWS_SOURCE, "table_schema": "main", "table_name": view.name}
+            if table == "tables":
+                rows.append({**base, "table_type": "VIEW"})
+            else:
+                rows += [{**base, "column_name": name, "ordinal_position": i, "data_type": type_name, "is_nullable": "YES"}
+                         for i, (name, type_name) in enumerate(view.columns, 1)]
         return pa.Table.from_pylist(rows, schema=SCHEMAS[table])
 
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:

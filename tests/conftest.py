@@ -86,3 +86,15 @@ def diff_reference(diff_dataset):
     database = reference_database(diff_dataset)
     yield database
     database.close()
+
+
+# -- isolation from the user's own catalog ------------------------------------------------------
+@pytest.fixture(autouse=True)
+def fedq_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Each test gets an empty home catalog (FEDQ_HOME) and a file-backed keyring of its own, so no
+    test reads or writes the user's real catalog or keyring (subprocesses inherit both)."""
+    home = tmp_path_factory.mktemp("fedq-home")
+    monkeypatch.setenv("FEDQ_HOME", str(home))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    return home

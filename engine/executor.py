@@ -10,7 +10,7 @@ import dataclasses
 import queue
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -132,8 +132,10 @@ class FragmentStream:
 class Execution:
     """One running statement: its fragment streams, its DuckDB cursor and its result stream."""
 
-    def __init__(self, database: duckdb.DuckDBPyConnection, plan: Plan, timeout: float | None = None) -> None:
+    def __init__(self, database: duckdb.DuckDBPyConnection, plan: Plan, timeout: float | None = None,
+                 explain_error: Callable[[Error], Error] | None = None) -> None:
         self.plan = plan
+        self.explain_error = explain_error or (lambda error: error)  # e.g. name the table that changed shape
         self.cancelled = threading.Event()
         self.cursor = database.cursor()
         self.streams: list[FragmentStream] = []
@@ -185,7 +187,7 @@ class Execution:
         except Error as error:
             if self.expired:
                 raise self._translate(error) from None
-            raise
+            raise self.explain_error(error) from None
         except BaseException:
             self.close()
             raise
@@ -218,7 +220,7 @@ class Execution:
             return OperationalError("query cancelled")
         for stream in self.streams:
             if isinstance(stream.error, Error):
-                return stream.error
+                return self.explain_error(stream.error)
         message = str(error).strip()
         if isinstance(error, (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException)):
             return ProgrammingError(message)

@@ -80,6 +80,7 @@ class Plan:
     local_sql: str
     local_params: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    tables: list[BoundTable] = field(default_factory=list)  # every source table the plan reads (for drift checks)
 
 
 # -- binding -----------------------------------------------------------------------------
@@ -247,6 +248,7 @@ class Planner:
                 plan.notes.append(f"pushdown analysis skipped: {error}")
         plan = plan or self._full_scan_plan(tree, bound, params)
         plan.fragments[:0] = passthrough
+        plan.tables = bound
         return plan
 
     def _passthrough_fragments(self, tree: exp.Expression) -> list[Fragment]:

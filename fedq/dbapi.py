@@ -23,6 +23,7 @@ from fedq.catalog.home import CatalogHome, home_directory, protected_source, to_
 from fedq.catalog.views import VIEWS_SOURCE, View
 from fedq.engine import introspection
 from fedq.engine.binder import Binder
+from fedq.engine.drift import explain_drift
 from fedq.engine.executor import Execution
 from fedq.engine.explain import explain_table
 from fedq.engine.planner import Plan, Planner
@@ -442,7 +443,9 @@ class Cursor:
         if statement.kind == "explain":
             self._set_result(explain_table(self.plan).to_reader())
             return
-        self._execution = Execution(connection._database, self.plan, timeout=self.timeout)
+        plan = self.plan
+        self._execution = Execution(connection._database, plan, timeout=self.timeout,
+                                    explain_error=lambda error: explain_drift(connection.catalog, plan.tables, error))
         if self._cancel_requested.is_set():
             raise OperationalError("query cancelled")
         reader = self._execution.start()

@@ -142,7 +142,9 @@ class Source(ABC):
     def operational_error(self, action: str, error: BaseException) -> OperationalError:
         """An OperationalError naming this source, with secrets scrubbed from the driver text."""
         detail = redact(str(error).strip(), self.secrets())
-        return OperationalError(f"source '{self.name}' ({self.type_name}): {action}: {detail}")
+        failure = OperationalError(f"source '{self.name}' ({self.type_name}): {action}: {detail}")
+        failure.source_name, failure.action = self.name, action  # lets the engine ask whether the table changed shape
+        return failure
 
 
 class SQLSource(Source):

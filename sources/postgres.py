@@ -5,7 +5,9 @@ an unreachable server fails fast with an error naming the source.
 """
 from __future__ import annotations
 
+import math
 import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Hashable
@@ -26,12 +28,19 @@ SESSION_SETUP = (
     "SET TimeZone = 'UTC'",
     "SET application_name = 'fedq'",
 )
+# A dead network path is noticed without a deadline too: TCP keepalives (idle 10 s, then 3 probes
+# 5 s apart) and 30 s for sent data to be acknowledged. A DSN's own values win.
+NETWORK_DEFAULTS = {"keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5",
+                    "keepalives_count": "3", "tcp_user_timeout": "30000"}
+STATEMENT_TIMEOUT_GRACE = 0.25  # seconds the server-side statement_timeout adds to the query's deadline
 
 
 def _with_connect_timeout(dsn: str, seconds: float) -> str:
     parts = urlsplit(dsn)
     query = dict(parse_qsl(parts.query))
     query.setdefault("connect_timeout", str(max(1, int(seconds))))
+    for key, value in NETWORK_DEFAULTS.items():
+        query.setdefault(key, value)
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -71,13 +80,19 @@ class PostgresSource(SQLSource):
             raise self.operational_error("could not connect", error) from None
         return connection
 
-    def _acquire(self) -> Any:
+    def _acquire(self, deadline_seconds: float | None = None) -> Any:
+        """A pooled or new session whose ``statement_timeout`` is the caller's deadline (none: 0)."""
         try:
             connection = self._idle.get_nowait()
         except queue.Empty:
             connection = self._connect()
         with self._lock:
             self._active.add(connection)
+        try:
+            _statement_timeout(connection, deadline_seconds)
+        except Exception as error:
+            self._release(connection, healthy=False)
+            raise self.operational_error("query failed", error) from None
         return connection
 
     def _release(self, connection: Any, healthy: bool) -> None:
@@ -143,7 +158,7 @@ class PostgresSource(SQLSource):
     # -- execution --------------------------------------------------------------------
     def query(self, sql: str, params: tuple[Any, ...], stats: FetchStats) -> pa.RecordBatchReader:
         self.record(sql)
-        connection = self._acquire()
+        connection = self._acquire(stats.remaining())
         started = time.perf_counter()
         try:
             cursor = connection.cursor()
@@ -181,13 +196,13 @@ class PostgresSource(SQLSource):
         return pa.RecordBatchReader.from_batches(schema, batches())
 
     def cancel(self) -> None:
+        """Send a cancel request for every running statement, each from its own thread: libpq's
+        cancel opens a new connection and waits for the server to close it, which never happens
+        when the path to the server is blackholed (the statement_timeout then stops it there)."""
         with self._lock:
             active = list(self._active)
         for connection in active:
-            try:
-                connection.adbc_connection.cancel()
-            except Exception:
-                pass
+            threading.Thread(target=_cancel, args=(connection,), name=f"fedq-cancel-{self.name}", daemon=True).start()
 
     def close(self) -> None:
         while True:
@@ -199,6 +214,25 @@ class PostgresSource(SQLSource):
                 connection.close()
             except Exception:
                 pass
+
+
+def _statement_timeout(connection: Any, seconds: float | None) -> None:
+    """Give the session the statement's deadline (``statement_timeout``, plus a grace so the local
+    deadline normally ends the query first), so the server stops the statement by itself even when
+    no cancel request reaches it. No deadline resets it to 0, so a pooled session never keeps an
+    earlier query's timeout. A SET is sent only when the value changes."""
+    wanted = 0 if seconds is None else max(1, math.ceil((seconds + STATEMENT_TIMEOUT_GRACE) * 1000))
+    if getattr(connection, "_fedq_statement_timeout", 0) != wanted:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {wanted}")
+        connection._fedq_statement_timeout = wanted
+
+
+def _cancel(connection: Any) -> None:
+    try:
+        connection.adbc_connection.cancel()
+    except Exception:
+        pass
 
 
 def _unpad(array: pa.Array) -> pa.Array:

@@ -16,8 +16,10 @@ collation (so literal-to-literal comparisons are exact), and a read-only transac
 from __future__ import annotations
 
 import datetime as dt
+import math
 import queue
 import re
+import socket
 import threading
 import time
 import weakref
@@ -39,6 +41,13 @@ SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 CONNECTION_COLLATIONS = ("utf8mb4_nopad_bin", "utf8mb4_0900_bin")
 # Character sets whose byte order is code-point order (latin1 is cp1252 in MySQL: it is not).
 CODE_POINT_CHARSETS = {"utf8mb4", "utf8mb3", "utf8", "ascii"}
+# Deadlines at the server: MariaDB runs each statement as SET STATEMENT max_statement_time=<s> FOR
+# ..., MySQL gets the session's max_execution_time (ms, SELECT only). Reads wait at most the time
+# left plus a grace; without a deadline they wait as long as the statement takes, and TCP keepalives
+# (idle 10 s, 3 probes 5 s apart) and tcp_user_timeout (30 s) notice a dead path.
+READ_TIMEOUT_GRACE = 0.5
+KILL_TIMEOUT = 2.0  # connect and read timeout of the connection that sends KILL QUERY
+KEEPALIVE = (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3), ("TCP_USER_TIMEOUT", 30_000))
 ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Div, exp.Mod, exp.IntDiv)
 
 # Column kinds (why a column is unsafe, if it is).
@@ -340,17 +349,26 @@ class MySQLSource(SQLSource):
         return (password,) if password else ()
 
     # -- connections ------------------------------------------------------------------
-    def _open(self) -> Any:
+    def _open(self, timeout: float | None = None) -> Any:
+        """A new connection; ``timeout`` bounds its connect and every read (default: connect_timeout, reads unbounded)."""
         import pymysql
 
         p = self._params
         try:
-            return pymysql.connect(
+            connection = pymysql.connect(
                 host=p["host"], port=p["port"], user=p["user"], password=p["password"], database=p["database"],
-                connect_timeout=self.connect_timeout, charset="utf8mb4", autocommit=True, conv=_converters(),
+                connect_timeout=timeout or self.connect_timeout, read_timeout=timeout, write_timeout=timeout,
+                charset="utf8mb4", autocommit=True, conv=_converters(),
             )
         except Exception as error:  # driver errors vary; all mean "cannot reach"
             raise self.operational_error("could not connect", error) from None
+        for option, value in KEEPALIVE:  # PyMySQL turns SO_KEEPALIVE on; these make it notice within a minute
+            if hasattr(socket, option) and connection._sock is not None and connection._sock.family != socket.AF_UNIX:
+                try:
+                    connection._sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+                except OSError:
+                    pass
+        return connection
 
     def _connect(self) -> Any:
         connection = self._open()
@@ -370,12 +388,14 @@ class MySQLSource(SQLSource):
                 cursor.execute("SET SESSION time_zone = '+00:00'")
                 cursor.execute(f"SET SESSION sql_mode = '{SQL_MODE}'")
                 cursor.execute("SET SESSION TRANSACTION READ ONLY")
+                self._server.setdefault("mariadb", "mariadb" in connection.get_server_info().lower())
         except Exception as error:
             connection.close()
             raise self.operational_error("could not set up the session", error) from None
         return connection
 
-    def _acquire(self) -> _Lease:
+    def _acquire(self, deadline_seconds: float | None = None) -> _Lease:
+        """A pooled or new session whose reads (and, on MySQL, SELECTs) are bounded by the caller's deadline."""
         while True:
             try:
                 connection = self._idle.get_nowait()
@@ -383,13 +403,26 @@ class MySQLSource(SQLSource):
                 connection = self._connect()
                 break
             try:
+                connection._read_timeout = KILL_TIMEOUT  # a silent pooled connection does not hang the ping
                 connection.ping(reconnect=False)  # a reconnect would lose the session settings
                 break
             except Exception:
                 self._discard(connection)
         with self._pool_lock:
             self._active.add(connection)
-        return _Lease(self, connection)
+        lease = _Lease(self, connection)
+        connection._read_timeout = None if deadline_seconds is None else deadline_seconds + READ_TIMEOUT_GRACE
+        if not self._server.get("mariadb"):  # MySQL: the session's max_execution_time, reset to 0 without a deadline
+            wanted = 0 if deadline_seconds is None else max(1, math.ceil((deadline_seconds + READ_TIMEOUT_GRACE) * 1000))
+            if getattr(connection, "_fedq_max_execution_time", 0) != wanted:
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"SET SESSION max_execution_time = {wanted}")
+                except Exception as error:
+                    lease.release(healthy=False)
+                    raise self.operational_error("query failed", error) from None
+                connection._fedq_max_execution_time = wanted
+        return lease
 
     def _release(self, connection: Any, healthy: bool) -> None:
         with self._pool_lock:
@@ -542,8 +575,11 @@ class MySQLSource(SQLSource):
 
         self.record(sql)
         started = time.perf_counter()
-        lease = self._acquire()
+        deadline = stats.remaining()
+        lease = self._acquire(deadline)
         cursor = lease.connection.cursor(pymysql.cursors.SSCursor)
+        if deadline is not None and self._server.get("mariadb"):  # the deadline travels with the statement
+            sql = f"SET STATEMENT max_statement_time = {deadline + READ_TIMEOUT_GRACE:.3f} FOR {sql}"
         try:
             if params:
                 cursor.execute(escape_percent(sql), tuple(params))
@@ -597,13 +633,16 @@ class MySQLSource(SQLSource):
             lease.release(healthy=finished)
 
     def cancel(self) -> None:
-        """KILL QUERY every running statement, from a fresh connection."""
+        """KILL QUERY every running statement, from a fresh connection opened in its own thread
+        (bounded by KILL_TIMEOUT: a blackholed path must not hold up the caller)."""
         with self._pool_lock:
             active = list(self._active)
-        if not active:
-            return
+        if active:
+            threading.Thread(target=self._kill, args=(active,), name=f"fedq-kill-{self.name}", daemon=True).start()
+
+    def _kill(self, active: list[Any]) -> None:
         try:
-            killer = self._open()
+            killer = self._open(timeout=KILL_TIMEOUT)
         except OperationalError:
             return
         try:

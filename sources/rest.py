@@ -35,6 +35,7 @@ from sqlglot import exp
 from fedq.errors import DataError, OperationalError, ProgrammingError, redact
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, Source, TableName
 
+READ_TIMEOUT_GRACE = 0.5  # seconds a request may outlive the query's deadline (the deadline's own error comes first)
 TABLE_SETTINGS = {"path", "records", "pagination", "filters", "required", "columns", "params"}
 PAGINATION = {
     "none": set(),
@@ -467,7 +468,7 @@ class RestSource(Source):
 
         try:
             if len(sequences) == 1:
-                for records, path in self._pages(spec, sequences[0], stop, with_path=True):
+                for records, path in self._pages(spec, sequences[0], stop, with_path=True, deadline=stats.deadline):
                     yield convert(records, path)
                 return
             if not sequences:
@@ -508,7 +509,7 @@ class RestSource(Source):
                             sequence = todo.get_nowait()
                         except queue.Empty:
                             break
-                        for records, path in self._pages(spec, sequence, stop, with_path=True):
+                        for records, path in self._pages(spec, sequence, stop, with_path=True, deadline=stats.deadline):
                             if not put((own_rows(records, sequence), path)):
                                 return
                 except BaseException as error:  # handed to the consumer
@@ -567,7 +568,7 @@ class RestSource(Source):
         return httpx.URL(self.base_url.rstrip("/") + "/" + spec.path.lstrip("/"))
 
     def _pages(self, spec: _Table, filters: dict[str, str], stop: threading.Event,
-               with_path: bool = False) -> Iterator[Any]:
+               with_path: bool = False, deadline: float | None = None) -> Iterator[Any]:
         """Each page's records (and the request path for messages), requesting the next page only when asked."""
         style, options = spec.style, spec.pagination
         params = {**spec.params, **filters}
@@ -590,7 +591,7 @@ class RestSource(Source):
                 query[options.get("param", "offset")] = str(number)
                 query[options.get("limit_param", "limit")] = str(options.get("limit", 100))
             request_url = url.copy_merge_params(query) if style != "link" or not seen else url
-            response = self._get(spec, request_url, stop)
+            response = self._get(spec, request_url, stop, deadline)
             body = self._json(spec, response)
             records = _dig(body, spec.records)
             where = response.request.url.path
@@ -656,8 +657,10 @@ class RestSource(Source):
                 f"{redact(str(error), self.secrets())}"
             ) from None
 
-    def _get(self, spec: _Table, url: httpx.URL, stop: threading.Event) -> httpx.Response:
-        """One GET under the rate limit, retried with exponential backoff on 429, 5xx and connection errors."""
+    def _get(self, spec: _Table, url: httpx.URL, stop: threading.Event, deadline: float | None = None) -> httpx.Response:
+        """One GET under the rate limit, retried with exponential backoff on 429, 5xx and connection errors.
+        Each wait (connect, every read) lasts at most ``timeout_seconds``, and with a deadline (time.monotonic())
+        at most the time left before it plus a grace: a silent server cannot hold a thread past the query."""
         shown = url.raw_path.decode("ascii", "replace")
         attempts = max(1, int(self.max_attempts))
         for attempt in range(attempts):
@@ -667,7 +670,9 @@ class RestSource(Source):
             self.record(f"GET {shown}")
             delay = self.retry_base_seconds * (2 ** attempt)
             try:
-                response = self.client.get(url)
+                timeout = self.timeout_seconds if deadline is None else \
+                    max(0.001, min(self.timeout_seconds, deadline - time.monotonic() + READ_TIMEOUT_GRACE))
+                response = self.client.get(url, timeout=timeout)
             except httpx.TransportError as error:
                 if attempt + 1 == attempts:
                     kind = "cannot connect" if isinstance(error, httpx.ConnectError) else "request failed"

@@ -127,7 +127,7 @@ class Catalog:
             keys = [name.lower()] if name else list(self._tables)
             for key in keys:
                 self._tables.pop(key, None)
-            self._schemas = {k: v for k, v in self._schemas.items() if name is None or k[0] != name.lower()}
+            self._schemas = {k: v for k, v in self._schemas.items() if name is not None and k[0] != name.lower()}
 
     # -- tables -----------------------------------------------------------------------
     def _fresh(self, source: Source, entry: tuple[float, Any] | None) -> Any:

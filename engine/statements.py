@@ -109,7 +109,7 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
     refresh = _REFRESH.match(sql)
     if refresh:  # REFRESH [source]: sqlglot reads it as an expression, so it is recognised here
         name = (refresh.group(1) or "").strip('"')
-        return Statement("refresh", exp.to_identifier(name) if name else exp.Null(), {})
+        return Statement("refresh", exp.Identifier(this=name), {})  # an empty name: every source
     kind, body = _explain_prefix(sql)
     tree = parse_sql(body, shown=sql)  # errors carry positions in the text the user wrote
     numbered, values = _number_placeholders(body, params)

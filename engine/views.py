@@ -59,7 +59,7 @@ def expand_views(tree: exp.Expression, catalog: Catalog, binder: Binder | None =
         key = view.name.lower()
         if key in _path:
             cycle = " -> ".join([*_path, key])
-            raise ProgrammingError(f"view '{view.name}' refers to itself ({cycle})")
+            raise ProgrammingError(f"view '{_path[0]}' refers to itself ({cycle})")
         if len(_path) >= MAX_NESTING:
             raise ProgrammingError(f"views nest more than {MAX_NESTING} deep ({' -> '.join(_path)})")
         body = expand_views(parse_sql(view.sql), catalog, binder, (*_path, key))

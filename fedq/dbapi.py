@@ -28,7 +28,7 @@ from fedq.engine.executor import Execution
 from fedq.engine.explain import explain_table
 from fedq.engine.planner import Plan, Planner
 from fedq.engine.statements import TOO_DEEP, attach_arguments, prepare
-from fedq.engine.views import describe_query, expand_views, referenced_views, view_name
+from fedq.engine.views import describe_query, expand_views, view_name
 from fedq.errors import (
     DatabaseError, DataError, Error, IntegrityError, InterfaceError, InternalError, NotSupportedError,
     OperationalError, ProgrammingError, Warning, redact,
@@ -199,11 +199,10 @@ class Connection:
             raise ProgrammingError(f"view '{name}' already exists; use CREATE OR REPLACE VIEW to change it")
         if any(isinstance(t.this, exp.Anonymous) and t.this.name.lower() == "query" for t in body.find_all(exp.Table)):
             raise NotSupportedError(f"view '{name}': query('source', '…') passthrough cannot be part of a view")
-        if any(v.name.lower() == key for _, v in referenced_views(body, self.catalog)):
-            raise ProgrammingError(f"view '{name}' cannot refer to itself")
         if not temporary:
             self._require_home(f"CREATE VIEW {name}")
-        columns = describe_query(expand_views(body.copy(), self.catalog, self.binder), self.catalog, self.binder)
+        expanded = expand_views(body.copy(), self.catalog, self.binder, (key,))  # (key,): a cycle back to this view fails
+        columns = describe_query(expanded, self.catalog, self.binder)
         view = View(name, body.sql("duckdb"), tuple(columns), persistent=not temporary)
         self.catalog.views[key] = view
         if view.persistent:

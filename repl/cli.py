@@ -5,6 +5,7 @@
     fedq [CATALOG] -c "SQL"        run statements and exit (status 1 if one failed)
     echo "SQL;" | fedq [CATALOG]   same, from stdin
     fedq bench [ARGS]              the TPC-H benchmark, from a source checkout (benchmarks/README.md)
+    fedq catalog export [-o FILE]  a TOML file that recreates the home catalog's sources and views
 """
 from __future__ import annotations
 
@@ -59,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
         return _bench(argv[1:])
+    if argv[:1] == ["catalog"]:
+        from fedq.repl.catalog_command import main as catalog_command
+
+        return catalog_command(argv[1:])
     args = _parser().parse_args(argv)
     from fedq.repl.runner import Runner
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from fedq.catalog.statistics import StatisticsCache, TableStatistics
 from fedq.catalog.types import arrow_to_duckdb
 from fedq.catalog.views import VIEWS_SOURCE, View
 from fedq.errors import OperationalError, ProgrammingError
@@ -53,7 +54,7 @@ class Catalog:
         self._ttl: dict[str, float] = {}
         self._tables: dict[str, tuple[float, list[TableName]]] = {}
         self._schemas: dict[tuple[str, TableName], tuple[float, pa.Schema]] = {}
-        self._row_counts: dict[tuple[str, TableName], int | None] = {}
+        self._statistics = StatisticsCache()  # catalog/statistics.py
         self.system: dict[str, Source] = {}  # built-in sources (information_schema): resolvable, not listed
         self._lock = threading.RLock()
 
@@ -102,28 +103,20 @@ class Catalog:
             ) from None
 
     def row_count(self, bound: BoundTable, exact: bool = False) -> int | None:
-        """The source's row-count estimate for a table, read once per connection (ANALYZE refreshes it)."""
-        key = (bound.source.name.lower(), bound.table)
-        with self._lock:
-            if key in self._row_counts:
-                return self._row_counts[key]
-        try:
-            count = bound.source.row_count(bound.table, exact)
-        except OperationalError:
-            count = None
-        with self._lock:
-            self._row_counts[key] = count
-        return count
+        """The source's row-count estimate for a table (from :meth:`statistics`)."""
+        return self.statistics(bound, exact).rows
 
-    def analyze(self, bound: BoundTable) -> int | None:
-        """Forget and re-read a table's statistics (``ANALYZE source.table``)."""
-        with self._lock:
-            self._row_counts.pop((bound.source.name.lower(), bound.table), None)
-        return self.row_count(bound, exact=True)
+    def statistics(self, bound: BoundTable, exact: bool = False) -> TableStatistics:
+        """Row count and per-column statistics of a table, read once per connection (ANALYZE refreshes them)."""
+        return self._statistics.get(bound, exact)
+
+    def analyze(self, bound: BoundTable) -> TableStatistics:
+        """Forget and re-read a table's statistics, counting its rows (``ANALYZE source.table``)."""
+        return self._statistics.refresh(bound)
 
     def refresh(self, name: str | None = None) -> None:
         with self._lock:
-            self._row_counts = {k: v for k, v in self._row_counts.items() if name is None or k[0] != name.lower()}
+            self._statistics.forget(name)
             keys = [name.lower()] if name else list(self._tables)
             for key in keys:
                 self._tables.pop(key, None)

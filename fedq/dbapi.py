@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from fedq.catalog import Catalog
+from fedq.catalog.statistics import analyze_table
 from fedq.catalog.config import CatalogDocument, interpolate, read_catalog_document, resolve_relative
 from fedq.catalog.home import CatalogHome, home_directory, protected_source, to_toml
 from fedq.catalog.views import VIEWS_SOURCE, View
@@ -418,8 +419,7 @@ class Cursor:
             return
         if statement.kind == "analyze":
             bound = [connection.catalog.resolve([p.name for p in t.parts]) for t in statement.tree.args["tables"]]
-            counts = [connection.catalog.analyze(b) for b in bound]
-            self._set_result(pa.table({"table": [str(b) for b in bound], "rows": pa.array(counts, pa.int64())}).to_reader())
+            self._set_result(analyze_table(bound, [connection.catalog.analyze(b) for b in bound]).to_reader())
             return
         if statement.kind == "describe":
             parts = [p.name for p in statement.tree.this.parts]

@@ -12,12 +12,15 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Hashable
+from typing import TYPE_CHECKING, Any, ClassVar, Hashable
 
 import pyarrow as pa
 from sqlglot import exp
 
 from fedq.errors import OperationalError, redact
+
+if TYPE_CHECKING:
+    from fedq.catalog.statistics import TableStatistics
 
 
 class Pushdown(enum.Enum):
@@ -83,6 +86,7 @@ class Source(ABC):
     name: str
     type_name: ClassVar[str]
     dialect: ClassVar[str | None] = None  # sqlglot dialect of remote SQL; None if not a SQL source
+    binds_arrays: ClassVar[bool] = False  # ``col = ANY($1)`` takes one list parameter (dynamic filters)
     default_schema: ClassVar[str] = "main"
     statements: list[str] = field(default_factory=list, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -113,6 +117,13 @@ class Source(ABC):
         """A cheap row-count estimate (catalog statistics, file footers), or None when there is none;
         ``exact`` (from ``ANALYZE``) may count."""
         return None
+
+    def statistics(self, table: TableName, exact: bool = False) -> "TableStatistics":
+        """Row count and, where the source keeps them cheaply, per-column distinct counts and min/max
+        (catalog/statistics.py). This default knows only :meth:`row_count`."""
+        from fedq.catalog.statistics import TableStatistics
+
+        return TableStatistics(rows=self.row_count(table, exact), exact=exact)
 
     def unsafe_columns(self, table: TableName) -> frozenset[str]:
         """Columns whose stored values may not match the declared type: never filtered remotely."""

@@ -206,6 +206,41 @@ class FilesSource(Source):
     def table_schema(self, table: TableName) -> pa.Schema:
         return self.dataset(table).schema
 
+    def row_count(self, table: TableName, exact: bool = False) -> int | None:
+        return self.statistics(table, exact).rows
+
+    def statistics(self, table: TableName, exact: bool = False) -> Any:
+        """Parquet: rows and per-column min/max from the file footers (row-group statistics; a column
+        missing them in any row group gets none). JSON is in memory: counted. CSV: counted only when
+        ``exact`` (ANALYZE), since that reads the files. Remote files: none unless ``exact``."""
+        from fedq.catalog.statistics import ColumnStatistics, TableStatistics
+
+        dataset = self.dataset(table)
+        if isinstance(dataset, ds.InMemoryDataset) or (exact and not isinstance(dataset.format, ds.ParquetFileFormat)):
+            return TableStatistics(rows=dataset.count_rows(), exact=True)
+        if not isinstance(dataset.format, ds.ParquetFileFormat) or not isinstance(self._fs[0], LocalFileSystem):
+            return TableStatistics()  # remote footers cost a request per file: not cheap
+        rows, bounds, missing = 0, {}, set()
+        try:
+            for fragment in dataset.get_fragments():
+                metadata = fragment.metadata
+                rows += metadata.num_rows
+                for group in range(metadata.num_row_groups):
+                    row_group = metadata.row_group(group)
+                    for index in range(row_group.num_columns):
+                        chunk = row_group.column(index)
+                        name, stats = chunk.path_in_schema, chunk.statistics
+                        if stats is None or not stats.has_min_max:
+                            missing.add(name)
+                            continue
+                        low, high = bounds.get(name, (stats.min, stats.max))
+                        bounds[name] = (min(low, stats.min), max(high, stats.max))
+        except (OSError, pa.ArrowException, TypeError, ValueError) as error:
+            raise self.operational_error(f"cannot read the footers of '{table.name}'", error) from None
+        names = set(dataset.schema.names)
+        columns = {n: ColumnStatistics(min=lo, max=hi) for n, (lo, hi) in bounds.items() if n in names and n not in missing}
+        return TableStatistics(rows=rows, columns=columns, exact=True)
+
     def native_table(self, table: TableName) -> exp.Expression | None:
         """``read_parquet([...])`` when DuckDB can read the table's files itself (local Parquet, no hive
         folders): it then decodes in parallel and prunes row groups with its own statistics, and no

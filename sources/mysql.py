@@ -494,6 +494,28 @@ class MySQLSource(SQLSource):
     def table_schema(self, table: TableName) -> pa.Schema:
         return pa.schema([pa.field(c.name, c.dtype) for c in self._describe(table)])
 
+    def row_count(self, table: TableName, exact: bool = False) -> int | None:
+        """``information_schema.TABLES.TABLE_ROWS`` (an estimate for InnoDB); ``exact`` counts the rows."""
+        if exact:
+            quoted = ".".join(exp.to_identifier(p, quoted=True).sql("mysql") for p in (table.schema, table.name))
+            return int(self._rows(f"SELECT COUNT(*) FROM {quoted}")[0][0])
+        rows = self._rows("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                          (table.schema, table.name))
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def statistics(self, table: TableName, exact: bool = False) -> Any:
+        """Rows from :meth:`row_count`; distinct counts of columns that lead an index
+        (``information_schema.STATISTICS.CARDINALITY``, kept by MariaDB and MySQL alike)."""
+        from fedq.catalog.statistics import ColumnStatistics, TableStatistics
+
+        rows = self.row_count(table, exact)
+        found = self._rows(
+            "SELECT COLUMN_NAME, MAX(CARDINALITY) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
+            "AND TABLE_NAME = %s AND SEQ_IN_INDEX = 1 AND CARDINALITY IS NOT NULL GROUP BY COLUMN_NAME",
+            (table.schema, table.name))
+        columns = {_text(name): ColumnStatistics(distinct=int(cardinality)) for name, cardinality in found}
+        return TableStatistics(rows=rows, columns=columns, exact=exact)
+
     def unsafe_columns(self, table: TableName) -> frozenset[str]:
         """Text with a case-insensitive or PAD SPACE collation, unsigned integers, opaque types."""
         return frozenset(name for name, kind in self._column_kinds(table).items() if kind != SAFE)

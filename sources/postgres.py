@@ -52,6 +52,7 @@ class PostgresSource(SQLSource):
     connect_timeout: float = 10.0
     type_name = "postgres"
     dialect = "postgres"
+    binds_arrays = True  # ADBC binds an Arrow list as one array parameter: ``col = ANY($1)``
     default_schema = "public"
     _idle: "queue.LifoQueue[Any]" = field(default_factory=queue.LifoQueue, init=False, repr=False)
     _active: set = field(default_factory=set, init=False, repr=False)
@@ -147,6 +148,32 @@ class PostgresSource(SQLSource):
             "SELECT c.reltuples::bigint AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = $1 AND c.relname = $2", (table.schema, table.name)).to_pylist()
         return rows[0]["n"] if rows and rows[0]["n"] is not None and rows[0]["n"] >= 0 else None
+
+    def statistics(self, table: TableName, exact: bool = False) -> Any:
+        """Rows from :meth:`row_count`; per column ``pg_stats``: ``n_distinct`` (negative: a fraction of
+        the rows), ``null_frac``, and min/max over the histogram bounds and most common values."""
+        from fedq.catalog.statistics import ColumnStatistics, TableStatistics, typed_value
+
+        rows = self.row_count(table, exact)
+        found = self._fetch_all(
+            "SELECT s.attname::text AS name, s.n_distinct::float8 AS n_distinct, s.null_frac::float8 AS null_frac, "
+            "s.histogram_bounds::text::text[] AS bounds, s.most_common_vals::text::text[] AS common "
+            "FROM pg_stats s WHERE s.schemaname = $1 AND s.tablename = $2 ORDER BY s.inherited",
+            (table.schema, table.name)).to_pylist()
+        types = {f.name: f.type for f in self.table_schema(table)}
+        columns: dict[str, ColumnStatistics] = {}
+        for row in found:
+            if row["name"] in columns or row["name"] not in types:
+                continue
+            distinct = row["n_distinct"]
+            if distinct is not None and distinct < 0:
+                distinct = -distinct * rows if rows is not None else None
+            values = [typed_value(v, types[row["name"]]) for v in (row["bounds"] or []) + (row["common"] or [])]
+            values = [v for v in values if v is not None]
+            columns[row["name"]] = ColumnStatistics(
+                distinct=None if distinct is None else max(1, round(distinct)), min=min(values, default=None),
+                max=max(values, default=None), null_fraction=row["null_frac"])
+        return TableStatistics(rows=rows, columns=columns, exact=exact)
 
     # -- pushdown ---------------------------------------------------------------------
     def classify_filter(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> Pushdown:

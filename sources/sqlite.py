@@ -112,6 +112,34 @@ class SQLiteSource(SQLSource):
         quoted = exp.to_identifier(table.name, quoted=True).sql("sqlite")
         return self._rows(f"SELECT count(*) FROM {quoted}")[0][0]
 
+    def statistics(self, table: TableName, exact: bool = False) -> Any:
+        """Rows counted; for columns that lead an index, distinct counts from ``sqlite_stat1`` (rows per
+        distinct value, written by the database's own ANALYZE) and min/max (two index lookups)."""
+        from fedq.catalog.statistics import ColumnStatistics, TableStatistics, typed_value
+
+        rows = self.row_count(table, exact)
+        quoted = exp.to_identifier(table.name, quoted=True).sql("sqlite")
+        types = {f.name: f.type for f in self.table_schema(table)}
+        unsafe = self.unsafe_columns(table)
+        per_value: dict[str, int] = {}
+        if self._rows("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")[0][0]:
+            for index, stat in self._rows("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ? AND idx IS NOT NULL", (table.name,)):
+                numbers = str(stat).split()
+                first = self._rows(f"PRAGMA index_info({exp.to_identifier(index, quoted=True).sql('sqlite')})")
+                if len(numbers) >= 2 and first and numbers[1].isdigit():
+                    per_value[first[0][2]] = max(1, int(numbers[1]))
+        leading = {info[2] for index in self._rows(f"PRAGMA index_list({quoted})")
+                   for info in self._rows(f"PRAGMA index_info({exp.to_identifier(index[1], quoted=True).sql('sqlite')})")[:1]}
+        columns = {}
+        for name in sorted(leading - unsafe):
+            if name not in types:
+                continue
+            column = exp.to_identifier(name, quoted=True).sql("sqlite")
+            low, high = self._rows(f"SELECT min({column}), max({column}) FROM {quoted}")[0]
+            distinct = round(rows / per_value[name]) if name in per_value and rows else None
+            columns[name] = ColumnStatistics(distinct=distinct, min=typed_value(low, types[name]), max=typed_value(high, types[name]))
+        return TableStatistics(rows=rows, columns=columns, exact=True)
+
     def unsafe_columns(self, table: TableName) -> frozenset[str]:
         return self._unsafe.get(table, frozenset())
 

@@ -183,4 +183,4 @@ def test_a_fedq_cursor_can_be_registered(crm):
 
 def test_row_count_is_known_exactly(crm):
     with _connect(True, crm, orders=ORDERS) as con:
-        assert con.execute("ANALYZE memory.orders").fetchall() == [("memory.main.orders", 5)]
+        assert [r[:2] for r in con.execute("ANALYZE memory.orders").fetchall()] == [("memory.main.orders", 5)]

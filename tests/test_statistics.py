@@ -13,14 +13,16 @@ def test_analyze_reports_row_counts(tmp_path, pg_dsn):
         cur.execute("CREATE SCHEMA IF NOT EXISTS fedq_stats")
         cur.execute("DROP TABLE IF EXISTS fedq_stats.facts")
         cur.execute("CREATE TABLE fedq_stats.facts AS SELECT i AS id, i % 50 AS dim_id FROM generate_series(1, 20000) i")
+        cur.execute("ANALYZE fedq_stats.facts")  # pg_stats: distinct counts, histogram bounds
     with sqlite3.connect(tmp_path / "d.sqlite") as db:
         db.execute("CREATE TABLE dims (id INTEGER, label TEXT)")
         db.executemany("INSERT INTO dims VALUES (?, ?)", [(i, f"d{i}") for i in range(0, 100, 10)])
     with fedq.connect() as con:
         con.attach("pg", "postgres", dsn=pg_dsn)
         con.attach("lite", "sqlite", path=str(tmp_path / "d.sqlite"))
-        assert con.execute("ANALYZE pg.fedq_stats.facts, lite.dims").fetchall() == [
-            ("pg.fedq_stats.facts", 20000), ("lite.main.dims", 10)]
+        result = con.execute("ANALYZE pg.fedq_stats.facts, lite.dims").fetchall()
+        assert [r[:2] for r in result if r[2] is None] == [("pg.fedq_stats.facts", 20000), ("lite.main.dims", 10)]
+        assert ("pg.fedq_stats.facts", 20000, "dim_id", 50, "0", "49") in result  # distinct, min, max from pg_stats
         sql = "SELECT d.label, f.id FROM pg.fedq_stats.facts f JOIN lite.dims d ON d.id = f.dim_id"
         rows = con.execute(sql).fetchall()
         (statement,) = con.source("pg").statements

@@ -24,6 +24,6 @@ class View:
         return {"sql": self.sql, "columns": dict(self.columns)}
 
     @classmethod
-    def from_definition(cls, name: str, options: dict[str, Any]) -> "View":
+    def from_definition(cls, name: str, options: dict[str, Any], persistent: bool) -> "View":
         columns = options.get("columns", {})
-        return cls(name, options["sql"], tuple((str(n), str(t)) for n, t in dict(columns).items()))
+        return cls(name, options["sql"], tuple((str(n), str(t)) for n, t in dict(columns).items()), persistent)

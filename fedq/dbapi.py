@@ -153,7 +153,7 @@ class Connection:
                 self.catalog.persistent.add(name.lower())
         for name, definition in document.views.items():
             if name.lower() not in self.catalog.views:
-                self.catalog.views[name.lower()] = View.from_definition(name, definition)
+                self.catalog.views[name.lower()] = View.from_definition(name, definition, persistent)
 
     # -- sources ------------------------------------------------------------------------
     def attach(self, name: str, type: str, *, persistent: bool = False, **options: Any) -> Source:  # noqa: A002 - mirrors ATTACH (TYPE ...)

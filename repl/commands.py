@@ -61,6 +61,11 @@ def _tables(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
     return _reply(introspection.tables_table(con.catalog, arg or None))
 
 
+@command("\\views", "\\views", "list views: name, kept in the home catalog or not, columns, SELECT")
+def _views(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    return _reply(introspection.views_table(con.catalog))
+
+
 @command("\\d", "\\d source.[schema.]table", "describe a table's columns and types")
 def _describe(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
     if not arg:

@@ -672,6 +672,9 @@ def load_metadata(connection: Any, progress: Callable[[Metadata], None] | None =
         types[source.name] = source.type_name
         if progress:
             progress(Metadata(dict(tables), dict(defaults), dict(types)))
+    if connection.catalog.views:  # views complete as views.NAME, like a source's tables
+        tables["views"] = {"main": {v.name: [c for c, _ in v.columns] for v in connection.catalog.views.values()}}
+        defaults["views"], types["views"] = "main", "views"
     return Metadata(tables, defaults, types)
 
 

@@ -227,3 +227,17 @@ def test_catalog_export_recreates_sources_and_views(places, tmp_path, fedq_home)
     with fedq.connect(exported, home=tmp_path / "another-home") as con:
         assert sorted(con.catalog.sources) == ["crm", "lake", "pg"]
         assert con.execute("SELECT * FROM customer_360 ORDER BY total").fetchall() == expected
+
+
+def test_views_from_a_catalog_file_and_in_the_repl(tmp_path):
+    with sqlite3.connect(tmp_path / "crm.sqlite") as db:
+        db.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+        db.execute("INSERT INTO customers VALUES (1, 'Ann')")
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text('[sources.crm]\ntype = "sqlite"\npath = "crm.sqlite"\n\n'
+                       '[views.named]\nsql = "SELECT upper(name) AS name FROM crm.customers"\n')
+    done = subprocess.run([sys.executable, "-m", "fedq.repl.cli", str(catalog), "--format", "csv",
+                           "-c", "SELECT * FROM named", "-c", "\\views"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:2] == ["name", "ANN"]
+    assert "named,false,,SELECT upper(name) AS name FROM crm.customers" in done.stdout  # from the file, not the home catalog

@@ -56,10 +56,32 @@ def _bench(argv: list[str]) -> int:
     return bench(argv)
 
 
+def _serve(argv: list[str]) -> int:
+    """``fedq serve``: the catalog behind the PostgreSQL wire protocol (fedq/server.py)."""
+    import logging
+
+    from fedq.server import DEFAULT_HOST, DEFAULT_PORT, serve
+
+    parser = argparse.ArgumentParser(prog="fedq serve", description="Serve a catalog over the PostgreSQL protocol.")
+    parser.add_argument("catalog", nargs="?", help="catalog TOML file (its [server] section: host, port, users)")
+    parser.add_argument("--host", default=None, help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
+    parser.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log connections and cancellations")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
+    try:
+        return serve(args.catalog, args.host, args.port, out=lambda line: print(line, file=sys.stderr, flush=True))
+    except (fedq.Error, OSError) as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
         return _bench(argv[1:])
+    if argv[:1] == ["serve"]:
+        return _serve(argv[1:])
     if argv[:1] == ["catalog"]:
         from fedq.repl.catalog_command import main as catalog_command
 

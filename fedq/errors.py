@@ -48,7 +48,9 @@ class NotSupportedError(DatabaseError):
     """The statement is valid SQL but fedq does not run it (for example writes to a source)."""
 
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
+# Bounded repeats: an unbounded scheme made redacting a long run of letters (a 100 kB literal
+# echoed in a syntax error) take minutes, as the regex retried the run from every position.
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]{0,40}://[^:/@\s]{0,256}):[^@\s]{0,1024}@")
 _KEY_VALUE_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd|token|secret)\s*=\s*('[^']*'|\"[^\"]*\"|\S+)")
 
 
@@ -62,10 +64,18 @@ def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     return text
 
 
+CARET_CONTEXT = 60  # characters echoed either side of the caret on a long line
+
+
 def caret_message(sql: str, line: int, col: int, message: str) -> str:
     """Format ``message`` with the offending SQL line and a caret under column ``col`` (1-based)."""
     lines = sql.splitlines() or [""]
     line = min(max(line, 1), len(lines))
     text = lines[line - 1]
     col = min(max(col, 1), len(text) + 1)
-    return f"{message} at line {line}, column {col}\n  {text}\n  {' ' * (col - 1)}^"
+    shown, caret = text, col
+    if len(text) > 2 * CARET_CONTEXT:  # a window around the caret, not a 100 kB line
+        start = max(0, col - 1 - CARET_CONTEXT)
+        shown = ("…" if start else "") + text[start:start + 2 * CARET_CONTEXT] + ("…" if start + 2 * CARET_CONTEXT < len(text) else "")
+        caret = col - start + (1 if start else 0)
+    return f"{message} at line {line}, column {col}\n  {shown}\n  {' ' * (caret - 1)}^"

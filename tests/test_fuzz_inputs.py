@@ -1,0 +1,269 @@
+"""Bad input never crashes fedq (issue 9, part 4).
+
+Hypothesis feeds malformed input to the SQL entry point (token soups, mutated valid queries, odd
+parameter values and counts), to the file readers (corrupt Parquet, broken CSV, invalid JSON) and
+to the REST source (invalid JSON and wrong shapes from the real tests/rest_server.py server).
+Every outcome must be a result or a ``fedq.Error`` with a message; an ``InternalError`` or any
+other exception type is a crash. Runs are deterministic (``derandomize=True``).
+
+The figures (inputs per target, crashes) print at the end of the module; see them with
+``.venv/bin/python -m pytest tests/test_fuzz_inputs.py -q -s``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import io
+import json
+import sqlite3
+import string
+import traceback
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fedq
+from rest_server import ApiServer, Reply
+
+INPUTS: Counter[str] = Counter()  # target -> inputs fuzzed
+CRASHES: Counter[str] = Counter()  # target -> inputs that raised something other than a fedq error
+
+
+def fuzz_settings(examples: int):
+    return settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                    suppress_health_check=list(HealthCheck), print_blob=False)
+
+
+def outcome(target: str, run, names: tuple[str, ...] = ()):
+    """Run one fuzzed input: a result, or a fedq error with a message (naming one of ``names``)."""
+    INPUTS[target] += 1
+    try:
+        return run()
+    except fedq.InternalError:
+        CRASHES[target] += 1
+        raise
+    except fedq.Error as error:
+        message = str(error)
+        assert message.strip(), f"{type(error).__name__} without a message"
+        assert "internal error" not in message.lower(), message
+        if names:
+            assert any(name in message for name in names), f"the error names none of {names}: {message}"
+        return error
+    except BaseException:
+        CRASHES[target] += 1
+        traceback.print_exc(limit=-12)
+        raise
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figures():
+    yield
+    print("\n== fuzzing (tests/test_fuzz_inputs.py) ==")
+    for target in sorted(INPUTS):
+        print(f"  {target:<28} inputs {INPUTS[target]:>5}   crashes {CRASHES[target]}")
+    print(f"  {'total':<28} inputs {sum(INPUTS.values()):>5}   crashes {sum(CRASHES.values())}")
+
+
+# -- the SQL entry point ----------------------------------------------------------------------
+VALID = [
+    "SELECT id, name FROM crm.customers WHERE id = 1",
+    "SELECT c.name, sum(o.amount) AS total FROM crm.customers c JOIN crm.orders o ON o.customer_id = c.id GROUP BY c.name ORDER BY 2 DESC LIMIT 3",
+    "SELECT * FROM lake.sales WHERE units BETWEEN 2 AND 5 AND region IN ('north', 'south')",
+    "SELECT s.order_id, r.reason FROM lake.sales s LEFT JOIN lake.returns r ON r.order_id = s.order_id WHERE r.reason IS NULL",
+    "WITH t AS (SELECT id FROM crm.customers WHERE name LIKE 'a%') SELECT count(*) FROM t",
+    "SELECT name FROM crm.customers UNION ALL SELECT region FROM lake.sales EXCEPT SELECT 'x'",
+    "SELECT CASE WHEN amount > 10 THEN 'big' ELSE 'small' END AS size, count(*) FROM crm.orders GROUP BY 1 HAVING count(*) > 0",
+    "SELECT * FROM query('crm', 'SELECT id, upper(name) AS n FROM customers') q WHERE q.id <> 2",
+    "SELECT kind, count(*) FROM lake.events WHERE id >= ? GROUP BY kind",
+    "SELECT * FROM crm.customers WHERE name = ? OR id IN (?, ?)",
+    "EXPLAIN SELECT * FROM crm.orders WHERE amount > 1.5 ORDER BY amount LIMIT 2",
+    "EXPLAIN ANALYZE SELECT count(*) FROM lake.sales",
+    "SELECT CAST('2024-01-01' AS DATE) + INTERVAL 3 DAY, 'it''s', E'\\n', 1e10, -0.0",
+    "SHOW TABLES FROM crm",
+    "SHOW SOURCES",
+    "DESCRIBE crm.customers",
+    "ANALYZE crm.orders",
+    "SELECT id FROM crm.customers WHERE EXISTS (SELECT 1 FROM crm.orders o WHERE o.customer_id = customers.id)",
+    "SELECT row_number() OVER (PARTITION BY region ORDER BY units) FROM lake.sales",
+    "SELECT \"name\" FROM \"crm\".\"customers\" /* a comment */ -- another\n WHERE id = $1",
+]
+WORDS = (
+    "SELECT FROM WHERE GROUP BY ORDER HAVING LIMIT OFFSET JOIN LEFT RIGHT FULL CROSS ON USING UNION ALL "
+    "INTERSECT EXCEPT WITH AS AND OR NOT IN IS NULL BETWEEN LIKE ILIKE CASE WHEN THEN ELSE END CAST "
+    "DISTINCT EXPLAIN ANALYZE SHOW DESCRIBE TABLES SOURCES ATTACH INSERT UPDATE DELETE DROP CREATE "
+    "COPY PRAGMA SET CALL VALUES INTO RETURNING OVER PARTITION FILTER LATERAL RECURSIVE QUALIFY "
+    "crm lake customers orders sales returns events id name amount units region kind order_id "
+    "query count sum min max avg coalesce upper length date interval"
+).split()
+SYMBOLS = list("(),.*+-/%=<>;?|:[]{}'\"`$\\") + ["<>", "<=", ">=", "||", "::", "/*", "*/", "--", "$1", "$9",
+                                                  ":name", "%s", "''", "\"\"", "\n", "\t", "\x00", "$$"]
+LITERALS = ["0", "1", "-1", "2.5", "1e309", "-9223372036854775809", "99999999999999999999999999999999999999",
+            "'abc'", "'2024-02-30'", "NULL", "TRUE", "x'00ff'", "'\U0001F600'", "'\u202e'", "1_000"]
+TOKEN = st.sampled_from(WORDS + SYMBOLS + LITERALS) | st.text(min_size=1, max_size=6)
+
+
+@st.composite
+def token_soup(draw) -> str:
+    tokens = draw(st.lists(TOKEN, min_size=1, max_size=25))
+    if draw(st.booleans()):
+        tokens.insert(0, "SELECT")
+    return " ".join(tokens)
+
+
+def _mutate(draw, sql: str) -> str:
+    tokens = sql.split(" ")
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["insert", "delete", "swap", "unicode", "huge", "nest", "nul", "truncate", "unterminated"]))
+        at = draw(st.integers(0, max(0, len(tokens) - 1)))
+        if kind == "insert":
+            tokens.insert(at, draw(TOKEN))
+        elif kind == "delete" and len(tokens) > 1:
+            del tokens[at]
+        elif kind == "swap":
+            other = draw(st.integers(0, max(0, len(tokens) - 1)))
+            tokens[at], tokens[other] = tokens[other], tokens[at]
+        elif kind == "unicode":
+            tokens.insert(at, draw(st.text(min_size=1, max_size=8)))
+        elif kind == "huge":
+            tokens.insert(at, draw(st.sampled_from(["9" * 5000, "'" + "x" * 100_000 + "'", "1." + "0" * 400 + "1",
+                                                    "\"" + "c" * 300 + "\""])))
+        elif kind == "nest":
+            depth = draw(st.integers(1, 300))
+            tokens[at] = "(" * depth + tokens[at] + ")" * draw(st.sampled_from([depth, depth - 1, depth + 1]))
+        elif kind == "nul":
+            tokens.insert(at, "\x00")
+        elif kind == "truncate":
+            text = " ".join(tokens)
+            return text[: draw(st.integers(0, len(text)))]
+        elif kind == "unterminated":
+            tokens.insert(at, draw(st.sampled_from(["'open", "\"open", "/* open", "$$ open", "E'\\", "`open", "[open"])))
+    return " ".join(tokens)
+
+
+@st.composite
+def mutated_query(draw) -> str:
+    return _mutate(draw, draw(st.sampled_from(VALID)))
+
+
+PARAM = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=-2**70, max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20), st.binary(max_size=10),
+    st.decimals(allow_nan=True, allow_infinity=True), st.dates(), st.datetimes(), st.times(),
+    st.datetimes(timezones=st.just(dt.timezone.utc)), st.timedeltas(),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.just(object()), st.just(float("nan")), st.just(decimal.Decimal("1e-400")), st.just("\x00"),
+)
+PARAMS = st.one_of(st.none(), st.lists(PARAM, max_size=5), st.lists(PARAM, max_size=3).map(tuple),
+                   st.dictionaries(st.text(max_size=3), PARAM, max_size=2), PARAM)
+
+
+def _customers_db(path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+        db.executemany("INSERT INTO customers VALUES (?, ?)", [(1, "ann"), (2, "bob"), (3, None)])
+        db.execute("CREATE TABLE orders (id INTEGER, customer_id INTEGER, amount REAL)")
+        db.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(1, 1, 9.5), (2, 1, 20.0), (3, 2, 1.25)])
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A SQLite file and a folder of Parquet, CSV and JSON files."""
+    root = tmp_path_factory.mktemp("fuzz")
+    _customers_db(root / "crm.sqlite")
+    lake = root / "lake"
+    lake.mkdir()
+    pq.write_table(pa.table({"order_id": [1, 2, 3], "units": [2, 5, 7], "region": ["north", "south", "east"]}),
+                   lake / "sales.parquet")
+    (lake / "returns.csv").write_text("order_id,reason\n1,broken\n3,\n")
+    (lake / "events.jsonl").write_text('{"id": 1, "kind": "click"}\n{"id": 2, "kind": "view"}\n')
+    return root
+
+
+class Session:
+    """One connection over ``world``, rebuilt when a fuzzed ATTACH/DETACH changed its sources."""
+
+    def __init__(self, root) -> None:
+        self.root = root
+        self.con = self._open()
+
+    def _open(self) -> fedq.Connection:
+        con = fedq.connect(timeout=10)
+        con.attach("crm", "sqlite", path=str(self.root / "crm.sqlite"))
+        con.attach("lake", "files", url=str(self.root / "lake"))
+        return con
+
+    def run(self, sql, params=None):
+        try:
+            cursor = self.con.execute(sql, params)
+            return cursor.fetchmany(50) if cursor.description else None
+        finally:
+            if set(self.con.catalog.sources) != {"crm", "lake"}:
+                self.con.close()
+                self.con = self._open()
+
+
+@pytest.fixture(scope="module")
+def session(world):
+    session = Session(world)
+    yield session
+    session.con.close()
+
+
+@pytest.mark.timeout(60)
+@fuzz_settings(250)
+@given(sql=token_soup())
+def test_token_soup_gives_a_result_or_a_fedq_error(session, sql):
+    outcome("sql: token soup", lambda: session.run(sql))
+
+
+@pytest.mark.timeout(60)
+@fuzz_settings(300)
+@given(sql=mutated_query())
+def test_mutated_queries_give_a_result_or_a_fedq_error(session, sql):
+    outcome("sql: mutated query", lambda: session.run(sql))
+
+
+@pytest.mark.timeout(60)
+@fuzz_settings(200)
+@given(sql=st.sampled_from(VALID), params=PARAMS)
+def test_any_parameter_values_give_a_result_or_a_fedq_error(session, sql, params):
+    outcome("sql: parameters", lambda: session.run(sql, params))
+
+
+@pytest.mark.timeout(60)
+@fuzz_settings(60)
+@given(sql=st.one_of(st.text(max_size=50), st.binary(max_size=20), st.integers(), st.none(), st.lists(st.text(max_size=3), max_size=2)))
+def test_non_sql_objects_give_a_fedq_error(session, sql):
+    outcome("sql: not a string", lambda: session.run(sql))
+
+
+# -- regressions the fuzzing found --------------------------------------------------------------
+@pytest.mark.parametrize("sql", [
+    "SELECT " + "(" * 300 + "1" + ")" * 300,
+    "SELECT " + "-" * 2000 + "1",
+    "SELECT * FROM crm.customers WHERE " + "NOT " * 1000 + "id = 1",
+    "SELECT " + "(SELECT " * 200 + "1" + ")" * 200,
+])
+def test_deep_nesting_is_a_programming_error_not_an_internal_one(session, sql):
+    """sqlglot recurses per nesting level: past Python's stack it raised RecursionError (an internal error)."""
+    error = outcome("sql: regressions", lambda: session.run(sql))
+    if isinstance(error, fedq.Error):
+        assert isinstance(error, fedq.ProgrammingError), error
+
+
+@pytest.mark.timeout(20)
+def test_a_huge_literal_in_a_syntax_error_is_reported_fast_and_short(session):
+    """A 100 kB run of letters made the password-redacting regex take minutes (it retried the run from
+    every position), and the error echoed the whole line."""
+    sql = "SELECT 'ok' " + "x" * 100_000 + " FRM"
+    with pytest.raises(fedq.ProgrammingError) as info:
+        session.con.execute(sql)
+    message = str(info.value)
+    assert len(message) < 400, len(message)
+    line, caret = message.splitlines()[-2:]
+    assert line[caret.index("^")] in "FRM"  # the caret still sits under the offending word

@@ -26,6 +26,7 @@ def test_readme_python_examples_run(pg_dsn, monkeypatch, capsys):
     assert "[('Ann', 10, Decimal('650.00'), Decimal('11'))" in out
     assert 'WHERE "ordered_on" >= CAST($1 AS DATE)' in out
     assert "[(1,)]" in out
+    assert "['returns', 'sales'] True" in out  # the SQLAlchemy example
 
 
 def test_readme_catalog_matches_the_example_file():

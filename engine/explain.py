@@ -16,7 +16,7 @@ def explain_table(plan: Plan, analyzed: bool = False) -> pa.Table:
         row = {
             "fragment": fragment.view,
             "source": fragment.source.name,
-            "operation": "remote query" if fragment.kind == "query" else "table scan",
+            "operation": "remote query" if fragment.kind == "query" else _scan_operation(fragment, analyzed),
             "remote": fragment.remote,
             "exact_filters": " AND ".join(fragment.exact),
             "inexact_filters": " AND ".join(fragment.inexact),
@@ -37,3 +37,11 @@ def explain_table(plan: Plan, analyzed: bool = False) -> pa.Table:
         + ([pa.field("rows", pa.int64()), pa.field("bytes", pa.int64()), pa.field("seconds", pa.float64())] if analyzed else [])
     )
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _scan_operation(fragment, analyzed: bool) -> str:
+    """``table scan``, or ``table scan (4 partitions)`` when the source reads it over several connections."""
+    if fragment.native is not None:
+        return "table scan"
+    partitions = fragment.stats.partitions if analyzed else fragment.source.scan_partitions(fragment.request)
+    return f"table scan ({partitions} partitions)" if partitions > 1 else "table scan"

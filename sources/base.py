@@ -69,6 +69,7 @@ class FetchStats:
     rows: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    partitions: int = 0  # a table scan split over this many connections (0: one stream)
     deadline: float | None = None  # time.monotonic() by which the query must end; None: no deadline
 
     def remaining(self) -> float | None:
@@ -138,6 +139,10 @@ class Source(ABC):
     @abstractmethod
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
         """Stream ``request``'s rows; batches conform to the table schema projected on its columns."""
+
+    def scan_partitions(self, request: ScanRequest) -> int:
+        """How many parallel partitions :meth:`scan` would split ``request`` into (for EXPLAIN)."""
+        return 1
 
     def cancel(self) -> None:
         """Stop statements in flight (best effort)."""

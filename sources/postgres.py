@@ -21,7 +21,8 @@ from fedq.catalog.types import postgres_to_arrow
 from fedq.engine.capabilities import why_not_pushable
 from fedq.errors import OperationalError
 from fedq.sources.arrow_util import conform_array
-from fedq.sources.base import FetchStats, Pushdown, SQLSource, TableName
+from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
+from fedq.sources.pg_partitions import default_parallel_reads, partition_count, partitioned_scan
 
 SESSION_SETUP = (
     "SET default_transaction_read_only = on",
@@ -50,6 +51,8 @@ class PostgresSource(SQLSource):
 
     dsn: str = field(default="", repr=False)  # may hold a password
     connect_timeout: float = 10.0
+    max_parallel_reads: int = field(default_factory=default_parallel_reads)  # connections a large table scan is split over (1: never)
+    parallel_read_min_pages: int = 8192  # 8 kB pages each partition reads at least (64 MB); smaller tables: one stream
     type_name = "postgres"
     dialect = "postgres"
     binds_arrays = True  # ADBC binds an Arrow list as one array parameter: ``col = ANY($1)``
@@ -194,16 +197,13 @@ class PostgresSource(SQLSource):
         except Exception as error:
             self._release(connection, healthy=False)
             raise self.operational_error("query failed", error) from None
-        schema = pa.schema([pa.field(f.name, _fetched_type(f)) for f in reader.schema])
-        padded = [(f.metadata or {}).get(b"POSTGRESQL:type") == b"bpchar" for f in reader.schema]
+        schema, convert = _conformer(reader.schema)
 
         def batches():
             healthy = False
             try:
                 for batch in reader:
-                    arrays = [_unpad(conform_array(a, f.type)) if pad else conform_array(a, f.type)
-                              for a, f, pad in zip(batch.columns, schema, padded)]
-                    out = pa.RecordBatch.from_arrays(arrays, schema=schema)
+                    out = convert(batch)
                     stats.rows += out.num_rows
                     stats.bytes += out.nbytes
                     yield out
@@ -221,6 +221,17 @@ class PostgresSource(SQLSource):
                 self._release(connection, healthy)
 
         return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
+        """A large table is read in ctid ranges over several connections in one snapshot (pg_partitions)."""
+        partitioned = partitioned_scan(self, request, stats, _conformer)
+        return partitioned if partitioned is not None else super().scan(request, stats)
+
+    def scan_partitions(self, request: ScanRequest) -> int:
+        try:
+            return partition_count(self, request)[0]
+        except OperationalError:
+            return 1
 
     def cancel(self) -> None:
         """Send a cancel request for every running statement, each from its own thread: libpq's
@@ -241,6 +252,19 @@ class PostgresSource(SQLSource):
                 connection.close()
             except Exception:
                 pass
+
+
+def _conformer(fetched: pa.Schema) -> tuple[pa.Schema, Any]:
+    """The schema fetched batches are converted to, and the conversion of one batch."""
+    schema = pa.schema([pa.field(f.name, _fetched_type(f)) for f in fetched])
+    padded = [(f.metadata or {}).get(b"POSTGRESQL:type") == b"bpchar" for f in fetched]
+
+    def convert(batch: pa.RecordBatch) -> pa.RecordBatch:
+        arrays = [_unpad(conform_array(a, f.type)) if pad else conform_array(a, f.type)
+                  for a, f, pad in zip(batch.columns, schema, padded)]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    return schema, convert
 
 
 def _statement_timeout(connection: Any, seconds: float | None) -> None:

@@ -1,0 +1,336 @@
+"""Parallel reads of one large PostgreSQL table: ctid ranges over several connections, one snapshot.
+
+A table scan (a :class:`ScanRequest`, never a pushed-down query with ORDER BY, LIMIT or aggregates)
+of a table of at least ``2 * parallel_read_min_pages`` pages is split into page ranges::
+
+    SELECT "id", "x" FROM "s"."t" WHERE <pushed filters> AND "ctid" < CAST('(4096,0)' AS tid)
+    SELECT "id", "x" FROM "s"."t" WHERE <pushed filters> AND "ctid" >= CAST('(4096,0)' AS tid)
+
+(PostgreSQL 14+ answers these with a TID Range Scan). The first range has no lower bound and the last
+no upper bound, so rows on pages added after the size was read are still covered. Every partition
+runs in a REPEATABLE READ READ ONLY transaction on its own connection; the first exports its
+snapshot (``pg_export_snapshot()``) and the others import it (``SET TRANSACTION SNAPSHOT``) before
+any of them reads, so together they see exactly one consistent state of the table.
+
+One thread per partition streams its converted batches into a bounded queue; the consumer sees a
+single RecordBatchReader (a scan's order is not defined). A partition that read to its end commits
+and goes back to the pool; one that was stopped early, cancelled or failed has its statement
+cancelled and its connection closed, which ends its transaction.
+
+How many connections a source uses for partitioned reads at once is bounded by
+``max_parallel_reads``: a scan takes what is free (never waiting) and falls back to one stream when
+fewer than two connections are free.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import re
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable
+
+import pyarrow as pa
+from sqlglot import exp
+
+from fedq.errors import OperationalError
+from fedq.sources.base import FetchStats, ScanRequest
+
+if TYPE_CHECKING:
+    from fedq.sources.postgres import PostgresSource
+
+BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f]+-[0-9A-Fa-f]+(-[0-9]+)?$")
+_DONE = object()
+_slots: "weakref.WeakKeyDictionary[Any, _Slots]" = weakref.WeakKeyDictionary()
+_slots_lock = threading.Lock()
+
+
+def default_parallel_reads() -> int:
+    """Connections one source may read a large table over: the CPU count, at most 4 (decoding COPY
+    binary into Arrow costs client CPU, so more streams than cores do not help)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def block_ranges(pages: int, parts: int) -> list[tuple[int | None, int | None]]:
+    """``parts`` page ranges ``[start, end)`` covering ``pages`` pages, open at both outer ends.
+
+    >>> block_ranges(10, 3)
+    [(None, 3), (3, 6), (6, None)]
+    """
+    bounds = [pages * i // parts for i in range(1, parts)]
+    return list(zip([None, *bounds], [*bounds, None]))
+
+
+def ctid_terms(start: int | None, end: int | None) -> tuple[exp.Expression, ...]:
+    """Filter terms for the rows on pages ``[start, end)``: ``ctid >= '(start,0)'::tid AND ctid < '(end,0)'::tid``."""
+    tid = exp.DataType.build("tid", dialect="postgres", udt=True)
+    terms: list[exp.Expression] = []
+    if start is not None:
+        terms.append(exp.GTE(this=exp.column("ctid", quoted=True), expression=exp.cast(exp.Literal.string(f"({start},0)"), tid)))
+    if end is not None:
+        terms.append(exp.LT(this=exp.column("ctid", quoted=True), expression=exp.cast(exp.Literal.string(f"({end},0)"), tid)))
+    return tuple(terms)
+
+
+def partition_count(source: "PostgresSource", request: ScanRequest) -> tuple[int, int]:
+    """(partitions, pages) this scan would use by the table's current size; 1 partition = one stream.
+
+    Only ordinary tables and materialized views have ctid ranges worth splitting (not views, foreign
+    or partitioned tables)."""
+    limit = int(source.max_parallel_reads)
+    if limit < 2:
+        return 1, 0
+    rows = source._fetch_all(
+        "SELECT c.relkind::text AS kind, pg_relation_size(c.oid) / current_setting('block_size')::int AS pages "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+        (request.table.schema, request.table.name)).to_pylist()
+    if not rows or rows[0]["kind"] not in ("r", "m"):
+        return 1, 0
+    pages = int(rows[0]["pages"])
+    return max(1, min(limit, pages // max(1, int(source.parallel_read_min_pages)), pages)), pages
+
+
+class _Slots:
+    """The partition connections a source may still open: taken without waiting, given back at the end."""
+
+    def __init__(self, limit: int) -> None:
+        self.free = limit
+        self.lock = threading.Lock()
+
+    def take(self, wanted: int) -> int:
+        with self.lock:
+            got = min(wanted, self.free)
+            self.free -= got
+            return got
+
+    def give(self, count: int) -> None:
+        with self.lock:
+            self.free += count
+
+
+def _source_slots(source: "PostgresSource") -> _Slots:
+    with _slots_lock:
+        slots = _slots.get(source)
+        if slots is None:
+            slots = _slots[source] = _Slots(int(source.max_parallel_reads))
+        return slots
+
+
+def partitioned_scan(source: "PostgresSource", request: ScanRequest, stats: FetchStats,
+                     conformer: Callable[[pa.Schema], tuple[pa.Schema, Callable[[pa.RecordBatch], pa.RecordBatch]]]
+                     ) -> pa.RecordBatchReader | None:
+    """The scan split over several connections, or None when it should run as one stream."""
+    wanted, pages = partition_count(source, request)
+    if wanted < 2:
+        return None
+    slots = _source_slots(source)
+    parts = slots.take(wanted)
+    if parts < 2:
+        slots.give(parts)
+        return None
+    try:
+        partitions = _open(source, request, pages, parts, stats.remaining())
+    except BaseException:
+        slots.give(parts)
+        raise
+    stats.partitions = parts
+    return _Merge(source, partitions, stats, conformer, lambda: slots.give(parts)).reader()
+
+
+@dataclasses.dataclass(eq=False)
+class _Partition:
+    connection: Any
+    sql: str
+    params: tuple[Any, ...]
+    cursor: Any = None
+    reader: Any = None
+    committing: bool = False  # read to its end: commits and goes back to the pool
+    finished: bool = False  # committed and back in the pool
+
+
+def _acquire(source: "PostgresSource", count: int, deadline_seconds: float | None) -> list[Any]:
+    """``count`` connections, opened concurrently (a new one costs a round trip and a server process)."""
+    with ThreadPoolExecutor(count, thread_name_prefix="fedq-pg-connect") as pool:
+        futures = [pool.submit(source._acquire, deadline_seconds) for _ in range(count)]
+    connections, failure = [], None
+    for future in futures:
+        try:
+            connections.append(future.result())
+        except BaseException as error:
+            failure = error
+    if failure is not None:
+        for connection in connections:
+            source._release(connection, healthy=True)
+        raise failure
+    return connections
+
+
+def _open(source: "PostgresSource", request: ScanRequest, pages: int, parts: int,
+          deadline_seconds: float | None) -> list[_Partition]:
+    """Connections in one snapshot, each with its range's statement started."""
+    partitions: list[_Partition] = []
+    connections = _acquire(source, parts, deadline_seconds)
+    try:
+        snapshot = None
+        for connection, (start, end) in zip(connections, block_ranges(pages, parts)):
+            ranged = dataclasses.replace(request, filters=request.filters + ctid_terms(start, end))
+            sql, params = source.render_scan(ranged)
+            partitions.append(_Partition(connection, sql, params))
+            with connection.cursor() as cursor:
+                cursor.execute(BEGIN)
+                if snapshot is None:
+                    cursor.execute("SELECT pg_export_snapshot()")
+                    snapshot = cursor.fetchall()[0][0]
+                    if not _SNAPSHOT_ID.match(snapshot):
+                        raise OperationalError(f"unexpected snapshot id {snapshot!r}")
+                else:
+                    cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        for partition in partitions:  # every snapshot is imported before any range is read
+            source.record(partition.sql)
+            partition.cursor = partition.connection.cursor()
+            partition.cursor.execute(partition.sql, parameters=partition.params or None)
+            partition.reader = partition.cursor.fetch_record_batch()
+    except BaseException as error:
+        for partition in partitions:
+            _discard(source, partition)
+        for connection in connections[len(partitions):]:
+            source._release(connection, healthy=True)
+        if isinstance(error, OperationalError) or not isinstance(error, Exception):
+            raise
+        raise source.operational_error("partitioned read failed", error) from None
+    return partitions
+
+
+def _cancel(connection: Any, wait: float = 0.0) -> None:
+    """Send a cancel request from its own thread (libpq's cancel can hang on a dead network path),
+    waiting at most ``wait`` seconds for it."""
+    def send() -> None:
+        try:
+            connection.adbc_connection.cancel()
+        except Exception:
+            pass
+
+    thread = threading.Thread(target=send, name="fedq-pg-part-cancel", daemon=True)
+    thread.start()
+    thread.join(wait)
+
+
+def _discard(source: "PostgresSource", partition: _Partition) -> None:
+    """Stop a partition's statement and close its connection (which ends its transaction)."""
+    _cancel(partition.connection, wait=1.0)
+    for closeable in (partition.reader, partition.cursor):
+        try:
+            if closeable is not None:
+                closeable.close()
+        except Exception:
+            pass
+    source._release(partition.connection, healthy=False)
+
+
+class _Merge:
+    """One thread per partition feeding a bounded queue; the consumer reads one stream."""
+
+    def __init__(self, source: "PostgresSource", partitions: list[_Partition], stats: FetchStats,
+                 conformer: Callable[..., Any], on_close: Callable[[], None]) -> None:
+        self.source = source
+        self.partitions = partitions
+        self.stats = stats
+        self.schema, self.convert = conformer(partitions[0].reader.schema)
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=2 * len(partitions))
+        self.stop = threading.Event()
+        self.on_close = on_close
+        self.started = time.perf_counter()
+        self.closed = False
+        self.remaining = len(partitions)
+        self.lock = threading.Lock()  # orders a partition's commit against close()'s cancels
+        self.threads = [threading.Thread(target=self._run, args=(p,), name=f"fedq-pg-part-{i}", daemon=True)
+                        for i, p in enumerate(partitions)]
+        for thread in self.threads:
+            thread.start()
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, _Batches(self))
+
+    def _put(self, item: Any) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, partition: _Partition) -> None:
+        try:
+            for batch in partition.reader:
+                if not self._put(self.convert(batch)):
+                    return
+            with self.lock:
+                if self.stop.is_set():
+                    return
+                partition.committing = True  # close() no longer cancels this connection
+            partition.cursor.close()
+            with partition.connection.cursor() as cursor:
+                cursor.execute("COMMIT")
+            partition.finished = True
+            self.source._release(partition.connection, healthy=True)
+            self._put(_DONE)
+        except BaseException as error:  # handed to the consumer
+            self._put(error if isinstance(error, OperationalError) or not isinstance(error, Exception)
+                      else self.source.operational_error("reading results failed", error))
+        finally:
+            if not partition.finished:
+                _discard(self.source, partition)
+
+    def next(self) -> pa.RecordBatch:
+        while True:
+            item = self.queue.get()
+            if item is _DONE:
+                self.remaining -= 1
+                if self.remaining == 0:
+                    raise StopIteration
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            self.stats.rows += item.num_rows
+            self.stats.bytes += item.nbytes
+            return item
+
+    def close(self) -> None:
+        """Stop every partition still reading (cancelling its statement), wait for the threads, free the slots."""
+        if self.closed:
+            return
+        self.closed = True
+        with self.lock:
+            self.stop.set()
+            for partition in self.partitions:
+                if not partition.committing:
+                    _cancel(partition.connection)
+        for thread in self.threads:
+            thread.join(timeout=10)
+        self.stats.seconds += time.perf_counter() - self.started
+        self.on_close()
+
+
+class _Batches:
+    """The iterator pyarrow pulls from; closing or dropping it stops the partitions."""
+
+    def __init__(self, merge: _Merge) -> None:
+        self.merge = merge
+
+    def __iter__(self) -> "_Batches":
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        try:
+            return self.merge.next()
+        except BaseException:
+            self.merge.close()
+            raise
+
+    def __del__(self) -> None:
+        self.merge.close()

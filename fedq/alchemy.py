@@ -85,6 +85,12 @@ def _setting(name: str, kind: str, text: str) -> Any:
 class FedqIdentifierPreparer(compiler.IdentifierPreparer):
     """Double quotes (fedq parses DuckDB SQL); a ``source.schema`` schema is two identifiers."""
 
+    # DuckDB's reserved keywords (duckdb_keywords()) that SQLAlchemy's ANSI list lacks
+    reserved_words = compiler.RESERVED_WORDS | {
+        "describe", "fetch", "lambda", "lateral", "pivot", "pivot_longer", "pivot_wider", "qualify", "returning",
+        "show", "summarize", "unpivot", "variadic", "window", "with",
+    }
+
     def quote_schema(self, schema: str) -> str:
         return ".".join(self.quote(part) for part in schema.split("."))
 

@@ -44,13 +44,12 @@ _SETTINGS = {"pushdown": "bool", "dynamic_filtering": "bool", "timeout": "float"
 
 _TYPES: dict[str, Any] = {
     "BOOLEAN": sqltypes.Boolean, "TINYINT": sqltypes.SmallInteger, "SMALLINT": sqltypes.SmallInteger,
-    "INTEGER": sqltypes.Integer, "BIGINT": sqltypes.BigInteger, "HUGEINT": sqltypes.BigInteger,
-    "UTINYINT": sqltypes.SmallInteger, "USMALLINT": sqltypes.Integer, "UINTEGER": sqltypes.BigInteger,
-    "UBIGINT": sqltypes.BigInteger, "FLOAT": sqltypes.Float, "REAL": sqltypes.Float, "DOUBLE": sqltypes.Double,
-    "VARCHAR": sqltypes.String, "BLOB": sqltypes.LargeBinary, "DATE": sqltypes.Date, "TIME": sqltypes.Time,
-    "TIMESTAMP": sqltypes.DateTime, "TIMESTAMPTZ": lambda: sqltypes.DateTime(timezone=True),
-    "INTERVAL": sqltypes.Interval, "UUID": sqltypes.Uuid,
-}
+    "INTEGER": sqltypes.Integer, "BIGINT": sqltypes.BigInteger, "UTINYINT": sqltypes.SmallInteger,
+    "USMALLINT": sqltypes.Integer, "UINTEGER": sqltypes.BigInteger, "UBIGINT": sqltypes.BigInteger,
+    "FLOAT": sqltypes.Float, "DOUBLE": sqltypes.Double, "VARCHAR": sqltypes.String, "BLOB": sqltypes.LargeBinary,
+    "DATE": sqltypes.Date, "TIME": sqltypes.Time, "TIMESTAMP": sqltypes.DateTime,
+    "TIMESTAMPTZ": lambda: sqltypes.DateTime(timezone=True), "INTERVAL": sqltypes.Interval,
+}  # every name fedq.catalog.types.arrow_to_duckdb gives
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 

@@ -210,6 +210,18 @@ def test_table_view_and_column_reflection(engine):
         inspector.get_columns("nope", schema="crm")
 
 
+@pytest.mark.parametrize("duckdb_type, expected", [
+    ("DECIMAL(10,2)", sqltypes.Numeric(10, 2)), ("BIGINT[]", sqltypes.ARRAY(sqltypes.BigInteger())),
+    ("TIMESTAMPTZ", sqltypes.DateTime(timezone=True)), ("TIMESTAMP", sqltypes.DateTime()),
+    ("DOUBLE", sqltypes.Double()), ("VARCHAR", sqltypes.String()), ("BLOB", sqltypes.LargeBinary()),
+    ('STRUCT("a" BIGINT)', sqltypes.NullType()), ("MAP(VARCHAR, BIGINT)", sqltypes.NullType()),
+])
+def test_duckdb_type_names_become_sqlalchemy_types(duckdb_type, expected):
+    from fedq.alchemy import column_type
+
+    assert repr(column_type(duckdb_type)) == repr(expected)
+
+
 def test_has_table_true_false_and_missing_source(engine):
     inspector = inspect(engine)
     assert inspector.has_table("customers", schema="crm")

@@ -45,7 +45,8 @@ CODE_POINT_CHARSETS = {"utf8mb4", "utf8mb3", "utf8", "ascii"}
 # ..., MySQL gets the session's max_execution_time (ms, SELECT only). Reads wait at most the time
 # left plus a grace; without a deadline they wait as long as the statement takes, and TCP keepalives
 # (idle 10 s, 3 probes 5 s apart) and tcp_user_timeout (30 s) notice a dead path.
-READ_TIMEOUT_GRACE = 0.5
+STATEMENT_TIMEOUT_GRACE = 0.25  # the server stops a statement this long after the query's deadline
+READ_TIMEOUT_GRACE = 1.0  # a read waits this long past the deadline, so the server's own error arrives first
 KILL_TIMEOUT = 2.0  # connect and read timeout of the connection that sends KILL QUERY
 KEEPALIVE = (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3), ("TCP_USER_TIMEOUT", 30_000))
 ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Div, exp.Mod, exp.IntDiv)
@@ -413,7 +414,7 @@ class MySQLSource(SQLSource):
         lease = _Lease(self, connection)
         connection._read_timeout = None if deadline_seconds is None else deadline_seconds + READ_TIMEOUT_GRACE
         if not self._server.get("mariadb"):  # MySQL: the session's max_execution_time, reset to 0 without a deadline
-            wanted = 0 if deadline_seconds is None else max(1, math.ceil((deadline_seconds + READ_TIMEOUT_GRACE) * 1000))
+            wanted = 0 if deadline_seconds is None else max(1, math.ceil((deadline_seconds + STATEMENT_TIMEOUT_GRACE) * 1000))
             if getattr(connection, "_fedq_max_execution_time", 0) != wanted:
                 try:
                     with connection.cursor() as cursor:
@@ -601,7 +602,7 @@ class MySQLSource(SQLSource):
         lease = self._acquire(deadline)
         cursor = lease.connection.cursor(pymysql.cursors.SSCursor)
         if deadline is not None and self._server.get("mariadb"):  # the deadline travels with the statement
-            sql = f"SET STATEMENT max_statement_time = {deadline + READ_TIMEOUT_GRACE:.3f} FOR {sql}"
+            sql = f"SET STATEMENT max_statement_time = {deadline + STATEMENT_TIMEOUT_GRACE:.3f} FOR {sql}"
         try:
             if params:
                 cursor.execute(escape_percent(sql), tuple(params))

@@ -9,6 +9,7 @@ import math
 import queue
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -198,6 +199,18 @@ class PostgresSource(SQLSource):
             self._release(connection, healthy=False)
             raise self.operational_error("query failed", error) from None
         schema, convert = _conformer(reader.schema)
+        once = threading.Lock()
+
+        def release(healthy: bool) -> None:
+            """Give the session back exactly once: at the stream's end, or (unhealthy) when a reader
+            that was never read is dropped, as the planner's LIMIT 0 probe of query() is."""
+            if once.acquire(blocking=False):
+                if not healthy:
+                    try:
+                        cursor.close()
+                    except Exception:
+                        pass
+                self._release(connection, healthy)
 
         def batches():
             healthy = False
@@ -218,9 +231,11 @@ class PostgresSource(SQLSource):
                     cursor.close()
                 except Exception:
                     healthy = False
-                self._release(connection, healthy)
+                release(healthy)
 
-        return pa.RecordBatchReader.from_batches(schema, batches())
+        stream = batches()
+        weakref.finalize(stream, release, False)
+        return pa.RecordBatchReader.from_batches(schema, stream)
 
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
         """A large table is read in ctid ranges over several connections in one snapshot (pg_partitions)."""

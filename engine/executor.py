@@ -246,9 +246,12 @@ class Execution:
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        # After a deadline a reader may sit in a network read nothing will answer (a stalled path):
+        # it was told to stop and its source's timeouts end it; the caller does not wait for it.
+        budget = time.monotonic() + (0.2 if self.expired else 5 * len(self.streams))
         self.cancelled.set()
         for stream in self.streams:
-            stream.thread.join(timeout=5)
+            stream.thread.join(timeout=max(0.0, min(5.0, budget - time.monotonic())))
         try:
             self.cursor.close()
         except duckdb.Error:

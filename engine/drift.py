@@ -36,7 +36,8 @@ def _current_changes(catalog: Catalog, bound: BoundTable) -> list[str]:
     return schema_changes(bound.schema, now)
 
 
-SUSPECT_ACTIONS = {"query failed", "a value does not match its declared type"}  # failures a changed table can cause
+SUSPECT_ACTIONS = {"query failed", "a value does not match its declared type",
+                   "returned an unexpected schema"}  # failures a changed table can cause
 
 
 def explain_drift(catalog: Catalog, tables: Iterable[BoundTable], error: Error) -> Error:

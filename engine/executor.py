@@ -57,21 +57,35 @@ class FragmentStream:
             if self.cancelled.is_set():
                 raise OperationalError("query cancelled")
             if time.monotonic() > deadline:
-                dynamic.chosen = f"build side slower than {DYNAMIC_WAIT_SECONDS:g} s: no reduction"
+                dynamic.skip(f"build side slower than {DYNAMIC_WAIT_SECONDS:g} s")
                 return request
         if self.build.table is None:
-            dynamic.chosen = "build side failed: no reduction"
+            dynamic.skip("build side failed")
             return request
         keys = pc.unique(self.build.table.column(dynamic.build_column)).drop_null().to_pylist()
-        if not keys:
-            dynamic.chosen = "no build keys: probe returns nothing"
-            return dataclasses.replace(request, filters=request.filters + (exp.false(),))
-        term, params = dynamic.term(keys)
-        narrowed = dataclasses.replace(request, filters=request.filters + (term,), params={**request.params, **params})
+        reduction = dynamic.reduce(keys)  # engine/reduction.py: in-list, array, batched in-lists, range, empty or none
+        if reduction.term is None:
+            return request
+        narrowed = dataclasses.replace(request, filters=request.filters + (reduction.term,),
+                                       params={**request.params, **reduction.params})
         self.fragment.request = narrowed
         if self.fragment.remote_sql is not None:
-            self.fragment.remote_sql = self.fragment.remote_sql + f"  -- + dynamic {dynamic.chosen}"
+            self.fragment.remote_sql = self.fragment.remote_sql + f"  -- + dynamic {reduction.strategy} of {reduction.keys} keys"
         return narrowed
+
+    def _check_shape(self, fetched: pa.Schema) -> None:
+        """A scan must return the columns and types fedq planned with; anything else means the table
+        changed under a cached schema (the error is then explained by the drift check)."""
+        request = self.fragment.request
+        if self.fragment.kind != "scan" or request is None or not request.columns:
+            return
+        for got, want in zip(fetched, request.schema):
+            if (got.name, got.type) != (want.name, want.type):
+                source = self.fragment.source
+                error = OperationalError(f"source '{source.name}' ({source.type_name}): table {request.table} returned "
+                                         f"column '{got.name}' as {got.type}, but fedq planned with '{want.name}' as {want.type}")
+                error.source_name, error.action = source.name, "returned an unexpected schema"
+                raise error
 
     def _put(self, item: Any) -> bool:
         while not self.cancelled.is_set():
@@ -86,6 +100,7 @@ class FragmentStream:
         reader = None
         try:
             reader = self._open()
+            self._check_shape(reader.schema)
             if self.materialize:
                 self.table = reader.read_all()
                 self.done.set()

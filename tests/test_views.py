@@ -241,3 +241,22 @@ def test_views_from_a_catalog_file_and_in_the_repl(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[:2] == ["name", "ANN"]
     assert "named,false,,SELECT upper(name) AS name FROM crm.customers" in done.stdout  # from the file, not the home catalog
+
+
+def test_a_column_whose_type_changed_under_a_cached_schema_is_caught_before_it_is_read(pg_dsn):
+    with pgdb.connect(pg_dsn, autocommit=True) as pg, pg.cursor() as cur:
+        cur.execute("DROP SCHEMA IF EXISTS fedq_drift CASCADE")
+        cur.execute("CREATE SCHEMA fedq_drift")
+        cur.execute("CREATE TABLE fedq_drift.t (id integer, code integer)")
+        cur.execute("INSERT INTO fedq_drift.t VALUES (1, 9), (2, 10)")
+    with fedq.connect() as con:
+        con.attach("pg", "postgres", dsn=pg_dsn)
+        con.register("one", pa.table({"k": [1]}))  # another source: the PostgreSQL table is a plain scan
+        query = "SELECT code FROM pg.fedq_drift.t t, memory.one o ORDER BY code"
+        assert con.execute(query).fetchall() == [(9,), (10,)]
+        with pgdb.connect(pg_dsn, autocommit=True) as pg, pg.cursor() as cur:
+            cur.execute("ALTER TABLE fedq_drift.t ALTER COLUMN code TYPE text")  # '10' < '9' as text
+        with pytest.raises(fedq.OperationalError, match=r"source table pg.fedq_drift.t changed shape since fedq read its "
+                                                        r"schema: column 'code' changed type from INTEGER to VARCHAR"):
+            con.execute(query).fetchall()
+        assert con.execute(query).fetchall() == [("10",), ("9",)]  # planned again with the new type

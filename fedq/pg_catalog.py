@@ -231,8 +231,8 @@ class Settings:
         if name == "all":
             names = sorted(self.values)
             return pa.table({"name": names, "setting": [self.values[n] for n in names], "description": [""] * len(names)})
-        if name in ("time zone",):
-            name = "timezone"
+        name = {"time zone": "timezone", "transaction isolation level": "transaction_isolation",
+                "session authorization": "session_authorization"}.get(name, name)
         if name not in self.values:
             raise ProgrammingError(f'unrecognized configuration parameter "{name}"')
         return pa.table({name: [self.values[name]]})
@@ -395,7 +395,7 @@ class CatalogEngine:
             "relnatts": pa.array([natts.get(r[0], 0) for r in relations], pa.int16()),
             "relchecks": pa.array([0] * count, pa.int16()), "relhasrules": [False] * count,
             "relhastriggers": [False] * count, "relhassubclass": [False] * count, "relrowsecurity": [False] * count,
-            "relforcerowsecurity": [False] * count, "relispopulated": [True] * count, "relreplident": ["n"] * count,
+            "relforcerowsecurity": [False] * count, "relispopulated": [True] * count, "relreplident": ["d"] * count,
             "relispartition": [False] * count, "relrewrite": pa.array([0] * count, pa.int64()),
             "relacl": pa.array([None] * count, pa.list_(pa.string())),
             "reloptions": pa.array([None] * count, pa.list_(pa.string())),
@@ -417,7 +417,8 @@ class CatalogEngine:
         frames["pg_database"] = pa.table({
             "oid": pa.array([16384], pa.int64()), "datname": [self.settings.database],
             "datdba": pa.array([10], pa.int64()), "encoding": pa.array([6], pa.int32()),
-            "datcollate": ["C"], "datctype": ["C"], "datistemplate": [False], "datallowconn": [True],
+            "datcollate": ["C"], "datctype": ["C"], "datlocprovider": ["c"], "daticulocale": pa.array([None], pa.string()),
+            "datcollversion": pa.array([None], pa.string()), "datistemplate": [False], "datallowconn": [True],
             "datconnlimit": pa.array([-1], pa.int32()), "dattablespace": pa.array([1663], pa.int64()),
             "datacl": pa.array([None], pa.list_(pa.string())),
         })
@@ -457,6 +458,9 @@ class CatalogEngine:
         """The client's catalog query as DuckDB SQL over the ``fedq_pg`` tables and macros."""
         def transform(node: exp.Expression) -> exp.Expression:
             # sqlglot does not descend into a replacement, so replacements transform their own arguments
+            if isinstance(node, exp.Table) and isinstance(node.this, exp.Func) and node.db.lower() == "pg_catalog":
+                node.set("db", None)  # pg_catalog.unnest(...), pg_catalog.generate_series(...): DuckDB's own
+                return node
             if isinstance(node, exp.Table) and _is_catalog_table(node):
                 node.set("db", exp.to_identifier(SCHEMA))
                 node.set("catalog", None)

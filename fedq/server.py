@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 import sqlglot
+from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
@@ -190,6 +191,7 @@ class Session:
             return Result(sql.split()[0].upper())
         if kind == "catalog":
             return _table_result(self.catalog.execute(sql, params))
+        sql = split_dotted_schemas(sql)
         if params is not None:
             sql, params = qmark(sql, params)
         cursor = self.cursor = self.connection.cursor()
@@ -497,6 +499,24 @@ class Handler(socketserver.StreamRequestHandler):
             if portal is not None and portal.result is not None:
                 portal.result.close()
         self.write(pgwire.CLOSE_COMPLETE)
+
+
+def split_dotted_schemas(sql: str) -> str:
+    """``"pg.sales".orders`` (a namespace as psql's \\dt shows it) as fedq's ``pg.sales.orders``."""
+    if '"' not in sql:
+        return sql
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except SqlglotError:
+        return sql
+    changed = False
+    for table in tree.find_all(exp.Table):
+        if "." in table.db and not table.catalog:
+            source, schema = table.db.split(".", 1)
+            table.set("catalog", exp.to_identifier(source))
+            table.set("db", exp.to_identifier(schema))
+            changed = True
+    return tree.sql("duckdb") if changed else sql
 
 
 def _markers(sql: str) -> list[tuple[int, int, int]]:

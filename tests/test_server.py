@@ -146,6 +146,9 @@ def test_psql_describe_table(server):
     assert "id | bigint | | |" in lines and "name | text | | |" in lines
     assert 'Table "pg.fedq_srv.orders"' in result.stdout
     assert "amount | numeric(10,2) | | |" in lines and "customer_id | integer | | |" in lines
+    # the namespace as \dt shows it also works in queries
+    result = _psql(server, 'SELECT count(*) AS n FROM "pg.fedq_srv".orders')
+    assert result.returncode == 0 and " n \n---\n 4\n" in result.stdout, result.stderr
 
 
 def test_psql_server_functions_and_settings(server):
@@ -310,13 +313,13 @@ def test_listens_on_the_loopback_only_by_default(server):
         assert con.info.host == "127.0.0.1"
 
 
-def test_refuses_a_non_loopback_address_without_users(tmp_path):
+def test_refuses_a_non_loopback_address_without_users(tmp_path, capsys):
+    from fedq.repl.cli import main
+
     catalog = tmp_path / "catalog.toml"
     catalog.write_text("")
-    result = subprocess.run([sys.executable, "-m", "fedq.repl.cli", "serve", str(catalog), "--host", "0.0.0.0",
-                             "--port", str(_free_port())], cwd=ROOT, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2
-    assert "refusing to listen on 0.0.0.0 without users" in result.stderr
+    assert main(["serve", str(catalog), "--host", "0.0.0.0", "--port", "0"]) == 2
+    assert "refusing to listen on 0.0.0.0 without users" in capsys.readouterr().err
 
 
 def test_shutdown_closes_every_source_session_and_logs_no_password(server, pg_dsn):
@@ -343,3 +346,33 @@ def test_qmark_followed_by_a_cast():
 
     with fedq.connect() as con:
         assert con.execute("SELECT ?::INTEGER + 1", ["41"]).fetchone() == (42,)
+
+
+# -- the pieces, without a server -------------------------------------------------------------------
+def test_statements_are_sorted_between_session_catalog_and_fedq():
+    from fedq.pg_catalog import classify, split_statements
+
+    assert [classify(s) for s in ["SET extra_float_digits = 3", "SHOW server_version", "SHOW TABLES FROM crm",
+                                  "BEGIN", "COMMIT", "ROLLBACK", "DISCARD ALL", "SELECT version()",
+                                  "SELECT * FROM pg_catalog.pg_class", "SELECT 'crm.customers'::regclass",
+                                  "SELECT * FROM crm.customers", "SELECT 1", ""]] == [
+        "set", "show", "fedq", "begin", "commit", "rollback", "noop", "catalog", "catalog", "catalog", "fedq", "fedq", "empty"]
+    assert split_statements("SELECT ';' AS a; SELECT 2;") == ["SELECT ';' AS a", " SELECT 2"]
+
+
+def test_postgres_parameters_become_qmarks():
+    from fedq.server import qmark
+
+    assert qmark("SELECT $2, $1, '$3', $1::int", ["a", "b"]) == ("SELECT ?, ?, '$3', (?)::int", ["b", "a", "a"])
+
+
+def test_values_are_sent_in_postgres_text_format():
+    import datetime as dt
+
+    from fedq.pgwire import text_values
+
+    assert text_values(pa.array([True, False, None])) == [b"t", b"f", None]
+    assert text_values(pa.array([1.5, float("inf"), float("nan")])) == [b"1.5", b"Infinity", b"NaN"]
+    assert text_values(pa.array([dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.timezone.utc)])) == [b"2026-01-05 10:00:00+00"]
+    assert text_values(pa.array([["a", "b c", None]])) == [b'{a,"b c",NULL}']
+    assert text_values(pa.array([b"\x01"], pa.binary())) == [b"\\x01"]

@@ -11,6 +11,7 @@ import email.utils
 import json
 import socket
 import sqlite3
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -473,16 +474,23 @@ def test_configuration_errors(server, table, message):
 
 # -- concurrency and rate limit ----------------------------------------------------------------------
 def test_fan_out_runs_concurrently(server):
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
     def slow(request: Request) -> Reply:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
         time.sleep(0.3)
+        with lock:
+            in_flight[0] -= 1
         return none_orders(request)
 
     server.route("/api/slow", slow)
     table = {"path": "/slow", "records": "data.items", "filters": {"customer_id": "customer"}, "columns": DECLARED}
-    started = time.monotonic()
     rows, _, _ = both(server, "SELECT count(*) FROM shop.orders WHERE customer_id IN (1, 2, 3, 4, 5)", {"orders": table})
-    # pushdown: 5 concurrent requests (~0.3 s); pushdown=False: 1 request
-    assert rows == [(45,)] and time.monotonic() - started < 1.4
+    # pushdown: one request per customer, overlapping at the server (seen there, not timed here)
+    assert rows == [(45,)] and most[0] >= 2
 
 
 def test_rate_limit_spaces_requests(server):

@@ -88,6 +88,7 @@ def bind_tables(tree: exp.Expression, catalog: Catalog) -> list[BoundTable]:
     """Resolve every catalog table in ``tree`` in place: full real names, an alias, a meta tag."""
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     bound: list[BoundTable] = []
+    written: dict[tuple[str, ...], str] = {}  # each spelling of a bound table's name -> the alias it now has
     for table in list(tree.find_all(exp.Table)):
         if isinstance(table.this, exp.Dot):
             raise ProgrammingError(
@@ -112,7 +113,23 @@ def bind_tables(tree: exp.Expression, catalog: Catalog) -> list[BoundTable]:
         table.set("this", exp.to_identifier(name, quoted=True))
         table.meta[TABLE_KEY] = len(bound)
         bound.append(resolved)
+        for spelling in (parts, [source, schema, name], [source, name] if schema == resolved.source.default_schema else parts):
+            written[tuple(p.lower() for p in spelling)] = table.alias
+    _qualify_by_alias(tree, written)
     return bound
+
+
+def _qualify_by_alias(tree: exp.Expression, written: dict[tuple[str, ...], str]) -> None:
+    """``crm.customers.id`` names its table as written; once the table is aliased it is ``customers.id``."""
+    for column in tree.find_all(exp.Column):
+        if not column.args.get("db"):
+            continue
+        qualifier = tuple(p.name.lower() for p in column.parts[:-1])
+        alias = written.get(qualifier)
+        if alias is not None:
+            column.set("table", exp.to_identifier(alias))
+            column.set("db", None)
+            column.set("catalog", None)
 
 
 def _tag_units(tree: exp.Expression) -> None:

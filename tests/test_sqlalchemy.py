@@ -259,10 +259,8 @@ def test_polars_reads_a_cross_source_cursor(catalog):
         assert again.rows() == CROSS_SOURCE_ROWS
 
 
-# -- known engine gap --------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, raises=fedq.ProgrammingError,
-                   reason="fedq binds table-qualified columns (customers.id) but not source-qualified ones "
-                          "(crm.customers.id); the dialect qualifies columns by table name only")
+# -- columns qualified by source ------------------------------------------------------------------
 def test_source_qualified_column_references(catalog):
     with fedq.connect(catalog) as con:
         assert con.execute("SELECT crm.customers.id FROM crm.customers ORDER BY 1").fetchall() == [(1,), (2,), (3,)]
+        assert con.execute("SELECT crm.main.customers.id FROM crm.main.customers WHERE crm.customers.id = 2").fetchall() == [(2,)]

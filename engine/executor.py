@@ -15,7 +15,6 @@ from typing import Any, Callable, Iterator
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlglot import exp
 
 from fedq.engine.planner import DYNAMIC_WAIT_SECONDS, Fragment, Plan
 from fedq.errors import DatabaseError, Error, OperationalError, ProgrammingError

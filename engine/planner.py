@@ -34,7 +34,9 @@ import pyarrow as pa
 
 from fedq.catalog import BoundTable, Catalog
 from fedq.engine.binder import Binder
-from fedq.engine.capabilities import type_family, why_not_pushable
+from fedq.engine.capabilities import CAPABILITIES, type_family, why_not_pushable
+from fedq.engine.join_order import filtered_rows, order_joins
+from fedq.engine.reduction import MIN_REDUCTION_FACTOR, Reduction, choose_reduction, max_keys
 from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
 from fedq.errors import NotSupportedError, ProgrammingError
@@ -370,6 +372,7 @@ class Planner:
             original.replace(_view_table(fragment.view, original.alias_or_name))
         if self.dynamic_filtering:
             self._plan_dynamic_filters(analysed, scans)
+        self._order_joins(tree, list(scans.values()))
 
         plan = Plan(fragments, tree.sql("duckdb"), _used_params(tree, params), notes=self._notes)
         self.binder.describe(plan.local_sql, plan.local_params, {**stand_ins, **{f.view: f.schema for f in fragments}})
@@ -787,31 +790,61 @@ class Planner:
                 left, right = term.this, term.expression
                 if left.table == right.table or not {left.table, right.table} <= preserved:
                     continue
-                kinds = {_expr_type(left), _expr_type(right)}
-                if not (kinds <= exp.DataType.INTEGER_TYPES or kinds <= {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT}):
-                    continue  # keys travel as bind values: integers and text only
+                family = _key_family({_expr_type(left), _expr_type(right)})
+                if family is None:
+                    continue  # keys travel as bind values: integers, decimals, dates and text
                 sides = [(_table_of(scope, c.table), c) for c in (left, right)]
                 if any(t is None or id(t) not in scans for t, _ in sides):
                     continue
                 (ta, ca), (tb, cb) = sides
                 for (build, build_col), (probe, probe_col) in (((ta, ca), (tb, cb)), ((tb, cb), (ta, ca))):
                     b, p = scans[id(build)], scans[id(probe)]
-                    if p.dynamic is None and b.dynamic is None and not (p.exact or p.inexact) and (
+                    if p.dynamic is None and b.dynamic is None and not (p.exact or p.inexact) and _takes_keys(p.source, family) and (
                         b.exact or b.inexact or self._much_smaller(b, p)
                     ):
                         real = {f.name.lower(): f.name for f in p.request.schema}
                         build_real = {f.name.lower(): f.name for f in b.request.schema}
                         if probe_col.name.lower() in real and build_col.name.lower() in build_real:
+                            stats = self.catalog.statistics(p.bound) if p.bound is not None else None
+                            column = stats.column(real[probe_col.name.lower()]) if stats is not None else None
                             p.dynamic = DynamicFilter(build=b, build_column=build_real[build_col.name.lower()],
-                                                      probe_column=real[probe_col.name.lower()])
+                                                      probe_column=real[probe_col.name.lower()], family=family, probe=p,
+                                                      estimated_rows=stats.rows if stats is not None else None,
+                                                      column_min=column.min if column else None,
+                                                      column_max=column.max if column else None)
                             self._notes.append(f"dynamic filter: {p.view}.{p.dynamic.probe_column} IN keys of "
                                                f"{b.view}.{p.dynamic.build_column} (semi-join reduction at run time)")
                         break
 
+    def _order_joins(self, tree: exp.Expression, scans: list["Fragment"]) -> None:
+        """Inner joins over streamed scans get the order and build sides fedq's statistics say
+        (engine/join_order.py); every input of a reordered block streams, so DuckDB keeps the order."""
+        estimates = {f.view: self._estimate(f) for f in scans}
+        notes, stream = order_joins(tree, estimates, {f.view for f in scans if not f.small})
+        for fragment in scans:
+            if fragment.view in stream:
+                fragment.small = False
+        self._notes.extend(notes)
+
+    def _estimate(self, fragment: "Fragment") -> int | None:
+        """Rows a scan is expected to return: statistics' row count, narrowed by its pushed filters and
+        by its dynamic filter (build keys times the probe column's rows per distinct value)."""
+        stats = self.catalog.statistics(fragment.bound) if fragment.bound is not None else None
+        if stats is None or stats.rows is None:
+            return None
+        rows = filtered_rows(stats.rows, fragment.request.filters, stats)
+        dynamic = fragment.dynamic
+        build = self._estimate(dynamic.build) if dynamic is not None else None
+        if build is not None:
+            distinct = stats.distinct(dynamic.probe_column)
+            rows = min(rows, build * stats.rows / distinct if distinct else build)
+        return round(rows)
+
     def _much_smaller(self, build: "Fragment", probe: "Fragment") -> bool:
-        """Statistics say ``build`` is small and at least 100x smaller than ``probe``: its keys are worth sending."""
+        """Statistics say ``build`` fits the longest key list ``probe``'s source takes and is at least
+        MIN_REDUCTION_FACTOR times smaller than ``probe``: its keys are worth sending."""
         sizes = [self.catalog.row_count(f.bound) if f.bound is not None else None for f in (build, probe)]
-        return None not in sizes and sizes[0] <= 10 * MAX_DYNAMIC_KEYS and sizes[0] * 100 <= sizes[1]
+        return None not in sizes and sizes[0] <= max_keys(probe.source.binds_arrays) and sizes[0] * MIN_REDUCTION_FACTOR <= sizes[1]
 
     def _scan_fragment(self, target: BoundTable, columns: list[str], terms: list[exp.Expression], params: dict[str, Any]) -> Fragment:
         source = target.source
@@ -840,32 +873,74 @@ class Planner:
 
 
 # -- helpers ------------------------------------------------------------------------------
-MAX_DYNAMIC_KEYS = 1_000
 SMALL_TABLE_ROWS = 1_000_000  # read whole before the local query starts, so DuckDB's join order sees its size
 DYNAMIC_WAIT_SECONDS = 1.0  # a probe waits this long for its build side, then runs unreduced
 
 
 @dataclass
 class DynamicFilter:
-    """Run-time semi-join reduction: the probe scan gets ``probe_column IN (build keys)`` (or, with
-    more than MAX_DYNAMIC_KEYS keys, ``BETWEEN min AND max``) once the build side has been read —
-    if that happens within DYNAMIC_WAIT_SECONDS; a slow build side is not worth the wait."""
+    """Run-time semi-join reduction: once the build side has been read — within DYNAMIC_WAIT_SECONDS,
+    a slow build side is not worth the wait — the probe scan gets the build keys in the form
+    engine/reduction.py chooses (IN list, bound array, batched IN lists, min/max range, or nothing)."""
 
     build: "Fragment"
     build_column: str
     probe_column: str
-    chosen: str = "pending"
+    family: str = "integer"  # key type family: integer, decimal, date or text
+    probe: "Fragment | None" = field(default=None, repr=False, compare=False)
+    estimated_rows: int | None = None  # the probe's rows without reduction (statistics)
+    column_min: Any = None  # the probe column's min/max (statistics), to judge a range
+    column_max: Any = None
+    strategy: str = "pending"
+    keys: int | None = None
+    detail: str = ""
 
-    def term(self, keys: list[Any]) -> tuple[exp.Expression, dict[str, Any]]:
-        """The filter term over the probe column, with its keys as bind parameters."""
-        column = exp.column(self.probe_column, quoted=True)
-        if len(keys) <= MAX_DYNAMIC_KEYS:
-            self.chosen = f"IN-list of {len(keys)} keys"
-            names = [f"dyn{i}" for i in range(len(keys))]
-            return exp.In(this=column, expressions=[exp.Placeholder(this=n) for n in names]), dict(zip(names, keys))
-        self.chosen = f"range of {len(keys)} keys"
-        return (exp.Between(this=column, low=exp.Placeholder(this="dynlo"), high=exp.Placeholder(this="dynhi")),
-                {"dynlo": min(keys), "dynhi": max(keys)})
+    def reduce(self, keys: list[Any]) -> Reduction:
+        """Choose the reduction for the build side's distinct non-NULL keys and remember it."""
+        binds_arrays = self.probe is not None and self.probe.source.binds_arrays
+        reduction = choose_reduction(keys, self.probe_column, self.family, binds_arrays, self.column_min, self.column_max)
+        self.strategy, self.keys, self.detail = reduction.strategy, reduction.keys, reduction.reason
+        return reduction
+
+    def skip(self, reason: str) -> None:
+        self.strategy, self.detail = "none", reason
+
+    @property
+    def chosen(self) -> str:
+        """Strategy, key count and rows saved, for EXPLAIN ANALYZE."""
+        text = self.strategy if self.keys is None else f"{self.strategy} of {self.keys} keys"
+        text += f" ({self.detail})" if self.detail else ""
+        if self.probe is not None and self.strategy != "pending":
+            fetched = self.probe.stats.rows
+            text += f"; {fetched} rows fetched"
+            if self.estimated_rows is not None:
+                text += f", ~{self.estimated_rows} estimated without reduction (~{max(0, self.estimated_rows - fetched)} saved)"
+        return text
+
+
+def _key_family(kinds: set[exp.DataType.Type]) -> str | None:
+    """The type family both join columns share, if their keys can travel as bind values."""
+    T = exp.DataType.Type
+    if kinds <= exp.DataType.INTEGER_TYPES:
+        return "integer"
+    if kinds <= {T.DECIMAL} | exp.DataType.INTEGER_TYPES:
+        return "decimal"
+    if kinds == {T.DATE}:
+        return "date"
+    if kinds <= {T.VARCHAR, T.TEXT}:
+        return "text"
+    return None  # floats (NaN, -0.0), timestamps (zones), mixed families: no dynamic filter
+
+
+def _takes_keys(source: Any, family: str) -> bool:
+    """Whether ``source`` compares bound keys of ``family`` as DuckDB does: SQLite stores dates as
+    text and has no exact decimals; Arrow filters take no fractional decimals."""
+    if family in ("integer", "text"):
+        return True
+    if isinstance(source, SQLSource):
+        caps = CAPABILITIES[source.dialect]
+        return caps.temporal_logic if family == "date" else source.dialect != "sqlite"
+    return family == "date"
 
 
 @dataclass

@@ -112,6 +112,10 @@ _OPERATOR = re.compile(r"OPERATOR\s*\(\s*pg_catalog\s*\.\s*([^\s)]+)\s*\)", re.I
 _COLLATE = re.compile(r"\s+COLLATE\s+(pg_catalog\s*\.\s*)?\"?(default|C|POSIX)\"?", re.IGNORECASE)
 _FIRST_WORDS = re.compile(r"^\s*(?:/\*.*?\*/\s*|--[^\n]*\n\s*)*([A-Za-z_]+)(?:\s+([A-Za-z_]+))?", re.DOTALL)
 FEDQ_SHOW = {"SOURCES", "TABLES", "VIEWS"}
+# Every catalog table, function and cast above contains one of these (a cheap test before parsing).
+_MAYBE_CATALOG = re.compile(r"(?i)pg_|version|current_|session_user|\buser\b|reg(class|type|namespace|proc|role|oper)|"
+                            r"::\s*oid|format_type|_description|has_\w+_privilege|quote_ident|array_upper|set_config|"
+                            r"txid_current")
 
 
 # -- sorting statements --------------------------------------------------------------------------
@@ -149,6 +153,8 @@ def classify(sql: str) -> str:
         return "noop" if second == "TO" else "rollback"
     if first in ("DISCARD", "DEALLOCATE", "SAVEPOINT", "RELEASE", "LISTEN", "UNLISTEN", "CLOSE"):
         return "noop"
+    if not _MAYBE_CATALOG.search(sql):
+        return "fedq"  # the common case, decided without parsing
     tree = parse_postgres(sql)
     if tree is None:
         return "fedq"

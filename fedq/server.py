@@ -89,6 +89,7 @@ class Result:
     tag: str
     reader: pa.RecordBatchReader | None = None
     on_close: Callable[[], None] | None = None
+    notice: str | None = None
     sent: int = 0
     _rows: Iterator[list[bytes | None]] | None = None
 
@@ -177,8 +178,11 @@ class Session:
         if kind == "empty":
             return Result("EMPTY")
         if kind == "set":
-            self.settings.apply_set(sql)
-            return Result("SET" if sql.lstrip()[:3].upper() == "SET" else "RESET")
+            changed = self.settings.apply_set(sql)
+            notice = None
+            if changed == "timezone" and self.settings.values["timezone"].upper() not in ("UTC", "ETC/UTC", "GMT", "Z"):
+                notice = "fedq computes in UTC: the TimeZone setting is kept for SHOW but does not change results"
+            return Result("SET" if sql.lstrip()[:3].upper() == "SET" else "RESET", notice=notice)
         if kind == "show":
             return _table_result(self.settings.show(sql), tag="SHOW")
         if kind == "begin":
@@ -222,6 +226,7 @@ class Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.out: list[bytes] = []
+        self.buffered = 0
         try:
             startup = self.startup()
             if startup is None:
@@ -253,11 +258,12 @@ class Handler(socketserver.StreamRequestHandler):
     # -- output -------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         self.out.append(data)
-        if sum(map(len, self.out)) > 1 << 16:
+        self.buffered += len(data)
+        if self.buffered > 1 << 16:
             self.flush()
 
     def flush(self, quiet: bool = False) -> None:
-        data, self.out = b"".join(self.out), []
+        data, self.out, self.buffered = b"".join(self.out), [], 0
         try:
             self.request.sendall(data)
         except OSError:
@@ -392,6 +398,9 @@ class Handler(socketserver.StreamRequestHandler):
 
     def send_rows(self, result: Result, formats: list[int], limit: int) -> bool:
         """Send DataRows (and CommandComplete unless suspended); True if the portal is suspended."""
+        if result.notice:
+            self.write(pgwire.notice_response(result.notice))
+            result.notice = None
         if result.reader is None:
             self.write(pgwire.command_complete(result.tag) if result.tag != "EMPTY" else pgwire.EMPTY_QUERY)
             return False

@@ -618,7 +618,7 @@ class MySQLSource(SQLSource):
             lease.release(healthy=False)
             raise OperationalError(f"source '{self.name}' ({self.type_name}): expected {len(schema)} columns, got {len(fields)}")
         batches = self._batches(lease, cursor, schema, stats, started)
-        weakref.finalize(batches, lease.release, False)  # a reader dropped before its first batch
+        weakref.finalize(batches, _drop_unread, cursor, lease)  # a reader dropped before its first batch
         return pa.RecordBatchReader.from_batches(schema, batches)
 
     def _batches(
@@ -686,6 +686,14 @@ class MySQLSource(SQLSource):
             except queue.Empty:
                 return
             self._discard(connection)
+
+
+def _drop_unread(cursor: Any, lease: _Lease) -> None:
+    """A result nobody read: forget it (so the cursor's own cleanup does not read from the closed
+    connection later, raising inside the garbage collector) and close its connection."""
+    if not lease.done:
+        _abandon(cursor)
+        lease.release(healthy=False)
 
 
 def _abandon(cursor: Any) -> None:

@@ -24,6 +24,7 @@ import secrets
 import select
 import socket
 import socketserver
+import struct
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -192,7 +193,7 @@ class Session:
             self.in_transaction = False
             return Result("COMMIT" if kind == "commit" else "ROLLBACK")
         if kind == "noop":
-            return Result(sql.split()[0].upper())
+            return Result(" ".join(sql.split()[:2]).upper() if sql.split()[0].upper() == "DISCARD" else sql.split()[0].upper())
         if kind == "catalog":
             return _table_result(self.catalog.execute(sql, params))
         sql = split_dotted_schemas(sql)
@@ -279,6 +280,9 @@ class Handler(socketserver.StreamRequestHandler):
             return
         if isinstance(error, Error):
             self.write(pgwire.error_response(sqlstate(error), self.redact(str(error))))
+            return
+        if isinstance(error, pgwire.ProtocolError):
+            self.write(pgwire.error_response("0A000", str(error)))
             return
         log.error("internal error: %s: %s", type(error).__name__, self.redact(str(error)))
         self.write(pgwire.error_response("XX000", self.redact(f"internal error: {type(error).__name__}: {error}")))
@@ -439,7 +443,10 @@ class Handler(socketserver.StreamRequestHandler):
             values.append(None if length < 0 else message.bytes(length))
         fmt = (lambda i: formats[i]) if len(formats) > 1 else (lambda i: formats[0] if formats else 0)
         oids = statement.param_oids + [0] * (len(values) - len(statement.param_oids))
-        params = [pgwire.decode_parameter(v, oids[i], fmt(i)) for i, v in enumerate(values)]
+        try:
+            params = [pgwire.decode_parameter(v, oids[i], fmt(i)) for i, v in enumerate(values)]
+        except (ValueError, ArithmeticError, struct.error) as error:
+            raise ClientError("22P02", f"invalid parameter value: {error}") from None
         result_formats = [message.int16() for _ in range(message.int16())]
         old = self.session.portals.pop(portal, None)
         if old is not None and old.result is not None:
@@ -462,7 +469,7 @@ class Handler(socketserver.StreamRequestHandler):
             statement = self.session.statements.get(name)
             if statement is None:
                 raise ClientError("26000", f'prepared statement "{name}" does not exist')
-            count = max(statement.param_oids and len(statement.param_oids) or 0, _count_parameters(statement.sql))
+            count = max(len(statement.param_oids), _count_parameters(statement.sql))
             oids = [(statement.param_oids[i] if i < len(statement.param_oids) else 0) or 25 for i in range(count)]
             self.write(pgwire.parameter_description(oids))
             self.describe_rows(Portal(statement, [None] * count, []), close=True)

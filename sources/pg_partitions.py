@@ -240,7 +240,7 @@ class _Merge:
         self.partitions = partitions
         self.stats = stats
         self.schema, self.convert = conformer(partitions[0].reader.schema)
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=2 * len(partitions))
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=len(partitions))  # one decoded batch waiting per partition
         self.stop = threading.Event()
         self.on_close = on_close
         self.started = time.perf_counter()

@@ -21,7 +21,8 @@ def plan_tree(plan: Plan, width: int = 100, analyzed: bool = False) -> str:
         head = f"{fragment.view}: {fragment.source.name} ({fragment.source.type_name}) {fragment.kind}"
         if analyzed:
             stats = fragment.stats
-            head += f"  [{stats.rows:,} rows, {stats.bytes:,} bytes, {stats.seconds:.3f} s]"
+            parts = f", {stats.partitions} partitions" if stats.partitions > 1 else ""
+            head += f"  [{stats.rows:,} rows, {stats.bytes:,} bytes, {stats.seconds:.3f} s{parts}]"
         lines.append(branch + head)
         lines += [pad + "    " + part for part in _wrap(fragment.remote, pad + "    ", width)]
         for label, terms in (("exact", fragment.exact), ("inexact", fragment.inexact), ("local", fragment.local_only)):

@@ -159,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise SystemExit(f"fedq serve did not start: {log_path.read_text()}")
                     time.sleep(0.2)
+            load_before = os.getloadavg()[0]
             stats = run_clients(port, password, args.clients, args.seconds, reference)
+            stats["load_average_1min"] = {"before": round(load_before, 1), "after": round(os.getloadavg()[0], 1)}
         finally:
             server.terminate()
             try:
@@ -260,7 +262,8 @@ def report(stats: dict, args: argparse.Namespace, out: Path) -> None:
         f"| wrong answers | {stats['wrong']} |", f"| queries lost | {stats['lost']} |",
         f"| fedq sessions at PostgreSQL during the run | {stats['fedq_sessions_at_postgres_during_run']} |",
         f"| fedq sessions at PostgreSQL after shutdown | {stats['fedq_sessions_at_postgres_after_shutdown']} |",
-        "", f"Machine: {stats['machine']}.", "",
+        "", f"Machine: {stats['machine']} (1-minute load average {stats['load_average_1min']['before']} before the run, "
+        f"{stats['load_average_1min']['after']} at its end).", "",
     ]
     if stats["error_samples"]:
         lines += ["Errors seen:", "", *[f"- {e}" for e in stats["error_samples"]], ""]

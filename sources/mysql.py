@@ -351,14 +351,17 @@ class MySQLSource(SQLSource):
 
     # -- connections ------------------------------------------------------------------
     def _open(self, timeout: float | None = None) -> Any:
-        """A new connection; ``timeout`` bounds its connect and every read (default: connect_timeout, reads unbounded)."""
+        """A new connection whose connect, handshake and reads wait at most ``timeout`` (default:
+        connect_timeout; :meth:`_acquire` sets the read timeout of each lease from its deadline).
+        PyMySQL's handshake read would otherwise wait for ever on a path that accepts and goes silent."""
         import pymysql
 
         p = self._params
         try:
             connection = pymysql.connect(
                 host=p["host"], port=p["port"], user=p["user"], password=p["password"], database=p["database"],
-                connect_timeout=timeout or self.connect_timeout, read_timeout=timeout, write_timeout=timeout,
+                connect_timeout=timeout or self.connect_timeout, read_timeout=timeout or self.connect_timeout,
+                write_timeout=timeout or self.connect_timeout,
                 charset="utf8mb4", autocommit=True, conv=_converters(),
             )
         except Exception as error:  # driver errors vary; all mean "cannot reach"

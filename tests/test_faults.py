@@ -18,6 +18,8 @@ The cases:
   connection, new ones included, so no cancel request or KILL QUERY can reach the server: the
   deadline locally, and at the source its own timeout (``statement_timeout``,
   ``max_statement_time``) that fedq gave the statement, so the server stops working on it.
+* ``connect-blackhole``: the pool is empty and the path is blackholed, so the query's new
+  connection is accepted and then hears nothing (no handshake): the deadline.
 * ``refuse``: the port closes and open connections are cut: the source's connection error, at once.
 """
 from __future__ import annotations
@@ -44,7 +46,7 @@ DEADLINE = 1.5  # seconds, for the cases that end at the deadline
 MARGIN = 1.5  # what a case may take beyond its deadline
 CLEANUP_SECONDS = 5.0  # how long the source may take to notice (polled)
 SOURCES = ("pg", "my", "rest")
-CASES = ("latency", "drop", "stall", "blackhole", "refuse")
+CASES = ("latency", "drop", "stall", "blackhole", "connect-blackhole", "refuse")
 
 
 # -- the record of every case (printed at the end of the module) --------------------------------
@@ -242,6 +244,7 @@ def _connect(target: Target, timeout: float | None) -> fedq.Connection:
     con = fedq.connect(timeout=timeout)
     target.attach(con)
     with con.cursor() as cursor:  # closed, so its reader does not wait for a consumer any more
+        cursor.timeout = None  # a busy machine must not fail the warm-up
         assert len(cursor.execute(target.rows_sql + " LIMIT 5").fetchall()) == 5
     return con
 
@@ -340,6 +343,15 @@ def test_a_blackholed_source_stops_the_statement_by_itself(target: Target) -> No
         _expect_error(target, "blackhole", con, sql, DEADLINE, "exceeded its deadline")
     finally:
         arm.cancel()
+    con.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_new_connection_into_a_blackhole_ends_at_the_deadline(target: Target) -> None:
+    con = _connect(target, timeout=DEADLINE)
+    con.source(target.name).close()  # no pooled session (REST: no kept-alive connection) to fall back on
+    target.proxy.set("swallow")
+    _expect_error(target, "connect-blackhole", con, target.rows_sql, DEADLINE, "exceeded its deadline")
     con.close()
 
 

@@ -6,7 +6,8 @@ proxy. A fault ends in a ``fedq.OperationalError`` naming the source, within the
 statement is left running at the source (``pg_stat_activity``, ``information_schema.PROCESSLIST``)
 and no fedq reader thread is left waiting on the network.
 
-``pytest tests/test_faults.py -q -s`` prints a table of the cases, their outcomes and times.
+``pytest tests/test_faults.py -q -s`` prints a table of the cases, their outcomes and times
+(``FEDQ_FAULT_REPORT=path`` also writes it to a file).
 
 The cases:
 
@@ -24,6 +25,7 @@ The cases:
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -46,7 +48,7 @@ DEADLINE = 1.5  # seconds, for the cases that end at the deadline
 MARGIN = 1.5  # what a case may take beyond its deadline
 CLEANUP_SECONDS = 5.0  # how long the source may take to notice (polled)
 SOURCES = ("pg", "my", "rest")
-CASES = ("latency", "drop", "stall", "blackhole", "connect-blackhole", "refuse")
+CASES = ("latency", "drop", "stall", "blackhole", "connect-blackhole", "refuse", "server-side timeout")
 
 
 # -- the record of every case (printed at the end of the module) --------------------------------
@@ -68,7 +70,11 @@ RESULTS: list[Outcome] = []
 def report() -> Iterator[None]:
     yield
     if RESULTS:
-        print("\n\n" + summary_table(RESULTS))
+        table = summary_table(RESULTS)
+        print("\n\n" + table)
+        if os.environ.get("FEDQ_FAULT_REPORT"):  # a file to keep the figures in
+            with open(os.environ["FEDQ_FAULT_REPORT"], "w") as out:
+                out.write(table + "\n")
 
 
 def summary_table(results: list[Outcome]) -> str:
@@ -299,7 +305,7 @@ def _expect_error(target: Target, case: str, con: fedq.Connection, sql: str, dea
 def _short(message: str) -> str:
     """The error without its source prefix, cut to the words that say what happened."""
     text = message.split(": ", 1)[1] if message.startswith("source '") else message
-    return "OperationalError: " + " ".join(text.split())[:90].replace("|", "/")
+    return "OperationalError: " + " ".join(text.split())[:120].replace("|", "/")
 
 
 # -- the cases ---------------------------------------------------------------------------------
@@ -373,9 +379,11 @@ def test_postgres_stops_a_statement_at_its_deadline_by_itself(pg_data: str) -> N
         started = time.monotonic()
         with pytest.raises(fedq.OperationalError, match="statement timeout") as caught:
             source.query("SELECT pg_sleep(10) AS fedq_fault_sleep", (), FetchStats(deadline=time.monotonic() + 0.5)).read_all()
-        assert time.monotonic() - started < 2, caught.value
+        elapsed = time.monotonic() - started
+        assert elapsed < 2, caught.value
         assert "source 'pg' (postgres)" in str(caught.value)
         assert _pg_running(pg_data) == 0
+    RESULTS.append(Outcome("server-side timeout", "pg", _short(str(caught.value)), elapsed, 0.5, 0.0, "0.00 s"))
 
 
 @pytest.mark.timeout(30)
@@ -386,9 +394,11 @@ def test_mariadb_stops_a_statement_at_its_deadline_by_itself(my_data: str) -> No
         with pytest.raises(fedq.OperationalError, match="max_statement_time") as caught:
             source.query("SELECT COUNT(*) FROM fedq_fault_spin a, fedq_fault_spin b WHERE a.id < b.id", (),
                          FetchStats(deadline=time.monotonic() + 0.5)).read_all()
-        assert time.monotonic() - started < 2, caught.value
+        elapsed = time.monotonic() - started
+        assert elapsed < 2, caught.value
         assert "source 'my' (mysql)" in str(caught.value)
         assert _my_running(my_data) == 0
+    RESULTS.append(Outcome("server-side timeout", "my", _short(str(caught.value)), elapsed, 0.5, 0.0, "0.00 s"))
 
 
 @pytest.mark.timeout(30)

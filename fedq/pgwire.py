@@ -341,19 +341,32 @@ def _text_scalar(value: Any) -> str:
     if isinstance(value, (dt.date, dt.time, decimal.Decimal)):
         return str(value) if not isinstance(value, dt.time) else value.isoformat()
     if isinstance(value, dt.timedelta):
-        days, seconds = value.days, value.seconds
-        micro = f".{value.microseconds:06d}" if value.microseconds else ""
-        clock = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}{micro}"
-        return f"{days} days {clock}" if days else clock
+        return _interval(0, 0, (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "\\x" + bytes(value).hex()
+    if hasattr(value, "days") and hasattr(value, "months"):  # pyarrow's MonthDayNano (a named tuple)
+        return _interval(value.months, value.days, int(value.nanoseconds / 1000))
     if isinstance(value, (list, tuple)):
         return "{" + ",".join("NULL" if v is None else _array_element(_text_scalar(v)) for v in value) + "}"
     if isinstance(value, dict):
         return json.dumps(value, default=str)
-    if hasattr(value, "days") and hasattr(value, "months"):  # pyarrow MonthDayNano
-        return f"{value.months} mons {value.days} days {value.nanoseconds // 1000} microseconds"
     return str(value)
+
+
+def _interval(months: int, days: int, micros: int) -> str:
+    """An interval as PostgreSQL prints it (IntervalStyle postgres): ``1 year 2 mons 3 days 04:05:06.5``."""
+    parts = []
+    sign = "-" if months < 0 else ""
+    years, months = divmod(abs(months), 12)
+    for amount, unit in ((years, "year"), (months, "mon"), (days, "day")):
+        if amount:
+            parts.append(f"{sign if unit != 'day' else ''}{amount} {unit}{'s' if abs(amount) != 1 else ''}")
+    if micros or not parts:
+        negative, micros = micros < 0, abs(micros)
+        seconds, fraction = divmod(micros, 1_000_000)
+        clock = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+        parts.append(("-" if negative else "") + clock + (f".{fraction:06d}".rstrip("0") if fraction else ""))
+    return " ".join(parts)
 
 
 def _array_element(text: str) -> str:

@@ -2,6 +2,7 @@
 SQLite, Parquet and PostgreSQL (schema fedq_srv)."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import socket
@@ -188,8 +189,13 @@ def test_psycopg_types_and_casts(server):
     with _connect(server) as con:
         cur = con.execute("SELECT %s::int + 1 AS n, %s AS s, %s::date AS d, TRUE AS b, 1.5::double AS f, NULL AS z",
                           [41, "x", "2026-01-05"])
-        assert cur.fetchall() == [(42, "x", __import__("datetime").date(2026, 1, 5), True, 1.5, None)]
+        assert cur.fetchall() == [(42, "x", dt.date(2026, 1, 5), True, 1.5, None)]
         assert [c.type_code for c in cur.description] == [23, 25, 1082, 16, 701, 25]
+        cur = con.execute("SELECT INTERVAL '26 hours' AS i, INTERVAL '1 year 2 months' AS m, TIME '10:00:01' AS t, "
+                          "TIMESTAMPTZ '2026-01-01 10:00:00+00' AS tz, {'a': 1} AS j, 'x'::BLOB AS b, [1, NULL] AS l")
+        assert cur.fetchall() == [(dt.timedelta(hours=26), dt.timedelta(days=425), dt.time(10, 0, 1),
+                                   dt.datetime(2026, 1, 1, 10, 0, tzinfo=dt.timezone.utc), {"a": 1}, b"x", [1, None])]
+        assert [c.type_code for c in cur.description] == [1186, 1186, 1083, 1184, 114, 17, 1007]
 
 
 def test_errors_carry_sqlstate_and_the_session_stays_usable(server):
@@ -384,8 +390,6 @@ def test_postgres_parameters_become_qmarks():
 
 
 def test_values_are_sent_in_postgres_text_format():
-    import datetime as dt
-
     from fedq.pgwire import text_values
 
     assert text_values(pa.array([True, False, None])) == [b"t", b"f", None]

@@ -647,7 +647,10 @@ def serve(catalog_path: str | None, host: str | None = None, port: int | None = 
     host = host or settings.get("host") or DEFAULT_HOST
     port = int(port if port is not None else settings.get("port", DEFAULT_PORT))
     users = {str(k): str(v) for k, v in (settings.get("users") or {}).items()}
-    server = FedqServer(catalog_path, host, port, users, timeout=settings.get("timeout"))
+    timeout = settings.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ProgrammingError(f"[server] timeout must be a positive number of seconds, not {timeout!r}")
+    server = FedqServer(catalog_path, host, port, users, timeout=timeout)
     if not users:
         out(f"WARNING: no [server] users in the catalog: accepting password-less connections on {host} only")
     out(f"fedq serve: listening on {host}:{server.server_address[1]} (PostgreSQL protocol; "

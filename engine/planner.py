@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1156,10 +1157,14 @@ def _cast(column: exp.Expression, duck_type: str) -> exp.Expression:
 
 
 def _arrow_stand_in(duck_type: str) -> pa.DataType:
-    """A rough Arrow type for a DuckDB type name, only used to bind-check the local query."""
+    """An Arrow type for a DuckDB type name: bind-checks the local query, and tells the executor the
+    decimal a pushed query's exact decimal text becomes (other types are rough)."""
     name = duck_type.upper()
     if name in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT"):
         return pa.int64()
+    decimal = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", name)
+    if decimal and int(decimal.group(1)) <= 38:
+        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
     if name in ("DOUBLE", "FLOAT") or name.startswith("DECIMAL"):
         return pa.float64()
     if name == "BOOLEAN":

@@ -20,6 +20,15 @@ def conform_array(array: pa.Array, target: pa.DataType) -> pa.Array:
     return pc.cast(array, target, safe=True)
 
 
+def decimal_from_text(array: pa.Array, target: pa.Decimal128Type) -> pa.Array:
+    """Exact decimal text (PostgreSQL's unconstrained ``numeric``) as ``target``, rounding extra
+    fractional digits half away from zero as DuckDB's VARCHAR -> DECIMAL cast does."""
+    digits = target.scale + 1  # one guard digit decides the rounding exactly
+    trimmed = pc.replace_substring_regex(array, pattern=rf"^(-?[0-9]*\.[0-9]{{{digits}}})[0-9]+$", replacement=r"\1")
+    guarded = pc.cast(trimmed, pa.decimal128(38, digits), safe=True)
+    return pc.cast(pc.round(guarded, target.scale, round_mode="half_towards_infinity"), target, safe=True)
+
+
 def conform_batches(
     batches: Iterator[pa.RecordBatch], schema: pa.Schema, where: Callable[[str], str]
 ) -> Iterator[pa.RecordBatch]:

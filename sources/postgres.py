@@ -11,7 +11,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
@@ -21,7 +21,7 @@ from sqlglot import exp
 from fedq.catalog.types import postgres_to_arrow
 from fedq.engine.capabilities import why_not_pushable
 from fedq.errors import OperationalError
-from fedq.sources.arrow_util import conform_array
+from fedq.sources.arrow_util import conform_array, decimal_from_text
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
 from fedq.sources.pg_partitions import default_parallel_reads, partition_count, partitioned_scan
 
@@ -240,7 +240,30 @@ class PostgresSource(SQLSource):
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
         """A large table is read in ctid ranges over several connections in one snapshot (pg_partitions)."""
         partitioned = partitioned_scan(self, request, stats, _conformer)
-        return partitioned if partitioned is not None else super().scan(request, stats)
+        return self._as_declared(partitioned if partitioned is not None else super().scan(request, stats), request)
+
+    def _as_declared(self, reader: pa.RecordBatchReader, request: ScanRequest) -> pa.RecordBatchReader:
+        """A scan's unconstrained ``numeric`` columns (fetched as exact text) as the decimal the catalog declares."""
+        declared = request.schema
+        text = [i for i, (got, want) in enumerate(zip(reader.schema, declared))
+                if pa.types.is_string(got.type) and pa.types.is_decimal(want.type)]
+        if not text:
+            return reader
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                arrays = list(batch.columns)
+                for i in text:
+                    try:
+                        arrays[i] = decimal_from_text(arrays[i], declared.field(i).type)
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                        raise self.operational_error(
+                            "a value does not match its declared type",
+                            ValueError(f"{request.table} column '{declared.field(i).name}' as {declared.field(i).type}: {error}"),
+                        ) from None
+                yield pa.RecordBatch.from_arrays(arrays, schema=declared)
+
+        return pa.RecordBatchReader.from_batches(declared, batches())
 
     def scan_partitions(self, request: ScanRequest) -> int:
         try:
@@ -308,7 +331,9 @@ def _unpad(array: pa.Array) -> pa.Array:
 
 
 def _fetched_type(field: pa.Field) -> pa.DataType:
-    """Arrow type a fetched column is converted to: numeric becomes decimal, bpchar is trimmed later."""
+    """Arrow type a fetched column is converted to: numeric(p,s) becomes decimal; an unconstrained
+    numeric stays exact text (its scale is unbounded), which DuckDB casts to the type it planned;
+    bpchar is trimmed later."""
     metadata = field.metadata or {}
     pg_type = metadata.get(b"POSTGRESQL:type", b"").decode()
     if pg_type == "numeric":
@@ -316,7 +341,7 @@ def _fetched_type(field: pa.Field) -> pa.DataType:
         if typmod >= 4:
             precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
             return postgres_to_arrow(f"numeric({precision},{scale})")
-        return postgres_to_arrow("numeric")
+        return pa.string()
     if isinstance(field.type, pa.ExtensionType):
         return field.type.storage_type
     return field.type

@@ -28,11 +28,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.timeout(60)]
 REL_TOL = 1e-9
 
 # Engine bugs found by these tests; each xfail(strict=True) test below names one of them.
-BUG_PG_PLAIN_NUMERIC = (
-    "PostgreSQL numeric without precision/scale (a plain numeric column, or the numeric result of pushed "
-    "arithmetic) is fetched as decimal128(38,10) with a safe cast, so any value with more than 10 fractional "
-    "digits (a column holding 1.0/3; o.total * 0.123456789012) fails: 'Rescaling Decimal value would cause "
-    "data loss'")
+# (none open: the last, unconstrained PostgreSQL numeric, is now read as exact text and cast by DuckDB)
 
 
 
@@ -239,7 +235,7 @@ def _same_type(left: pa.DataType, right: pa.DataType) -> bool:
     return left.equals(right)
 
 
-ROUND_TRIP_BUGS = {"ratios": BUG_PG_PLAIN_NUMERIC}
+ROUND_TRIP_BUGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("table", [
@@ -554,7 +550,7 @@ SINGLE_SOURCE_PUSHDOWN = [
     Case("pg_only_order_by_alias_shadowing_column",
          "SELECT p.p_id AS price, p.price AS p_id FROM {products} p ORDER BY price LIMIT 5", ordered=True),
     Case("pg_only_decimal_arithmetic_scale_over_10",
-         "SELECT o.o_id, o.total * 0.123456789012 AS x FROM {orders} o", marks=known_bug(BUG_PG_PLAIN_NUMERIC)),
+         "SELECT o.o_id, o.total * 0.123456789012 AS x FROM {orders} o"),
     Case("pg_only_real_column_ranges", "SELECT p.p_id, p.score FROM {products} p WHERE p.score IS NOT NULL"),
     Case("pg_only_distinct_text_order_limit",
          "SELECT DISTINCT p.category FROM {products} p ORDER BY p.category LIMIT 3", ordered=True),

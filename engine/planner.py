@@ -531,10 +531,14 @@ class Planner:
             remote.set(key, None)
         if top_n:
             count = int(limit.expression.name) + (int(offset.expression.name) if offset is not None else 0)
-            if order is not None:
+            # A constant key ties every row: left out, since sources read an integer literal in
+            # ORDER BY as a column position and refuse other constants.
+            remote_keys = [(key, o) for key, o in zip(mapping.keys, order.expressions) if key.find(exp.Column)] \
+                if order is not None else []
+            if remote_keys:
                 remote.set("order", exp.Order(expressions=[
                     exp.Ordered(this=key.copy(), desc=o.args.get("desc"), nulls_first=o.args.get("nulls_first"))
-                    for key, o in zip(mapping.keys, order.expressions)
+                    for key, o in remote_keys
                 ]))
             remote.set("limit", exp.Limit(expression=exp.Literal.number(count)))
         _to_remote_names(remote, bound)

@@ -19,7 +19,10 @@ def _collate(node: exp.Expression, collation: str) -> exp.Expression:
 
 
 def _apply_collation(tree: exp.Expression, collation: str) -> None:
-    """Wrap text operands of ranges, sorts and MIN/MAX in ``COLLATE "C"`` (hazards 1 and 4)."""
+    """Wrap text operands of ranges, sorts and MIN/MAX in ``COLLATE "C"`` (hazards 1 and 4).
+
+    BETWEEN's bounds are parenthesized: PostgreSQL's grammar takes no COLLATE there
+    (``x BETWEEN ('a' COLLATE "C") AND …``)."""
     targets: list[exp.Expression] = []
     for node in tree.walk():
         if isinstance(node, RANGE_COMPARISONS):
@@ -32,7 +35,9 @@ def _apply_collation(tree: exp.Expression, collation: str) -> None:
             targets.append(node.this)
     for target in targets:
         if not isinstance(target.parent, exp.Collate):
-            target.replace(_collate(target, collation))
+            bound = isinstance(target.parent, exp.Between) and target.arg_key in ("low", "high")
+            collated = _collate(target, collation)
+            target.replace(exp.Paren(this=collated) if bound else collated)
 
 
 def _apply_like_escape(tree: exp.Expression, escape: str) -> None:

@@ -1105,6 +1105,8 @@ def _params_fit(node: exp.Expression, params: dict[str, Any]) -> bool:
         family, given = type_family(target.this), _value_family(value)
         if given != family and not (family == "text" and isinstance(value, str)):
             return False
+        if isinstance(value, int) and not -2**63 <= value < 2**63:
+            return False  # no source binds it; DuckDB compares it exactly
     return True
 
 

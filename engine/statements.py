@@ -52,10 +52,35 @@ def _explain_prefix(sql: str) -> tuple[str, str]:
     return kind, " " * match.end() + sql[match.end():]
 
 
+@dataclass(frozen=True)
+class _Marker:
+    """A parameter marker in the SQL text: ``?``, the ``?`` of ``?::`` (one QDCOLON token to sqlglot),
+    or ``$N`` (PARAMETER then NUMBER to sqlglot)."""
+
+    text: str
+    start: int
+    end: int  # inclusive
+    token_type: TokenType = TokenType.PLACEHOLDER
+
+
+def _markers(tokens: list) -> list[_Marker]:
+    marks = []
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if token.token_type == TokenType.PLACEHOLDER:
+            marks.append(_Marker(token.text, token.start, token.end))
+        elif token.token_type == TokenType.QDCOLON and token.text == "?::":
+            marks.append(_Marker("?", token.start, token.end, TokenType.QDCOLON))
+        elif (token.token_type == TokenType.PARAMETER and token.text == "$" and following is not None
+              and following.token_type == TokenType.NUMBER and following.start == token.end + 1
+              and following.text.isdigit()):
+            marks.append(_Marker(f"${following.text}", token.start, following.end))
+    return marks
+
+
 def _number_placeholders(sql: str, params: Sequence[Any] | dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
     """Rewrite ``?`` (qmark) markers to ``$pN`` and pair them with their values."""
-    tokens = _tokens(sql)
-    marks = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER]
+    marks = _markers(_tokens(sql))
     if params is None:
         params = ()
     if isinstance(params, dict):
@@ -76,6 +101,8 @@ def _number_placeholders(sql: str, params: Sequence[Any] | dict[str, Any] | None
                 raise ProgrammingError(f"parameter {mark.text} has no value ({len(params)} given)")
         pieces += [sql[cursor:mark.start], f"${name}"]
         cursor = mark.end + 1
+        if mark.token_type == TokenType.QDCOLON:
+            pieces.append("::")
     pieces.append(sql[cursor:])
     return "".join(pieces), values
 
@@ -111,10 +138,19 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
         name = (refresh.group(1) or "").strip('"')
         return Statement("refresh", exp.Identifier(this=name), {})  # an empty name: every source
     kind, body = _explain_prefix(sql)
-    tree = parse_sql(body, shown=sql)  # errors carry positions in the text the user wrote
-    numbered, values = _number_placeholders(body, params)
-    if values or numbered != body:
-        tree = parse_sql(numbered)
+    try:
+        tree: exp.Expression | None = parse_sql(body, shown=sql)  # errors carry positions in the text the user wrote
+        syntax_error = None
+    except ProgrammingError as error:
+        tree, syntax_error = None, error  # '?::INT' parses only once its marker is numbered
+    try:
+        numbered, values = _number_placeholders(body, params)
+        if tree is None or values or numbered != body:
+            tree = parse_sql(numbered)
+    except ProgrammingError:
+        if syntax_error is not None:
+            raise syntax_error from None
+        raise
     if isinstance(tree, QUERY_TYPES):
         return Statement(kind, tree, values)
     if kind != "query":

@@ -418,7 +418,9 @@ class MySQLSource(SQLSource):
         connection._read_timeout = None if deadline_seconds is None else deadline_seconds + READ_TIMEOUT_GRACE
         if not self._server.get("mariadb"):  # MySQL: the session's max_execution_time, reset to 0 without a deadline
             wanted = 0 if deadline_seconds is None else max(1, math.ceil((deadline_seconds + STATEMENT_TIMEOUT_GRACE) * 1000))
-            if getattr(connection, "_fedq_max_execution_time", 0) != wanted:
+            current = getattr(connection, "_fedq_max_execution_time", 0)
+            close_enough = wanted and current and wanted <= current <= wanted + 1000  # at most 1 s longer: kept
+            if current != wanted and not close_enough:
                 try:
                     with connection.cursor() as cursor:
                         cursor.execute(f"SET SESSION max_execution_time = {wanted}")

@@ -35,6 +35,7 @@ SESSION_SETUP = (
 NETWORK_DEFAULTS = {"keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5",
                     "keepalives_count": "3", "tcp_user_timeout": "30000"}
 STATEMENT_TIMEOUT_GRACE = 0.25  # seconds the server-side statement_timeout adds to the query's deadline
+STATEMENT_TIMEOUT_SLACK = 1.0  # seconds a pooled session's timeout may exceed that before it is SET again
 
 
 def _with_connect_timeout(dsn: str, seconds: float) -> str:
@@ -309,9 +310,14 @@ def _statement_timeout(connection: Any, seconds: float | None) -> None:
     """Give the session the statement's deadline (``statement_timeout``, plus a grace so the local
     deadline normally ends the query first), so the server stops the statement by itself even when
     no cancel request reaches it. No deadline resets it to 0, so a pooled session never keeps an
-    earlier query's timeout. A SET is sent only when the value changes."""
+    earlier query's timeout. A SET is sent only when the value must change: a session whose timeout
+    is at most STATEMENT_TIMEOUT_SLACK longer than wanted keeps it (queries with the same deadline
+    setting then cost no extra round trip)."""
     wanted = 0 if seconds is None else max(1, math.ceil((seconds + STATEMENT_TIMEOUT_GRACE) * 1000))
-    if getattr(connection, "_fedq_statement_timeout", 0) != wanted:
+    current = getattr(connection, "_fedq_statement_timeout", 0)
+    if wanted and current and wanted <= current <= wanted + STATEMENT_TIMEOUT_SLACK * 1000:
+        return
+    if current != wanted:
         with connection.cursor() as cursor:
             cursor.execute(f"SET statement_timeout = {wanted}")
         connection._fedq_statement_timeout = wanted

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import logging
-import os
 import secrets
 import select
 import socket
@@ -38,7 +37,7 @@ from sqlglot.tokens import TokenType
 import fedq
 from fedq import pgwire
 from fedq.errors import (
-    DataError, Error, IntegrityError, InternalError, NotSupportedError, OperationalError, ProgrammingError, redact,
+    DataError, Error, IntegrityError, NotSupportedError, OperationalError, ProgrammingError, redact,
 )
 from fedq.pg_catalog import CatalogEngine, Settings, classify, split_statements
 

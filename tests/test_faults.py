@@ -15,10 +15,10 @@ The cases:
 * ``drop``: the connection closes after 64 kB of the result: the source's read error, at once.
 * ``stall``: after 64 kB of the result nothing more arrives, the connection stays open (one stuck
   flow; a new connection still gets through): the deadline, cancel requests included.
-* ``blackhole``: while the source is working on a slow statement, nothing gets through on any
-  connection, new ones included, so no cancel request or KILL QUERY can reach the server: the
-  deadline locally, and at the source its own timeout (``statement_timeout``,
-  ``max_statement_time``) that fedq gave the statement, so the server stops working on it.
+* ``blackhole``: while a database works on a slow statement (REST: before the request), nothing
+  gets through on any connection, new ones included, so no cancel request or KILL QUERY can reach
+  the server: the deadline locally, and at the source the timeout fedq gave the statement
+  (``statement_timeout``, ``max_statement_time``), so the server stops working on it by itself.
 * ``connect-blackhole``: the pool is empty and the path is blackholed, so the query's new
   connection is accepted and then hears nothing (no handshake): the deadline.
 * ``refuse``: the port closes and open connections are cut: the source's connection error, at once.
@@ -30,6 +30,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import adbc_driver_postgresql.dbapi as pgdb
 import pymysql
@@ -197,7 +198,7 @@ class Target:
 
 
 def _threads_left() -> list[str]:
-    """fedq threads of this source still alive: fragment readers, REST workers, cancel/KILL senders."""
+    """fedq threads still alive: fragment readers, REST workers, cancel and KILL senders (one case runs at a time)."""
     return [t.name for t in threading.enumerate() if t.name.startswith("fedq-")]
 
 
@@ -206,8 +207,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     name = request.param
     if name == "pg":
         dsn = request.getfixturevalue("pg_data")
-        proxy = FaultProxy(int(_port(dsn, 5432)))
-        proxied = dsn.replace(f":{_port(dsn, 5432)}/", f":{proxy.port}/")
+        proxy = FaultProxy(urlsplit(dsn).port or 5432)
+        proxied = _via(dsn, proxy)
         yield Target(name, proxy, lambda con: con.attach("pg", "postgres", dsn=proxied, connect_timeout=2),
                      "SELECT id, payload FROM pg.fedq_fault.rows",
                      "SELECT count(*) FROM pg.fedq_fault.spin a, pg.fedq_fault.spin b WHERE a.id < b.id",
@@ -216,10 +217,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         _pg_stop_spinning(dsn)
     elif name == "my":
         dsn = request.getfixturevalue("my_data")
-        port = _parse_dsn(dsn)["port"]
-        proxy = FaultProxy(port)
-        proxied = dsn.replace(f":{port}/", f":{proxy.port}/")
-        assert proxied != dsn, "the MySQL DSN must name its port"
+        proxy = FaultProxy(_parse_dsn(dsn)["port"])
+        proxied = _via(dsn, proxy)
         yield Target(name, proxy, lambda con: con.attach("my", "mysql", dsn=proxied, connect_timeout=2),
                      "SELECT id, payload FROM my.fedq_fault_rows",
                      "SELECT count(*) FROM my.fedq_fault_spin a, my.fedq_fault_spin b WHERE a.id < b.id",
@@ -239,10 +238,11 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         proxy.close()
 
 
-def _port(dsn: str, default: int) -> int:
-    from urllib.parse import urlsplit
-
-    return urlsplit(dsn).port or default
+def _via(dsn: str, proxy: FaultProxy) -> str:
+    """``dsn`` with the proxy's port in place of the server's (user and password kept)."""
+    parts = urlsplit(dsn)
+    user = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=(user + "@" if user else "") + f"127.0.0.1:{proxy.port}"))
 
 
 def _connect(target: Target, timeout: float | None) -> fedq.Connection:

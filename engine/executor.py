@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from fedq.engine.planner import DYNAMIC_WAIT_SECONDS, Fragment, Plan
 from fedq.errors import DatabaseError, DataError, Error, OperationalError, ProgrammingError
-from fedq.sources.arrow_util import decimal_from_text
+from fedq.sources.arrow_util import with_exact_decimals
 
 QUEUE_BATCHES = 8
 _END = object()
@@ -76,29 +76,11 @@ class FragmentStream:
     def _exact_decimals(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         """A pushed query's decimal text (PostgreSQL's unconstrained numeric) as the decimal DuckDB planned
         for it, so a local SUM or comparison sees the type the all-local query would."""
-        planned = self.fragment.schema
-        if self.fragment.kind != "query" or planned is None or len(planned) != len(reader.schema):
+        if self.fragment.kind != "query" or self.fragment.schema is None:
             return reader
-        text = [i for i, (got, want) in enumerate(zip(reader.schema, planned))
-                if pa.types.is_string(got.type) and pa.types.is_decimal128(want.type)]
-        if not text:
-            return reader
-        schema = reader.schema
-        for i in text:
-            schema = schema.set(i, schema.field(i).with_type(planned.field(i).type))
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            for batch in reader:
-                arrays = list(batch.columns)
-                for i in text:
-                    try:
-                        arrays[i] = decimal_from_text(arrays[i], schema.field(i).type)
-                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-                        raise DataError(f"source '{self.fragment.source.name}': column '{schema.field(i).name}' "
-                                        f"does not fit {schema.field(i).type}: {error}") from None
-                yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-        return pa.RecordBatchReader.from_batches(schema, batches())
+        name = self.fragment.source.name
+        return with_exact_decimals(reader, self.fragment.schema, lambda field, error: DataError(
+            f"source '{name}': column '{field.name}' does not fit {field.type}: {error}"))
 
     def _check_shape(self, fetched: pa.Schema) -> None:
         """A scan must return the columns and types fedq planned with; anything else means the table

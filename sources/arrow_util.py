@@ -29,6 +29,33 @@ def decimal_from_text(array: pa.Array, target: pa.Decimal128Type) -> pa.Array:
     return pc.cast(pc.round(guarded, target.scale, round_mode="half_towards_infinity"), target, safe=True)
 
 
+def with_exact_decimals(reader: pa.RecordBatchReader, planned: pa.Schema,
+                        failure: Callable[[pa.Field, Exception], Exception]) -> pa.RecordBatchReader:
+    """``reader`` with each text column that ``planned`` says is a decimal converted by
+    :func:`decimal_from_text`; ``failure(field, error)`` is raised for a value that does not fit."""
+    if len(planned) != len(reader.schema):
+        return reader
+    text = [i for i, (got, want) in enumerate(zip(reader.schema, planned))
+            if pa.types.is_string(got.type) and pa.types.is_decimal128(want.type)]
+    if not text:
+        return reader
+    schema = reader.schema
+    for i in text:
+        schema = schema.set(i, schema.field(i).with_type(planned.field(i).type))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            arrays = list(batch.columns)
+            for i in text:
+                try:
+                    arrays[i] = decimal_from_text(arrays[i], schema.field(i).type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                    raise failure(schema.field(i), error) from None
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
 def conform_batches(
     batches: Iterator[pa.RecordBatch], schema: pa.Schema, where: Callable[[str], str]
 ) -> Iterator[pa.RecordBatch]:

@@ -11,7 +11,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterator
+from typing import Any, Hashable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
@@ -21,7 +21,7 @@ from sqlglot import exp
 from fedq.catalog.types import postgres_to_arrow
 from fedq.engine.capabilities import why_not_pushable
 from fedq.errors import OperationalError
-from fedq.sources.arrow_util import conform_array, decimal_from_text
+from fedq.sources.arrow_util import conform_array, with_exact_decimals
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
 from fedq.sources.pg_partitions import default_parallel_reads, partition_count, partitioned_scan
 
@@ -245,26 +245,9 @@ class PostgresSource(SQLSource):
 
     def _as_declared(self, reader: pa.RecordBatchReader, request: ScanRequest) -> pa.RecordBatchReader:
         """A scan's unconstrained ``numeric`` columns (fetched as exact text) as the decimal the catalog declares."""
-        declared = request.schema
-        text = [i for i, (got, want) in enumerate(zip(reader.schema, declared))
-                if pa.types.is_string(got.type) and pa.types.is_decimal(want.type)]
-        if not text:
-            return reader
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            for batch in reader:
-                arrays = list(batch.columns)
-                for i in text:
-                    try:
-                        arrays[i] = decimal_from_text(arrays[i], declared.field(i).type)
-                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-                        raise self.operational_error(
-                            "a value does not match its declared type",
-                            ValueError(f"{request.table} column '{declared.field(i).name}' as {declared.field(i).type}: {error}"),
-                        ) from None
-                yield pa.RecordBatch.from_arrays(arrays, schema=declared)
-
-        return pa.RecordBatchReader.from_batches(declared, batches())
+        return with_exact_decimals(reader, request.schema, lambda field, error: self.operational_error(
+            "a value does not match its declared type",
+            ValueError(f"{request.table} column '{field.name}' as {field.type}: {error}")))
 
     def scan_partitions(self, request: ScanRequest) -> int:
         try:

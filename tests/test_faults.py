@@ -257,8 +257,9 @@ def _connect(target: Target, timeout: float | None) -> fedq.Connection:
 
 # libpq has no read timeout and ADBC exposes neither its socket nor a way to close a connection
 # another thread reads from: a PostgreSQL reader waiting on a path that stalled while the far end
-# still acknowledges (this proxy) is only freed when the connection fails. On a real network the
-# TCP keepalives fedq sets (10 s idle, 3 probes 5 s apart) fail it; here the test cuts it.
+# still acknowledges (this proxy) is only freed when the connection fails. On a real network, where
+# a dead path stops acknowledging too, the keepalives and tcp_user_timeout fedq sets fail it within
+# about 30 s; here the test cuts it.
 HELD_UNTIL_THE_PATH_FAILS = {("stall", "pg"), ("blackhole", "pg")}
 
 

@@ -816,7 +816,8 @@ class Planner:
                                                       probe_column=real[probe_col.name.lower()], family=family, probe=p,
                                                       estimated_rows=stats.rows if stats is not None else None,
                                                       column_min=column.min if column else None,
-                                                      column_max=column.max if column else None)
+                                                      column_max=column.max if column else None,
+                                                      column_distinct=stats.distinct(real[probe_col.name.lower()]) if stats else None)
                             self._notes.append(f"dynamic filter: {p.view}.{p.dynamic.probe_column} IN keys of "
                                                f"{b.view}.{p.dynamic.build_column} (semi-join reduction at run time)")
                         break
@@ -896,6 +897,7 @@ class DynamicFilter:
     estimated_rows: int | None = None  # the probe's rows without reduction (statistics)
     column_min: Any = None  # the probe column's min/max (statistics), to judge a range
     column_max: Any = None
+    column_distinct: int | None = None  # the probe column's distinct values (statistics)
     strategy: str = "pending"
     keys: int | None = None
     detail: str = ""
@@ -903,7 +905,8 @@ class DynamicFilter:
     def reduce(self, keys: list[Any]) -> Reduction:
         """Choose the reduction for the build side's distinct non-NULL keys and remember it."""
         binds_arrays = self.probe is not None and self.probe.source.binds_arrays
-        reduction = choose_reduction(keys, self.probe_column, self.family, binds_arrays, self.column_min, self.column_max)
+        reduction = choose_reduction(keys, self.probe_column, self.family, binds_arrays, self.column_min, self.column_max,
+                                     self.column_distinct)
         self.strategy, self.keys, self.detail = reduction.strategy, reduction.keys, reduction.reason
         return reduction
 

@@ -14,7 +14,8 @@ strategy              sent to the probe's source
                       superset under a case-insensitive or PAD SPACE collation), and only when the
                       probe column's min/max say it keeps at most RANGE_MAX_COVERAGE of the values
 ``empty``             ``FALSE``: no build keys, so no probe row can join
-``none``              nothing: too many keys for a list and no useful range
+``none``              nothing: the keys are more than KEYS_MAX_FRACTION of the probe column's
+                      distinct values (statistics), or too many for a list and no useful range
 ====================  =========================================================================
 
 Batches go in one statement, not one statement each: one round trip, one snapshot, and the source
@@ -45,6 +46,7 @@ IN_LIST_MAX_KEYS = 1_000  # one IN list, and the size of each batch
 BATCHED_IN_MAX_KEYS = 10_000  # OR of IN lists in one statement (10 lists)
 ARRAY_MAX_KEYS = 250_000  # one bound array parameter (sources with binds_arrays)
 RANGE_MAX_COVERAGE = 0.5  # send a min/max range only if it spans at most this share of the probe column's range
+KEYS_MAX_FRACTION = 0.4  # beyond one IN list, send keys only if they are at most this share of the probe column's distinct values
 MIN_REDUCTION_FACTOR = 100  # statistics alone plan a dynamic filter when the build side is this many times smaller
 
 KEY_FAMILIES = ("integer", "decimal", "date", "text")
@@ -67,14 +69,18 @@ def max_keys(binds_arrays: bool) -> int:
 
 
 def choose_reduction(keys: list[Any], column: str, family: str, binds_arrays: bool,
-                     column_min: Any = None, column_max: Any = None) -> Reduction:
-    """The reduction for ``keys`` (distinct, no NULLs) over the probe column ``column``."""
+                     column_min: Any = None, column_max: Any = None, column_distinct: int | None = None) -> Reduction:
+    """The reduction for ``keys`` (distinct, no NULLs) over the probe column ``column``; ``column_*``
+    are the probe column's statistics (None: unknown)."""
     target = exp.column(column, quoted=True)
     count = len(keys)
     if not keys:
         return Reduction("empty", 0, exp.false(), reason="no build keys: the probe returns nothing")
     if count <= IN_LIST_MAX_KEYS:
         return Reduction("in-list", count, *_in_list(target, keys, 0))
+    if column_distinct and count > KEYS_MAX_FRACTION * column_distinct:
+        return Reduction("none", count, reason=f"the keys are {min(1.0, count / column_distinct):.0%} of the probe "
+                                               f"column's ~{column_distinct} values: an index lookup per key costs more than reading it all")
     if binds_arrays and count <= ARRAY_MAX_KEYS:
         return Reduction("array", count, exp.EQ(this=target, expression=exp.Any(this=exp.Paren(this=exp.Placeholder(this="dynarr")))),
                          {"dynarr": list(keys)})

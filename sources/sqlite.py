@@ -119,8 +119,10 @@ class SQLiteSource(SQLSource):
 
         rows = self.row_count(table, exact)
         quoted = exp.to_identifier(table.name, quoted=True).sql("sqlite")
-        types = {f.name: f.type for f in self.table_schema(table)}
+        if table not in self._unsafe:
+            self.table_schema(table)  # learns the columns whose stored values do not match their type
         unsafe = self.unsafe_columns(table)
+        types = {name: sqlite_to_arrow(decl) for _, name, decl, *_ in self._rows(f"PRAGMA table_info({quoted})")}
         per_value: dict[str, int] = {}
         if self._rows("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")[0][0]:
             for index, stat in self._rows("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ? AND idx IS NOT NULL", (table.name,)):

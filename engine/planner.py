@@ -905,8 +905,9 @@ class DynamicFilter:
     def reduce(self, keys: list[Any]) -> Reduction:
         """Choose the reduction for the build side's distinct non-NULL keys and remember it."""
         binds_arrays = self.probe is not None and self.probe.source.binds_arrays
+        cast = "TEXT" if self.family == "text" and self.probe is not None and self.probe.source.dialect == "postgres" else None
         reduction = choose_reduction(keys, self.probe_column, self.family, binds_arrays, self.column_min, self.column_max,
-                                     self.column_distinct)
+                                     self.column_distinct, cast)
         self.strategy, self.keys, self.detail = reduction.strategy, reduction.keys, reduction.reason
         return reduction
 

@@ -69,10 +69,15 @@ def max_keys(binds_arrays: bool) -> int:
 
 
 def choose_reduction(keys: list[Any], column: str, family: str, binds_arrays: bool,
-                     column_min: Any = None, column_max: Any = None, column_distinct: int | None = None) -> Reduction:
+                     column_min: Any = None, column_max: Any = None, column_distinct: int | None = None,
+                     cast: str | None = None) -> Reduction:
     """The reduction for ``keys`` (distinct, no NULLs) over the probe column ``column``; ``column_*``
-    are the probe column's statistics (None: unknown)."""
+    are the probe column's statistics (None: unknown); ``cast`` is a type the column is compared as
+    (PostgreSQL text keys: ``CAST(col AS TEXT)``, since a uuid or json column read as text has no
+    ``= text`` operator; on text and varchar columns the cast is a no-op that keeps the index)."""
     target = exp.column(column, quoted=True)
+    if cast is not None:
+        target = exp.cast(target, cast)
     count = len(keys)
     if not keys:
         return Reduction("empty", 0, exp.false(), reason="no build keys: the probe returns nothing")

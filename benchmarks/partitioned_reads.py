@@ -255,20 +255,33 @@ def markdown(report: dict) -> str:
         f"PostgreSQL {table['server_version']} on the same machine ({report['machine']['cpus']} CPUs), "
         f"{report['when']}; median of {report['runs']} runs after a warm-up, modes interleaved.",
         "",
-        "| engine | query | mode | partitions | median s | M rows/s | vs single | client CPU s | server CPU s | machine busy CPU s | other work CPU s | load (1 min) | same rows |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| engine | query | mode | partitions | median s | M rows/s | vs single | client CPU s | server CPU s | cores used | machine busy CPU s | other work CPU s | load (1 min) | same rows |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in report["results"]:
         m = r["median"]
         lines.append(f"| {r['engine']} | {r['query']} | {r['mode']} | {r['partitions']} | {m['seconds']:.2f} | "
                      f"{r['rows_per_second'] / 1e6:.2f} | {r['speedup_vs_single']:.2f}x | {m['client_cpu']:.2f} | "
-                     f"{m['server_cpu']:.2f} | {m['machine_cpu']:.2f} | {m['other_cpu']:.2f} | {m['load1']:.2f} | "
+                     f"{m['server_cpu']:.2f} | {(m['client_cpu'] + m['server_cpu']) / m['seconds']:.2f} | "
+                     f"{m['machine_cpu']:.2f} | {m['other_cpu']:.2f} | {m['load1']:.2f} | "
                      f"{'yes' if r['correct'] else 'NO'} |")
+    single = next(r for r in report["results"] if r["engine"] == "fedq" and r["query"] == "fetch" and r["mode"] == "single")
+    best = max((r for r in report["results"] if r["engine"] == "fedq" and r["query"] == "fetch"), key=lambda r: r["speedup_vs_single"])
+    need = single["median"]["client_cpu"] + single["median"]["server_cpu"]
+    cpus = report["machine"]["cpus"]
+    lines += ["", f"**Ceiling on this machine.** Reading the table once costs {need:.1f} CPU-seconds "
+              f"(client {single['median']['client_cpu']:.1f}: COPY binary decoding to Arrow, conversion, DuckDB; server "
+              f"{single['median']['server_cpu']:.1f}: scanning and encoding), client and server sharing the same {cpus} CPUs. "
+              f"No schedule finishes under {need / cpus:.2f} s, so on an idle machine partitions can gain at most "
+              f"(single-stream wall) / {need / cpus:.2f} s; the single stream already overlaps client and server "
+              f"(it used {need / single['median']['seconds']:.2f} cores here). Best fetch speed-up measured: "
+              f"{best['speedup_vs_single']:.2f}x ({best['mode']}), while other work on the machine took "
+              f"{best['median']['other_cpu'] / best['median']['machine_cpu'] * 100 if best['median']['machine_cpu'] else 0:.0f}% of its busy CPU."]
     lines += ["", "Queries:", ""] + [f"- `{name}`: `{sql}`" for name, sql in report["queries"].items()]
     lines += ["", "`adbc` rows read the same ctid ranges with ADBC alone (no fedq, no DuckDB), one thread per connection.",
               "CPU columns are CPU-seconds during the run: this process (client), the PostgreSQL server processes "
               "serving it, the whole machine (from /proc/stat), and the machine minus both (other work, e.g. other "
-              "processes on a shared machine).", ""]
+              "processes on a shared machine); cores used = (client + server) / wall seconds.", ""]
     return "\n".join(lines)
 
 

@@ -157,6 +157,11 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
             isinstance(side, exp.Subquery) for side in (node.this, node.expression)
         ):
             return f"{dialect} has no parenthesized set-operation operands"
+        if isinstance(node, exp.Group) and any(
+            isinstance(key, (exp.Literal, exp.Boolean, exp.Null)) and not (isinstance(key, exp.Literal) and key.is_int)
+            for key in node.expressions
+        ):
+            return "a constant GROUP BY key (PostgreSQL refuses one that is not a column position)"
         if isinstance(node, exp.Join):
             kind = (node.side or node.kind or "inner").lower()
             if kind not in caps.join_kinds or node.args.get("using") or node.args.get("method"):

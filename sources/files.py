@@ -467,6 +467,8 @@ def _translate(node: exp.Expression, schema: pa.Schema, params: dict[str, Any]) 
         column, dtype = _field(node.this, schema)
         _reject_float_order(dtype, exp.EQ)
         values = [_literal(v, dtype, params) for v in node.expressions]
+        if len({v.type for v in values}) > 1:
+            raise _NotPushable  # (1, 0.5) on an integer column: one array of the first's type would hold 0
         return column.isin(pa.array([v.as_py() for v in values], type=values[0].type if values else dtype))
     if isinstance(node, exp.Between):
         column, dtype = _field(node.this, schema)

@@ -1,0 +1,100 @@
+"""The long differential-fuzzing run: ``.venv/bin/python -m tests.fuzz_run --queries 20000 --seed 7``.
+
+Builds the data set of tests/fuzzdata.py in every source kind (PostgreSQL schema ``fedq_fuzz_run``,
+MariaDB tables ``fedq_fuzz_run_*``, so a run and the test suite do not collide; SQLite, DuckDB, Parquet, CSV, JSON files in a temporary folder, REST
+on a local HTTP server), then runs generated queries through the three oracles of
+tests/fuzzcheck.py in turn (differential, TLP, NoREC). Query ``i`` of seed ``N`` is generated from
+``random.Random(f"{N}:{i}")``, so ``--replay N:i`` runs exactly that query again.
+
+Bounded by ``--queries`` and ``--max-seconds``; prints progress every ``--progress`` queries and a
+summary (queries per oracle and per source kind, mismatches). Each mismatch is appended to
+``--out`` (default ``fuzz-mismatches.txt``) with its placement, query, difference and the last
+remote statements. Exit status 1 when any mismatch was found.
+
+The servers come from FEDQ_TEST_PG_DSN and FEDQ_TEST_MYSQL_DSN (defaults as in tests/conftest.py).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("FEDQ_FUZZ_PG_SCHEMA", "fedq_fuzz_run")  # not the test suite's fedq_fuzz
+os.environ.setdefault("FEDQ_FUZZ_MY_PREFIX", "fedq_fuzz_run_")
+
+from conftest import MYSQL_DSN, PG_DSN  # noqa: E402
+from fuzzcheck import Mismatch, Oracles, fuzz_session  # noqa: E402
+from fuzzdata import KINDS  # noqa: E402
+from fuzzgen import Generator, RandomChooser, placement  # noqa: E402
+
+ORACLES = ("differential", "tlp", "norec")
+
+
+def run_one(oracles: Oracles, seed: int, index: int, which: tuple[str, ...], kinds: tuple[str, ...]) -> Mismatch | None:
+    """Generate query ``index`` of ``seed`` and check it with the oracle whose turn it is."""
+    chooser = RandomChooser(random.Random(f"{seed}:{index}"))
+    where = placement(chooser, kinds)
+    generator = Generator(chooser)
+    oracle = which[index % len(which)]
+    if oracle == "differential":
+        return oracles.differential(generator.query(), where)
+    if oracle == "tlp":
+        return oracles.tlp(generator.tlp(), where)
+    return oracles.norec(generator.norec(), where)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--queries", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-seconds", type=float, default=4 * 3600.0)
+    parser.add_argument("--oracles", default=",".join(ORACLES), help="comma-separated subset of " + ",".join(ORACLES))
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated source kinds to place tables in")
+    parser.add_argument("--out", default="fuzz-mismatches.txt")
+    parser.add_argument("--progress", type=int, default=250)
+    parser.add_argument("--replay", help="SEED:INDEX: run that one query and print its report")
+    args = parser.parse_args(argv)
+    which = tuple(o for o in args.oracles.split(",") if o)
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    if set(which) - set(ORACLES) or set(kinds) - set(KINDS):
+        parser.error(f"oracles must be among {ORACLES}, kinds among {KINDS}")
+
+    with tempfile.TemporaryDirectory(prefix="fedq-fuzz-") as folder, \
+            fuzz_session(PG_DSN, MYSQL_DSN, Path(folder)) as oracles:
+        if oracles.dataset.round_trip_problems:
+            print("round trip problems:\n" + "\n".join(oracles.dataset.round_trip_problems), flush=True)
+        if args.replay:
+            seed, index = (int(part) for part in args.replay.split(":"))
+            mismatch = run_one(oracles, seed, index, which, kinds)
+            print(mismatch.report(oracles.dataset) if mismatch else "no mismatch")
+            return 1 if mismatch else 0
+        started = time.monotonic()
+        out = Path(args.out)
+        done = 0
+        for index in range(args.queries):
+            if time.monotonic() - started > args.max_seconds:
+                print(f"stopping after {args.max_seconds:.0f} s", flush=True)
+                break
+            mismatch = run_one(oracles, args.seed, index, which, kinds)
+            done += 1
+            if mismatch is not None:
+                with out.open("a", encoding="utf-8") as file:
+                    file.write(f"-- replay: --seed {args.seed} --replay {args.seed}:{index}\n"
+                               f"{mismatch.report(oracles.dataset)}\n")
+                print(f"MISMATCH at {args.seed}:{index} ({mismatch.oracle}), written to {out}", flush=True)
+            if done % args.progress == 0:
+                elapsed = time.monotonic() - started
+                print(f"{done}/{args.queries} queries, {len(oracles.stats.mismatches)} mismatches, "
+                      f"{done / elapsed:.1f} queries/s", flush=True)
+        print(f"seed {args.seed}: {done} queries in {time.monotonic() - started:.0f} s")
+        print(oracles.stats.summary())
+        return 1 if oracles.stats.mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -789,6 +789,7 @@ class Planner:
                 t for j in select.args.get("joins") or [] if not j.side and (j.kind or "").upper() in ("", "INNER")
                 for t in _conjuncts(j.args.get("on"))
             ]
+            terms.sort(key=lambda t: -self._key_distinct(scope, t, scans))  # a multi-column key sends its most selective column
             for term in terms:
                 if not (isinstance(term, exp.EQ) and isinstance(term.this, exp.Column) and isinstance(term.expression, exp.Column)):
                     continue
@@ -821,6 +822,17 @@ class Planner:
                             self._notes.append(f"dynamic filter: {p.view}.{p.dynamic.probe_column} IN keys of "
                                                f"{b.view}.{p.dynamic.build_column} (semi-join reduction at run time)")
                         break
+
+    def _key_distinct(self, scope: Scope, term: exp.Expression, scans: dict[int, "Fragment"]) -> int:
+        """The larger distinct count (statistics; 0 when unknown) of the two columns an equi-join term compares."""
+        best = 0
+        for column in (term.this, term.expression) if isinstance(term, exp.EQ) else ():
+            table = _table_of(scope, column.table) if isinstance(column, exp.Column) and column.table else None
+            fragment = scans.get(id(table)) if table is not None else None
+            if fragment is not None and fragment.bound is not None:
+                real = {f.name.lower(): f.name for f in fragment.bound.schema}
+                best = max(best, self.catalog.statistics(fragment.bound).distinct(real.get(column.name.lower(), column.name)) or 0)
+        return best
 
     def _order_joins(self, tree: exp.Expression, scans: list["Fragment"]) -> None:
         """Inner joins over streamed scans get the order and build sides fedq's statistics say

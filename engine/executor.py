@@ -245,12 +245,19 @@ class Execution:
         for stream in self.streams:
             if isinstance(stream.error, Error):
                 return self.explain_error(stream.error)
-        message = str(error).strip()
+        for stream in self.streams:  # a source failed with something that is not a fedq error: name it
+            if stream.error is not None and not isinstance(stream.error, (KeyboardInterrupt, SystemExit)):
+                return stream.fragment.source.operational_error("reading failed", stream.error)
+        message = str(error).strip().split("\n\nStack Trace:")[0]  # DuckDB's internal errors carry a C++ trace
+        native = [f"source '{f.source.name}', table '{f.request.table.name}'" for f in self.plan.fragments if f.native is not None]
+        if native and isinstance(error, (duckdb.InternalException, duckdb.FatalException)):
+            detail = message.removeprefix("INTERNAL Error: ").removeprefix("FATAL Error: ")
+            return DataError(f"DuckDB failed reading {' and '.join(native)} (a file may be corrupt): {detail}")
+        if native and not isinstance(error, (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException)):
+            message += f" (DuckDB was reading {' and '.join(native)})"  # a corrupt file names no table itself
         if isinstance(error, (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException)):
             return ProgrammingError(message)
         if isinstance(error, (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)):
-            from fedq.errors import DataError
-
             return DataError(message)
         return DatabaseError(message)
 

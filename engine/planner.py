@@ -262,7 +262,7 @@ class Planner:
         plan = None
         if self.pushdown:
             try:
-                plan = self._pushdown_plan(tree, bound, params, stand_ins)
+                plan = self._pushdown_plan(tree.copy(), bound, params, stand_ins)  # a failed attempt leaves tree whole
             except (OptimizeError, SqlglotError, KeyError, ProgrammingError, NotImplementedError) as error:
                 plan = self._full_scan_plan(tree, bound, params)
                 plan.notes.append(f"pushdown analysis skipped: {error}")

@@ -84,6 +84,15 @@ def TimestampFromTicks(ticks: float) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(ticks)
 
 
+def _python_values(column: pa.Array, field: pa.Field) -> list[Any]:
+    """A result column as Python values; one Python cannot hold (a year past 9999) is a DataError."""
+    try:
+        return column.to_pylist()
+    except (OverflowError, ValueError, pa.ArrowException) as error:
+        raise DataError(f"column '{field.name}' ({field.type}) holds a value Python cannot represent: {error}; "
+                        "fetch_arrow_table() returns it as Arrow") from None
+
+
 # -- connect ---------------------------------------------------------------------------------
 def connect(catalog: str | os.PathLike[str] | None = None, *, home: str | os.PathLike[str] | bool | None = None,
             pushdown: bool = True, dynamic_filtering: bool = True, memory_limit: str | None = None,
@@ -130,6 +139,7 @@ class Connection:
         self.timeout = timeout
         self.home = None if home is False else CatalogHome(home_directory(None if home is True else home))
         self._database = _local_database(memory_limit, temp_directory)
+        self._local_settings = (memory_limit, temp_directory)
         self._closed = False
         self.catalog.system[INFORMATION_SCHEMA] = InformationSchemaSource(name=INFORMATION_SCHEMA, catalog=self.catalog)
         try:
@@ -330,6 +340,14 @@ class Connection:
         if self._closed:
             raise InterfaceError("the connection is closed")
 
+    def _recover_local_engine(self) -> None:
+        """DuckDB invalidates its database after an internal error (a corrupt Parquet file DuckDB reads
+        itself can cause one): every later query would fail, so start a fresh local engine."""
+        try:
+            self._database.execute("SELECT 1").fetchall()
+        except duckdb.Error:
+            self._database = _local_database(*self._local_settings)
+
     def _secrets(self) -> list[str]:
         return [s for source in self.catalog.sources.values() for s in source.secrets()]
 
@@ -390,6 +408,7 @@ class Cursor:
             self._run(operation, parameters)
         except Error as error:
             self._reset()
+            self.connection._recover_local_engine()
             raise type(error)(redact(str(error), self.connection._secrets())) from None
         except RecursionError:  # a parsed but very deep tree, while planning or rendering it
             self._reset()
@@ -503,10 +522,11 @@ class Cursor:
             self.rowcount = self._fetched
             return False
         except Error:
+            self.connection._recover_local_engine()
             raise
         except Exception as error:
             raise InternalError(f"internal error while reading results: {error}") from error
-        columns = [column.to_pylist() for column in batch.columns]
+        columns = [_python_values(column, field) for column, field in zip(batch.columns, batch.schema)]
         self._rows, self._position = list(zip(*columns)) if columns else [() for _ in range(batch.num_rows)], 0
         self._fetched += batch.num_rows
         return True

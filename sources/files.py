@@ -38,6 +38,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
+import duckdb
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 import pyarrow as pa
@@ -181,7 +182,8 @@ class FilesSource(Source):
                 dataset = ds.InMemoryDataset(_read_json_files(fs, files, hive))
             else:
                 dataset = self._file_dataset(table, fs, files, kind, base, hive)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError) as error:
+            dataset.schema.names  # a CSV header of invalid UTF-8 fails here, not later in the binder
+        except (pa.ArrowException, OSError, ValueError) as error:  # ArrowTypeError: files with clashing types
             raise DataError(f"source '{self.name}', table '{table.name}': cannot read files: {error}") from None
         self._datasets[table.name] = dataset
         return dataset
@@ -220,22 +222,9 @@ class FilesSource(Source):
             return TableStatistics(rows=dataset.count_rows(), exact=True)
         if not isinstance(dataset.format, ds.ParquetFileFormat) or not isinstance(self._fs[0], LocalFileSystem):
             return TableStatistics()  # remote footers cost a request per file: not cheap
-        rows, bounds, missing = 0, {}, set()
         try:
-            for fragment in dataset.get_fragments():
-                metadata = fragment.metadata
-                rows += metadata.num_rows
-                for group in range(metadata.num_row_groups):
-                    row_group = metadata.row_group(group)
-                    for index in range(row_group.num_columns):
-                        chunk = row_group.column(index)
-                        name, stats = chunk.path_in_schema, chunk.statistics
-                        if stats is None or not stats.has_min_max:
-                            missing.add(name)
-                            continue
-                        low, high = bounds.get(name, (stats.min, stats.max))
-                        bounds[name] = (min(low, stats.min), max(high, stats.max))
-        except (OSError, pa.ArrowException, TypeError, ValueError) as error:
+            rows, bounds, missing = _footer_statistics([f.path for f in dataset.get_fragments()], dataset.schema)
+        except (duckdb.Error, OSError, pa.ArrowException, TypeError, ValueError) as error:
             raise self.operational_error(f"cannot read the footers of '{table.name}'", error) from None
         names = set(dataset.schema.names)
         columns = {n: ColumnStatistics(min=lo, max=hi) for n, (lo, hi) in bounds.items() if n in names and n not in missing}
@@ -270,6 +259,39 @@ class FilesSource(Source):
     # -- execution --------------------------------------------------------------------
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
         return scan_dataset(self, self.dataset(request.table), request, stats)
+
+
+def _footer_statistics(files: list[str], schema: pa.Schema) -> tuple[int, dict[str, tuple[Any, Any]], set[str]]:
+    """Rows and per-column (min, max) from Parquet footers, read by DuckDB's ``parquet_metadata``: pyarrow's
+    metadata objects abort the whole process (an uncaught C++ exception) on some corrupt footers."""
+    database = duckdb.connect(config={"threads": 1})
+    try:
+        meta = database.execute(
+            "SELECT file_name, row_group_id, any_value(row_group_num_rows) AS n, "
+            "list(path_in_schema) AS names, list(stats_min_value) AS lows, list(stats_max_value) AS highs "
+            "FROM parquet_metadata(?) GROUP BY ALL", [files]).fetchall()
+    finally:
+        database.close()
+    rows, text_bounds, missing = 0, {}, set()
+    for _, _, count, names, lows, highs in meta:
+        rows += count
+        for name, low, high in zip(names, lows, highs):
+            if low is None or high is None:
+                missing.add(name)
+            else:
+                text_bounds.setdefault(name, []).append((low, high))
+    bounds = {}
+    for name, pairs in text_bounds.items():
+        if name not in schema.names or name in missing:
+            continue
+        try:  # the text DuckDB shows, back to the column's type
+            lows = pa.array([p[0] for p in pairs]).cast(schema.field(name).type).to_pylist()
+            highs = pa.array([p[1] for p in pairs]).cast(schema.field(name).type).to_pylist()
+        except (pa.ArrowException, OverflowError, ValueError):
+            missing.add(name)
+            continue
+        bounds[name] = (min(lows), max(highs))
+    return rows, bounds, missing
 
 
 @dataclass(frozen=True)
@@ -316,22 +338,69 @@ def _hive_partitions(files: list[str], base: str | None) -> _Hive | None:
     return _Hive(schema, values)
 
 
+MAX_JSON_DEPTH = 100
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON text nests arrays/objects deeper than ``limit``: pyarrow's reader crashes the
+    process (stack overflow) near 20,000 levels and Python's raises RecursionError far sooner."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    unescaped = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    rest = b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)  # outside strings only
+    for _ in range(limit + 1):  # each pass removes the innermost pairs: one level
+        shorter = rest.replace(b"[]", b"").replace(b"{}", b"")
+        if shorter == rest:
+            break
+        rest = shorter
+    else:
+        return True
+    depth = 0
+    for byte in rest:  # unmatched brackets (broken JSON): count how deep they open
+        depth = depth + 1 if byte in b"[{" else max(depth - 1, 0)
+        if depth > limit:
+            return True
+    return False
+
+
 def _read_json(fs: fsspec.AbstractFileSystem, path: str) -> pa.Table:
     """One JSON file: newline-delimited objects, or (``.json``) one top-level array of objects."""
     with fs.open(path, "rb") as handle:
         data = handle.read()
-    if data.lstrip()[:1] == b"[":
-        rows = json.loads(data)
+    if json_too_deep(data):
+        raise ValueError(f"{path}: JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    multiline = path.lower().endswith(".json")  # a pretty-printed object spans lines
+    array = data.lstrip()[:1] == b"["
+    if array or multiline:
+        rows = json.loads(data) if array else _json_values(data.decode("utf-8"))
         if not all(isinstance(row, dict) for row in rows):
-            raise ValueError(f"{path}: a top-level JSON array must hold objects")
+            raise ValueError(f"{path}: " + ("a top-level JSON array must hold objects" if array else "every top-level JSON value must be an object"))
         if not rows:
             return pa.table({})
         # one object per line for pyarrow's reader: the same type inference as NDJSON files
         data = "\n".join(json.dumps(row, allow_nan=False) for row in rows).encode()
+    elif (bad := _NOT_AN_OBJECT_LINE.search(data)) is not None:  # pyarrow crashes on a block opening with null
+        line = data.count(b"\n", 0, bad.start()) + 1
+        raise ValueError(f"{path}: line {line} does not start a JSON object")
     if not data.strip():
         return pa.table({})
-    multiline = path.lower().endswith(".json")  # a pretty-printed object spans lines
-    return pajson.read_json(io.BytesIO(data), parse_options=pajson.ParseOptions(newlines_in_values=multiline))
+    return pajson.read_json(io.BytesIO(data))
+
+
+_NOT_AN_OBJECT_LINE = re.compile(rb"^[ \t\r]*+[^{\s]", re.MULTILINE)
+
+
+def _json_values(text: str) -> list[Any]:
+    """Every top-level value of JSON text holding values one after another (pretty-printed objects)."""
+    decoder, values, at = json.JSONDecoder(), [], 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return values
+        value, at = decoder.raw_decode(text, at)
+        values.append(value)
 
 
 def _read_json_files(fs: fsspec.AbstractFileSystem, files: list[str], hive: _Hive | None) -> pa.Table:

@@ -34,6 +34,7 @@ from sqlglot import exp
 
 from fedq.errors import DataError, OperationalError, ProgrammingError, redact
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, Source, TableName
+from fedq.sources.files import MAX_JSON_DEPTH, json_too_deep
 
 READ_TIMEOUT_GRACE = 0.5  # seconds a request may outlive the query's deadline (the deadline's own error comes first)
 TABLE_SETTINGS = {"path", "records", "pagination", "filters", "required", "columns", "params"}
@@ -649,6 +650,9 @@ class RestSource(Source):
         return OperationalError(f"source '{self.name}', table '{spec.name}', GET {where}: pagination does not advance: {why}")
 
     def _json(self, spec: _Table, response: httpx.Response) -> Any:
+        if json_too_deep(response.content):
+            raise DataError(f"source '{self.name}', table '{spec.name}': the JSON from GET {response.request.url.path} "
+                            f"nests more than {MAX_JSON_DEPTH} levels deep")
         try:
             return json.loads(response.content, parse_float=decimal.Decimal if spec.decimal_floats else float)
         except (ValueError, UnicodeDecodeError) as error:

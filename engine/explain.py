@@ -16,7 +16,7 @@ def explain_table(plan: Plan, analyzed: bool = False) -> pa.Table:
         row = {
             "fragment": fragment.view,
             "source": fragment.source.name,
-            "operation": "remote query" if fragment.kind == "query" else _scan_operation(fragment, analyzed),
+            "operation": _operation(fragment, analyzed),
             "remote": fragment.remote,
             "exact_filters": " AND ".join(fragment.exact),
             "inexact_filters": " AND ".join(fragment.inexact),
@@ -39,9 +39,15 @@ def explain_table(plan: Plan, analyzed: bool = False) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def _scan_operation(fragment, analyzed: bool) -> str:
-    """``table scan``, or ``table scan (4 partitions)`` when the source reads it over several connections."""
+def _operation(fragment, analyzed: bool) -> str:
+    """``table scan`` or ``remote query``, with ``(4 partitions)`` when the source reads it over several connections."""
+    operation = "remote query" if fragment.kind == "query" else "table scan"
     if fragment.native is not None:
-        return "table scan"
-    partitions = fragment.stats.partitions if analyzed else fragment.source.scan_partitions(fragment.request)
-    return f"table scan ({partitions} partitions)" if partitions > 1 else "table scan"
+        return operation
+    if analyzed:
+        partitions = fragment.stats.partitions
+    elif fragment.kind == "query":
+        partitions = fragment.source.query_partitions(fragment.remote_sql)  # query fragments come from SQL sources
+    else:
+        partitions = fragment.source.scan_partitions(fragment.request)
+    return f"{operation} ({partitions} partitions)" if partitions > 1 else operation

@@ -186,6 +186,10 @@ class SQLSource(Source):
     def query(self, sql: str, params: tuple[Any, ...], stats: FetchStats) -> pa.RecordBatchReader:
         """Run one read-only SELECT in the source's dialect and stream the result."""
 
+    def query_partitions(self, sql: str) -> int:
+        """How many parallel partitions :meth:`query` would split ``sql`` into (for EXPLAIN)."""
+        return 1
+
     def placeholder(self, index: int) -> exp.Expression:
         """The bind-parameter marker for the ``index``-th value (1-based) in this dialect."""
         return exp.var(f"${index}")

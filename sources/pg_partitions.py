@@ -1,7 +1,9 @@
 """Parallel reads of one large PostgreSQL table: ctid ranges over several connections, one snapshot.
 
-A table scan (a :class:`ScanRequest`, never a pushed-down query with ORDER BY, LIMIT or aggregates)
-of a table of at least ``2 * parallel_read_min_pages`` pages is split into page ranges::
+A table scan (a :class:`ScanRequest`), or a pushed-down query that is only a row-wise read of one
+table (``SELECT <expressions> FROM s.t [WHERE …]``: no join, aggregate, window, DISTINCT, ORDER BY,
+LIMIT or subquery), of a table of at least ``2 * parallel_read_min_pages`` pages is split into page
+ranges::
 
     SELECT "id", "x" FROM "s"."t" WHERE <pushed filters> AND "ctid" < CAST('(4096,0)' AS tid)
     SELECT "id", "x" FROM "s"."t" WHERE <pushed filters> AND "ctid" >= CAST('(4096,0)' AS tid)
@@ -34,10 +36,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
 from fedq.errors import OperationalError
-from fedq.sources.base import FetchStats, ScanRequest
+from fedq.sources.base import FetchStats, ScanRequest, TableName
 
 if TYPE_CHECKING:
     from fedq.sources.postgres import PostgresSource
@@ -76,7 +79,34 @@ def ctid_terms(start: int | None, end: int | None) -> tuple[exp.Expression, ...]
     return tuple(terms)
 
 
-def partition_count(source: "PostgresSource", request: ScanRequest) -> tuple[int, int]:
+def plain_table_select(sql: str) -> tuple[exp.Select, TableName] | None:
+    """The parsed statement and its table when ``sql`` reads one table row by row, and sqlglot writes
+    the parsed statement back exactly as ``sql`` (fedq's own remote SQL), so adding a range to its
+    WHERE changes nothing else.
+
+    >>> plain_table_select('SELECT "t"."id" AS "c0" FROM "s"."t" AS "t" WHERE "t"."x" > $1')[1]
+    TableName(schema='s', name='t')
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.SqlglotError:
+        return None
+    if not isinstance(tree, exp.Select) or any(value for key, value in tree.args.items()
+                                               if key not in ("expressions", "from_", "where")):
+        return None
+    table = tree.args["from_"].this if tree.args.get("from_") else None
+    if not isinstance(table, exp.Table) or not table.db or table.args.get("catalog") or any(
+            value for key, value in table.args.items() if key not in ("this", "db", "alias")):
+        return None
+    nested = (exp.AggFunc, exp.Window, exp.Subquery, exp.Exists, exp.SetOperation, exp.UDTF)
+    if any(tree.find_all(*nested)) or any(s is not tree for s in tree.find_all(exp.Select)):
+        return None
+    if tree.sql("postgres") != sql:
+        return None
+    return tree, TableName(table.db, table.name)
+
+
+def partition_count(source: "PostgresSource", table: TableName) -> tuple[int, int]:
     """(partitions, pages) this scan would use by the table's current size; 1 partition = one stream.
 
     Only ordinary tables and materialized views have ctid ranges worth splitting (not views, foreign
@@ -87,7 +117,7 @@ def partition_count(source: "PostgresSource", request: ScanRequest) -> tuple[int
     rows = source._fetch_all(
         "SELECT c.relkind::text AS kind, pg_relation_size(c.oid) / current_setting('block_size')::int AS pages "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-        (request.table.schema, request.table.name)).to_pylist()
+        (table.schema, table.name)).to_pylist()
     if not rows or rows[0]["kind"] not in ("r", "m"):
         return 1, 0
     pages = int(rows[0]["pages"])
@@ -120,11 +150,45 @@ def _source_slots(source: "PostgresSource") -> _Slots:
         return slots
 
 
+Conformer = Callable[[pa.Schema], tuple[pa.Schema, Callable[[pa.RecordBatch], pa.RecordBatch]]]
+RangeSQL = Callable[[int | None, int | None], tuple[str, tuple[Any, ...]]]
+
+
 def partitioned_scan(source: "PostgresSource", request: ScanRequest, stats: FetchStats,
-                     conformer: Callable[[pa.Schema], tuple[pa.Schema, Callable[[pa.RecordBatch], pa.RecordBatch]]]
-                     ) -> pa.RecordBatchReader | None:
+                     conformer: Conformer) -> pa.RecordBatchReader | None:
     """The scan split over several connections, or None when it should run as one stream."""
-    wanted, pages = partition_count(source, request)
+    def range_sql(start: int | None, end: int | None) -> tuple[str, tuple[Any, ...]]:
+        return source.render_scan(dataclasses.replace(request, filters=request.filters + ctid_terms(start, end)))
+
+    return _partitioned(source, request.table, range_sql, stats, conformer)
+
+
+def partitioned_query(source: "PostgresSource", sql: str, params: tuple[Any, ...], stats: FetchStats,
+                      conformer: Conformer) -> pa.RecordBatchReader | None:
+    """A row-wise read of one table (:func:`plain_table_select`) split over several connections, or None."""
+    if int(source.max_parallel_reads) < 2:
+        return None
+    found = plain_table_select(sql)
+    if found is None:
+        return None
+    tree, table = found
+
+    def range_sql(start: int | None, end: int | None) -> tuple[str, tuple[Any, ...]]:
+        terms = ctid_terms(start, end)
+        return (tree.copy().where(*terms).sql("postgres") if terms else sql), params
+
+    return _partitioned(source, table, range_sql, stats, conformer)
+
+
+def query_partitions(source: "PostgresSource", sql: str) -> int:
+    """How many partitions :func:`partitioned_query` would use for ``sql`` now (1: one stream)."""
+    found = plain_table_select(sql) if int(source.max_parallel_reads) >= 2 else None
+    return partition_count(source, found[1])[0] if found else 1
+
+
+def _partitioned(source: "PostgresSource", table: TableName, range_sql: RangeSQL, stats: FetchStats,
+                 conformer: Conformer) -> pa.RecordBatchReader | None:
+    wanted, pages = partition_count(source, table)
     if wanted < 2:
         return None
     slots = _source_slots(source)
@@ -133,7 +197,7 @@ def partitioned_scan(source: "PostgresSource", request: ScanRequest, stats: Fetc
         slots.give(parts)
         return None
     try:
-        partitions = _open(source, request, pages, parts, stats.remaining())
+        partitions = _open(source, range_sql, pages, parts, stats.remaining())
     except BaseException:
         slots.give(parts)
         raise
@@ -169,7 +233,7 @@ def _acquire(source: "PostgresSource", count: int, deadline_seconds: float | Non
     return connections
 
 
-def _open(source: "PostgresSource", request: ScanRequest, pages: int, parts: int,
+def _open(source: "PostgresSource", range_sql: RangeSQL, pages: int, parts: int,
           deadline_seconds: float | None) -> list[_Partition]:
     """Connections in one snapshot, each with its range's statement started."""
     partitions: list[_Partition] = []
@@ -177,8 +241,7 @@ def _open(source: "PostgresSource", request: ScanRequest, pages: int, parts: int
     try:
         snapshot = None
         for connection, (start, end) in zip(connections, block_ranges(pages, parts)):
-            ranged = dataclasses.replace(request, filters=request.filters + ctid_terms(start, end))
-            sql, params = source.render_scan(ranged)
+            sql, params = range_sql(start, end)
             partitions.append(_Partition(connection, sql, params))
             with connection.cursor() as cursor:
                 cursor.execute(BEGIN)

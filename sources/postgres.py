@@ -23,7 +23,8 @@ from fedq.engine.capabilities import why_not_pushable
 from fedq.errors import OperationalError
 from fedq.sources.arrow_util import conform_array, with_exact_decimals
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
-from fedq.sources.pg_partitions import default_parallel_reads, partition_count, partitioned_scan
+from fedq.sources.pg_partitions import (default_parallel_reads, partition_count, partitioned_query, partitioned_scan,
+                                        query_partitions)
 
 SESSION_SETUP = (
     "SET default_transaction_read_only = on",
@@ -189,6 +190,12 @@ class PostgresSource(SQLSource):
 
     # -- execution --------------------------------------------------------------------
     def query(self, sql: str, params: tuple[Any, ...], stats: FetchStats) -> pa.RecordBatchReader:
+        """A row-wise read of one large table is split over several connections (pg_partitions)."""
+        partitioned = partitioned_query(self, sql, params, stats, _conformer)
+        return partitioned if partitioned is not None else self._stream(sql, params, stats)
+
+    def _stream(self, sql: str, params: tuple[Any, ...], stats: FetchStats) -> pa.RecordBatchReader:
+        """One statement over one connection."""
         self.record(sql)
         connection = self._acquire(stats.remaining())
         started = time.perf_counter()
@@ -241,7 +248,8 @@ class PostgresSource(SQLSource):
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
         """A large table is read in ctid ranges over several connections in one snapshot (pg_partitions)."""
         partitioned = partitioned_scan(self, request, stats, _conformer)
-        return self._as_declared(partitioned if partitioned is not None else super().scan(request, stats), request)
+        return self._as_declared(partitioned if partitioned is not None else self._stream(*self.render_scan(request), stats),
+                                 request)
 
     def _as_declared(self, reader: pa.RecordBatchReader, request: ScanRequest) -> pa.RecordBatchReader:
         """A scan's unconstrained ``numeric`` columns (fetched as exact text) as the decimal the catalog declares."""
@@ -251,7 +259,13 @@ class PostgresSource(SQLSource):
 
     def scan_partitions(self, request: ScanRequest) -> int:
         try:
-            return partition_count(self, request)[0]
+            return partition_count(self, request.table)[0]
+        except OperationalError:
+            return 1
+
+    def query_partitions(self, sql: str) -> int:
+        try:
+            return query_partitions(self, sql)
         except OperationalError:
             return 1
 

@@ -93,6 +93,27 @@ def test_partitioned_scans_return_the_rows_of_one_stream(cons, sql, params):
     assert single_parts == [0]
 
 
+PUSHED = [  # sent to PostgreSQL whole: split only when it reads one table row by row
+    (f"SELECT * FROM pg.{SCHEMA}.t", None, True),
+    (f"SELECT id * 2 AS twice, upper(label) AS label, amount FROM pg.{SCHEMA}.t WHERE id > ? OR code IS NULL", [4000], True),
+    (f"SELECT * FROM query('pg', 'SELECT id, label FROM {SCHEMA}.t WHERE id % 3 = 0')", None, True),
+    (f"SELECT id, label FROM pg.{SCHEMA}.t ORDER BY id LIMIT 50", None, False),
+    (f"SELECT code, count(*), sum(amount) FROM pg.{SCHEMA}.t GROUP BY code", None, False),
+    (f"SELECT DISTINCT code FROM pg.{SCHEMA}.t", None, False),
+    (f"SELECT a.id, b.label FROM pg.{SCHEMA}.t a JOIN pg.{SCHEMA}.t b ON a.id = b.id + 1", None, False),
+]
+
+
+@pytest.mark.parametrize("sql, params, split", PUSHED)
+def test_pushed_row_wise_queries_are_split_and_return_the_rows_of_one_stream(cons, sql, params, split):
+    single, _ = _rows(cons[1], sql, params)
+    partitioned, used = _rows(cons[3], sql, params)
+    assert partitioned == single
+    assert used == ([3] if split else [0])
+    plan = cons[3].execute("EXPLAIN " + sql, params).fetchall()
+    assert plan[0][2] == ("remote query (3 partitions)" if split else "remote query")
+
+
 def test_every_value_survives_including_nulls_and_padding(cons):
     rows, used = _rows(cons[3], f"SELECT * FROM pg.{SCHEMA}.t WHERE {LOCAL}")
     assert used == [3] and len(rows) == ROWS + 1

@@ -1073,9 +1073,28 @@ def _read_only_native_sql(sql: str, source: SQLSource) -> str:
     except SqlglotError as error:
         detail = getattr(error, "errors", None) and error.errors[0].get("description") or str(error).splitlines()[0]
         raise ProgrammingError(f"query('{source.name}', …): cannot read the native SQL: {detail}") from None
+    refused = f"query('{source.name}', …) runs only one read-only SELECT at the source"
     if len(statements) != 1 or not isinstance(statements[0], (exp.Select, exp.SetOperation)):
-        raise NotSupportedError(f"query('{source.name}', …) runs only one read-only SELECT at the source")
+        raise NotSupportedError(refused)
+    writer = next((n for n in statements[0].walk() if isinstance(n, _NATIVE_WRITES)), None)
+    if writer is not None:  # WITH d AS (DELETE … RETURNING *) SELECT …, SELECT … INTO t, SELECT … FOR UPDATE
+        raise NotSupportedError(f"{refused}; this one holds {writer.key.upper()} (…{writer.sql(source.dialect)[:60]}…)")
+    calls = {f.name.lower() for f in statements[0].find_all(exp.Anonymous)}
+    if calls & _SESSION_FUNCTIONS:  # set_config('default_transaction_read_only', 'off', …) would lift read-only
+        raise NotSupportedError(f"{refused}; it calls {', '.join(sorted(calls & _SESSION_FUNCTIONS))}, which changes the session")
+    comments = [c for token in sqlglot.tokenize(sql, read=source.dialect) for c in token.comments]
+    if re.search(r"/\*M?!", sql) or any("/*" in c or "*/" in c for c in comments):
+        raise NotSupportedError(f"{refused}; comments that nest or that MySQL runs (/*! … */) read differently "
+                                "at the source, so they are not accepted")
     return sql.strip().rstrip(";")
+
+
+# Nodes that write, lock or change the session, anywhere inside a native query.
+_NATIVE_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
+                  exp.Into, exp.Lock, exp.Copy, exp.Set, exp.Pragma, exp.TruncateTable, exp.Grant, exp.Revoke,
+                  exp.Transaction, exp.Commit, exp.Rollback, exp.Attach, exp.Detach, exp.Use, exp.Kill, exp.LoadData)
+_SESSION_FUNCTIONS = {"set_config", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "dblink_exec",
+                      "lo_import", "lo_export", "lo_unlink", "pg_advisory_lock", "pg_notify", "sys_exec", "sys_eval"}
 
 
 def _filter_reason(source: Any, term: exp.Expression, target: BoundTable, params_fit: bool) -> str:

@@ -146,7 +146,9 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
     try:
         numbered, values = _number_placeholders(body, params)
         if tree is None or values or numbered != body:
-            tree = parse_sql(numbered)
+            # the trailing space: sqlglot's tokenizer fails on a text ending in '' when it holds a
+            # $ parameter ("SELECT $p1, ''"), which the numbering itself introduces
+            tree = parse_sql(numbered + " ")
     except ProgrammingError:
         if syntax_error is not None:
             raise syntax_error from None
@@ -192,6 +194,10 @@ def attach_arguments(tree: exp.Attach) -> tuple[str, str, dict[str, Any]]:
         value = option.expression.name if option.expression is not None else True
         if key == "type":
             type_name = str(value).lower()
+        elif key == "read_write" or (key == "read_only" and option.expression is not None
+                                     and option.expression.sql().lower() in ("false", "0", "'false'", "off")):
+            raise NotSupportedError(f"ATTACH '{location}' AS {name}: fedq sources are read-only; a write mode "
+                                    "(READ_WRITE, READ_ONLY false) is not accepted")
         elif key in ("read_only",):
             continue  # every fedq source is read-only
         else:

@@ -12,7 +12,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Hashable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,7 +45,7 @@ def _with_connect_timeout(dsn: str, seconds: float) -> str:
     query.setdefault("connect_timeout", str(max(1, int(seconds))))
     for key, value in NETWORK_DEFAULTS.items():
         query.setdefault(key, value)
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))  # libpq reads no "+" as a space
 
 
 @dataclass(eq=False)

@@ -6,6 +6,7 @@ type is read as text and never filtered remotely.
 """
 from __future__ import annotations
 
+import decimal
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -161,6 +162,9 @@ class SQLiteSource(SQLSource):
         connection = self._connect()
         with self._lock:
             self._active.add(connection)
+        # sqlite3 cannot bind a Decimal; SQLite holds decimals as REAL and reads a decimal literal as
+        # one, so a bound Decimal is sent as the float it would be in the SQL text
+        params = tuple(float(v) if isinstance(v, decimal.Decimal) else v for v in params)
         try:
             return connection, connection.execute(sql, params)
         except sqlite3.Error as error:

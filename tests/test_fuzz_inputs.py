@@ -536,3 +536,53 @@ def test_a_timestamp_past_python_s_range_is_a_data_error_naming_the_column(sessi
     with pytest.raises(fedq.DataError, match="column 't'"):
         session.con.execute("SELECT TIMESTAMP '294000-01-01' AS t").fetchall()
     assert session.con.execute("SELECT TIMESTAMP '294000-01-01' AS t").fetch_arrow_table().num_rows == 1
+
+
+# -- parameters bound at PostgreSQL and MariaDB ------------------------------------------------------
+@pytest.fixture(scope="module")
+def servers(request):
+    """fedq over a small table at PostgreSQL (schema fedq_sec) and MariaDB (fedq_sec_fuzz); either may skip."""
+    con = fedq.connect(timeout=10)
+    attached = []
+    try:
+        import adbc_driver_postgresql.dbapi as pg
+
+        dsn = request.getfixturevalue("pg_dsn")
+        with pg.connect(dsn, autocommit=True) as db, db.cursor() as cur:
+            cur.execute("CREATE SCHEMA IF NOT EXISTS fedq_sec")
+            cur.execute("DROP TABLE IF EXISTS fedq_sec.fuzz")
+            cur.execute("CREATE TABLE fedq_sec.fuzz (id bigint, v text, d date, n numeric(10,2), f float8)")
+            cur.execute("INSERT INTO fedq_sec.fuzz VALUES (1, 'a', '2024-01-01', 1.5, 0.5), (2, NULL, NULL, NULL, NULL)")
+        con.attach("pg", "postgres", dsn=dsn)
+        attached.append("pg.fedq_sec.fuzz")
+    except pytest.skip.Exception:
+        pass
+    try:
+        import pymysql
+
+        from fedq.sources.mysql import _parse_dsn
+
+        dsn = request.getfixturevalue("mysql_dsn")
+        with pymysql.connect(autocommit=True, **_parse_dsn(dsn)) as db, db.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS fedq_sec_fuzz")
+            cur.execute("CREATE TABLE fedq_sec_fuzz (id BIGINT, v TEXT COLLATE utf8mb4_nopad_bin, d DATE, "
+                        "n DECIMAL(10,2), f DOUBLE)")
+            cur.execute("INSERT INTO fedq_sec_fuzz VALUES (1, 'a', '2024-01-01', 1.5, 0.5), (2, NULL, NULL, NULL, NULL)")
+        con.attach("my", "mysql", dsn=dsn)
+        attached.append("my.fedq_sec_fuzz")
+    except pytest.skip.Exception:
+        pass
+    if not attached:
+        pytest.skip("neither PostgreSQL nor MariaDB is reachable")
+    yield con, attached
+    con.close()
+
+
+@pytest.mark.timeout(60)
+@fuzz_settings(150)
+@given(values=st.lists(PARAM, min_size=5, max_size=5), which=st.integers(0, 1))
+def test_any_parameter_values_bound_at_postgres_and_mariadb(servers, values, which):
+    con, tables = servers
+    table = tables[which % len(tables)]
+    sql = f"SELECT * FROM {table} WHERE id = ? OR v = ? OR d < ? OR n >= ? OR f IN (?, 1)"
+    outcome("sql: parameters at servers", lambda: con.execute(sql, values).fetchall())

@@ -805,7 +805,7 @@ class Planner:
                 (ta, ca), (tb, cb) = sides
                 for (build, build_col), (probe, probe_col) in (((ta, ca), (tb, cb)), ((tb, cb), (ta, ca))):
                     b, p = scans[id(build)], scans[id(probe)]
-                    if p.dynamic is None and b.dynamic is None and not (p.exact or p.inexact) and _takes_keys(p.source, family) and (
+                    if p.dynamic is None and b.dynamic is None and not (p.exact or p.inexact) and _takes_keys(p, probe_col.name, family) and (
                         b.exact or b.inexact or self._much_smaller(b, p)
                     ):
                         real = {f.name.lower(): f.name for f in p.request.schema}
@@ -953,9 +953,15 @@ def _key_family(kinds: set[exp.DataType.Type]) -> str | None:
     return None  # floats (NaN, -0.0), timestamps (zones), mixed families: no dynamic filter
 
 
-def _takes_keys(source: Any, family: str) -> bool:
-    """Whether ``source`` compares bound keys of ``family`` as DuckDB does: SQLite stores dates as
-    text and has no exact decimals; Arrow filters take no fractional decimals."""
+def _takes_keys(probe: "Fragment", column: str, family: str) -> bool:
+    """Whether the probe's source compares bound keys of ``family`` as DuckDB does (or more loosely):
+    SQLite stores dates as text and has no exact decimals, and a SQLite column holding values of
+    several storage classes compares them by its affinity (an integer 5 in a BLOB column is not the
+    text '5' fedq reads it as); Arrow filters take no fractional decimals."""
+    source = probe.source
+    if isinstance(source, SQLSource) and source.dialect == "sqlite" and probe.bound is not None and \
+            column.lower() in {c.lower() for c in source.unsafe_columns(probe.bound.table)}:
+        return False
     if family in ("integer", "text"):
         return True
     if isinstance(source, SQLSource):

@@ -308,3 +308,22 @@ def test_text_keys_reach_a_postgresql_uuid_column_as_text(data, pg_dsn):
             statement = con.source("pg").statements[-1]
         assert 'WHERE CAST("u" AS TEXT) IN (' in statement
     assert rows == [(3,), (7,)]
+
+
+def test_sqlite_column_of_mixed_storage_classes_gets_no_keys(tmp_path):
+    """A SQLite column without a declared type holding the integer 5 and the text 'x' is read as text
+    ('5', 'x'); SQLite would compare k IN ('5') without conversion and miss the integer row, so no
+    dynamic filter goes there (the join finds both rows)."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "mixed.sqlite") as db:
+        db.execute("CREATE TABLE t (id INTEGER, k)")
+        db.executemany("INSERT INTO t VALUES (?, ?)", [(1, 5), (2, "x"), (3, "y")])
+        assert db.execute("SELECT count(*) FROM t WHERE k IN ('5', 'x')").fetchone()[0] == 1  # the trap
+    sql = "SELECT t.id FROM lite.t t JOIN memory.keys w ON w.k = t.k WHERE w.flag = 1 ORDER BY 1"
+    for options in ({}, {"pushdown": False}):
+        with fedq.connect(home=False, **options) as con:
+            con.attach("lite", "sqlite", path=str(tmp_path / "mixed.sqlite"))
+            con.register("keys", pa.table({"k": ["5", "x", "y"], "flag": [1, 1, 0]}))
+            assert con.execute(sql).fetchall() == [(1,), (2,)], options
+            assert all(" IN (" not in s for s in con.source("lite").statements)

@@ -49,6 +49,8 @@ BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f]+-[0-9A-Fa-f]+(-[0-9]+)?$")
 _DONE = object()
 _slots: "weakref.WeakKeyDictionary[Any, _Slots]" = weakref.WeakKeyDictionary()
+_sizes: "weakref.WeakKeyDictionary[Any, dict[TableName, tuple[float, int | None]]]" = weakref.WeakKeyDictionary()
+SIZE_SECONDS = 10.0  # how long a table's size is trusted
 _slots_lock = threading.Lock()
 
 
@@ -89,7 +91,7 @@ def plain_table_select(sql: str) -> tuple[exp.Select, TableName] | None:
     """
     try:
         tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.SqlglotError:
+    except Exception:  # any statement sqlglot cannot read is simply not split
         return None
     if not isinstance(tree, exp.Select) or any(value for key, value in tree.args.items()
                                                if key not in ("expressions", "from_", "where")):
@@ -114,14 +116,29 @@ def partition_count(source: "PostgresSource", table: TableName) -> tuple[int, in
     limit = int(source.max_parallel_reads)
     if limit < 2:
         return 1, 0
+    pages = _table_pages(source, table)
+    if not pages:
+        return 1, 0
+    return max(1, min(limit, pages // max(1, int(source.parallel_read_min_pages)), pages)), pages
+
+
+def _table_pages(source: "PostgresSource", table: TableName) -> int | None:
+    """Pages of an ordinary table or materialized view (None for anything else), remembered for
+    SIZE_SECONDS so that a run of queries costs one catalog round trip per table. A stale size
+    only changes how the table is split: the outer ranges are open-ended."""
+    with _slots_lock:
+        sizes = _sizes.setdefault(source, {})
+        known = sizes.get(table)
+    if known is not None and time.monotonic() - known[0] < SIZE_SECONDS:
+        return known[1]
     rows = source._fetch_all(
         "SELECT c.relkind::text AS kind, pg_relation_size(c.oid) / current_setting('block_size')::int AS pages "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
         (table.schema, table.name)).to_pylist()
-    if not rows or rows[0]["kind"] not in ("r", "m"):
-        return 1, 0
-    pages = int(rows[0]["pages"])
-    return max(1, min(limit, pages // max(1, int(source.parallel_read_min_pages)), pages)), pages
+    pages = int(rows[0]["pages"]) if rows and rows[0]["kind"] in ("r", "m") else None
+    with _slots_lock:
+        sizes[table] = (time.monotonic(), pages)
+    return pages
 
 
 class _Slots:

@@ -181,6 +181,11 @@ def test_stopping_early_ends_every_partition_transaction(dsn):
         assert [f.stats.partitions for f in cursor.plan.fragments] == [3]
         cursor.close()
         assert _settled(dsn) == []
+        # a local LIMIT: DuckDB stops reading the partitions after a few rows
+        cursor = con.execute(f"SELECT id FROM pg.{SCHEMA}.big WHERE {LOCAL} LIMIT 5")
+        assert len(cursor.fetchall()) == 5 and [f.stats.partitions for f in cursor.plan.fragments] == [3]
+        cursor.close()
+        assert _settled(dsn) == []
         # the pool still works afterwards
         assert con.execute(f"SELECT count(*) FROM pg.{SCHEMA}.big WHERE {LOCAL}").fetchall() == [(40000,)]
     assert _settled(dsn) == []

@@ -14,7 +14,6 @@ from typing import Any, Callable, Iterator
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from fedq.engine.planner import DYNAMIC_WAIT_SECONDS, Fragment, Plan
 from fedq.errors import DatabaseError, DataError, Error, OperationalError, ProgrammingError
@@ -62,8 +61,7 @@ class FragmentStream:
         if self.build.table is None:
             dynamic.skip("build side failed")
             return request
-        keys = pc.unique(self.build.table.column(dynamic.build_column)).drop_null().to_pylist()
-        reduction = dynamic.reduce(keys)  # engine/reduction.py: in-list, array, batched in-lists, range, empty or none
+        reduction = dynamic.reduce_table(self.build.table)  # engine/reduction.py: in-list, array, batched in-lists, range, empty or none
         if reduction.term is None:
             return request
         narrowed = dataclasses.replace(request, filters=request.filters + (reduction.term,),

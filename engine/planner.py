@@ -32,12 +32,13 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fedq.catalog import BoundTable, Catalog
 from fedq.engine.binder import Binder
 from fedq.engine.capabilities import CAPABILITIES, type_family, why_not_pushable
 from fedq.engine.join_order import filtered_rows, order_joins
-from fedq.engine.reduction import MIN_REDUCTION_FACTOR, Reduction, choose_reduction, max_keys
+from fedq.engine.reduction import MIN_REDUCTION_FACTOR, ROW_KEY_DIALECTS, Reduction, choose_reduction, choose_row_reduction, max_keys
 from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
 from fedq.errors import NotSupportedError, ProgrammingError
@@ -790,6 +791,7 @@ class Planner:
                 for t in _conjuncts(j.args.get("on"))
             ]
             terms.sort(key=lambda t: -self._key_distinct(scope, t, scans))  # a multi-column key sends its most selective column
+            created: list[tuple["Fragment", "Fragment", str, str]] = []
             for term in terms:
                 if not (isinstance(term, exp.EQ) and isinstance(term.this, exp.Column) and isinstance(term.expression, exp.Column)):
                     continue
@@ -821,7 +823,37 @@ class Planner:
                                                       column_distinct=stats.distinct(real[probe_col.name.lower()]) if stats else None)
                             self._notes.append(f"dynamic filter: {p.view}.{p.dynamic.probe_column} IN keys of "
                                                f"{b.view}.{p.dynamic.build_column} (semi-join reduction at run time)")
+                            created.append((b, p, build_col.table, probe_col.table))
                         break
+            for b, p, build_alias, probe_alias in created:
+                self._composite_key(p, b, build_alias, probe_alias, terms)
+
+    def _composite_key(self, p: "Fragment", b: "Fragment", build_alias: str, probe_alias: str,
+                       terms: list[exp.Expression]) -> None:
+        """The other equi-join columns between the same two scans join the dynamic filter's key, so
+        the probe receives ``(a, b) IN ((…), …)`` where its source takes row values."""
+        if not (isinstance(p.source, SQLSource) and p.source.dialect in ROW_KEY_DIALECTS):
+            return
+        dynamic = p.dynamic
+        real = {f.name.lower(): f.name for f in p.request.schema}
+        build_real = {f.name.lower(): f.name for f in b.request.schema}
+        for term in terms:
+            if not (isinstance(term, exp.EQ) and isinstance(term.this, exp.Column) and isinstance(term.expression, exp.Column)):
+                continue
+            columns = {term.this.table: term.this, term.expression.table: term.expression}
+            if set(columns) != {build_alias, probe_alias}:
+                continue
+            build_col, probe_col = columns[build_alias], columns[probe_alias]
+            family = _key_family({_expr_type(build_col), _expr_type(probe_col)})
+            if family is None or not _takes_keys(p, probe_col.name, family):
+                continue
+            if probe_col.name.lower() not in real or build_col.name.lower() not in build_real:
+                continue
+            pair = (build_real[build_col.name.lower()], real[probe_col.name.lower()], family)
+            if pair[0] in {dynamic.build_column, *(e[0] for e in dynamic.extra)} or \
+                    pair[1] in {dynamic.probe_column, *(e[1] for e in dynamic.extra)}:
+                continue
+            dynamic.extra.append(pair)
 
     def _key_distinct(self, scope: Scope, term: exp.Expression, scans: dict[int, "Fragment"]) -> int:
         """The larger distinct count (statistics; 0 when unknown) of the two columns an equi-join term compares."""
@@ -910,9 +942,25 @@ class DynamicFilter:
     column_min: Any = None  # the probe column's min/max (statistics), to judge a range
     column_max: Any = None
     column_distinct: int | None = None  # the probe column's distinct values (statistics)
+    extra: list[tuple[str, str, str]] = field(default_factory=list)  # more key columns: (build, probe, family)
     strategy: str = "pending"
     keys: int | None = None
     detail: str = ""
+
+    def reduce_table(self, table: pa.Table) -> Reduction:
+        """Choose the reduction from the build side's rows: composite keys as row-value lists when
+        there are few enough, else the keys of the first (most selective) column."""
+        if self.extra:
+            columns = [self.build_column] + [b for b, _, _ in self.extra]
+            rows = table.select(columns).drop_null().group_by(columns).aggregate([])
+            postgres = self.probe is not None and self.probe.source.dialect == "postgres"
+            casts = ["TEXT" if postgres and family == "text" else None for family in [self.family] + [f for _, _, f in self.extra]]
+            reduction = choose_row_reduction([tuple(r[c] for c in columns) for r in rows.to_pylist()],
+                                             [self.probe_column] + [p for _, p, _ in self.extra], casts)
+            if reduction is not None:
+                self.strategy, self.keys, self.detail = reduction.strategy, reduction.keys, reduction.reason
+                return reduction
+        return self.reduce(pc.unique(table.column(self.build_column)).drop_null().to_pylist())
 
     def reduce(self, keys: list[Any]) -> Reduction:
         """Choose the reduction for the build side's distinct non-NULL keys and remember it."""

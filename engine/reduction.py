@@ -108,6 +108,39 @@ def choose_reduction(keys: list[Any], column: str, family: str, binds_arrays: bo
                      reason="" if coverage is None else f"spans {coverage:.0%} of the probe column's range")
 
 
+ROW_KEY_DIALECTS = ("postgres", "mysql", "duckdb")  # (a, b) IN ((…), …); SQLite takes row values only from a subquery
+ROW_LIST_MAX_VALUES = 30_000  # bound values (keys x columns) in one statement of row keys
+
+
+def choose_row_reduction(rows: list[tuple[Any, ...]], columns: list[str], casts: list[str | None]) -> Reduction | None:
+    """Composite keys as ``(a, b) IN ((…), …)`` lists (batched like single keys); None when they are too
+    many, and the caller reduces on one column instead.
+
+    >>> r = choose_row_reduction([(1, "x"), (2, "y")], ["a", "b"], [None, "TEXT"])
+    >>> r.strategy, r.term.sql("postgres")
+    ('in-list', '("a", CAST("b" AS TEXT)) IN ((%(dyn0_0)s, %(dyn0_1)s), (%(dyn1_0)s, %(dyn1_1)s))')
+    """
+    count = len(rows)
+    if not rows:
+        return Reduction("empty", 0, exp.false(), reason="no build keys: the probe returns nothing")
+    if count > BATCHED_IN_MAX_KEYS or count * len(columns) > ROW_LIST_MAX_VALUES:
+        return None
+    targets = [exp.cast(exp.column(c, quoted=True), t) if t else exp.column(c, quoted=True) for c, t in zip(columns, casts)]
+    terms, params = [], {}
+    for start in range(0, count, IN_LIST_MAX_KEYS):
+        tuples = []
+        for i, row in enumerate(rows[start:start + IN_LIST_MAX_KEYS], start):
+            names = [f"dyn{i}_{j}" for j in range(len(columns))]
+            params.update(zip(names, row))
+            tuples.append(exp.Tuple(expressions=[exp.Placeholder(this=n) for n in names]))
+        terms.append(exp.In(this=exp.Tuple(expressions=[t.copy() for t in targets]), expressions=tuples))
+    on = f"on ({', '.join(columns)})"
+    if len(terms) == 1:
+        return Reduction("in-list", count, terms[0], params, reason=on)
+    return Reduction("batched in-lists", count, exp.Paren(this=exp.or_(*terms)), params,
+                     reason=f"{on}, {len(terms)} lists of <= {IN_LIST_MAX_KEYS} keys")
+
+
 def _in_list(target: exp.Expression, keys: list[Any], offset: int) -> tuple[exp.Expression, dict[str, Any]]:
     names = [f"dyn{offset + i}" for i in range(len(keys))]
     return exp.In(this=target, expressions=[exp.Placeholder(this=n) for n in names]), dict(zip(names, keys))

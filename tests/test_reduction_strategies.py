@@ -196,15 +196,48 @@ def test_default_limits_send_700_keys_as_one_list(data):
     assert text.startswith("dynamic: in-list of 700 keys") and fetched == len({r[0] for r in rows}) < ROWS
 
 
-def test_multi_column_key_reduces_on_its_most_selective_column(data, small_limits):
-    """A two-column key sends the keys of one column: the one with more distinct values (pg_stats:
-    k_int 700, k2 3), whichever the ON clause names first. The local join checks both."""
+@pytest.mark.parametrize("probe", ["pg", "my"])
+def test_multi_column_key_goes_as_row_values(data, small_limits, probe):
+    """A two-column key goes as ``(k_int, k_text) IN ((…), …)`` where the source takes row values
+    (PostgreSQL, MariaDB), batched above the list limit like single keys."""
+    for keys, strategy in ((5, "in-list"), (30, "batched in-lists")):
+        sql = (f"SELECT f.id, d.grp FROM {PROBES[probe]} f JOIN memory.dims d "
+               f"ON f.k_int = d.k_int AND f.k_text = d.k_text WHERE d.j < {keys}")
+        rows, analyzed = _differential(data, sql)
+        text, fetched = _dynamic(analyzed, probe)
+        assert text.startswith(f"dynamic: {strategy} of {keys} keys (on (k_int, k_text)"), text
+        assert rows and fetched == len({r[0] for r in rows})
+
+
+def test_multi_column_key_above_the_row_limit_reduces_on_its_most_selective_column(data, small_limits):
+    """Over 40 composite keys (the lowered batch limit) fall back to one column's keys: the one with
+    more distinct values (pg_stats: k_int 700, k2 3), whichever the ON clause names first."""
     sql = ("SELECT f.id, d.grp FROM pg.fedq_reduce.facts f JOIN memory.dims d "
-           "ON f.k2 = d.k2 AND f.k_int = d.k_int WHERE d.j < 5")
+           "ON f.k2 = d.k2 AND f.k_int = d.k_int WHERE d.j < 50")
     rows, analyzed = _differential(data, sql)
     text, fetched = _dynamic(analyzed, "pg")
-    assert text.startswith("dynamic: in-list of 5 keys"), text
-    assert rows and fetched == len([i for i in range(1, ROWS + 1) if i % SPAN < 5 and i % 97])
+    assert text.startswith("dynamic: array of 50 keys"), text
+    assert rows and fetched == len([i for i in range(1, ROWS + 1) if i % SPAN < 50 and i % 97])
+
+
+def test_sqlite_gets_one_column_of_a_composite_key(tmp_path):
+    """SQLite takes row values only from a subquery: a composite key reduces on one column there."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        db.execute("CREATE TABLE t (id INTEGER, a INTEGER, b TEXT)")
+        db.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, i % 10, f"b{i % 3}") for i in range(100)])
+    sql = "SELECT t.id FROM lite.t t JOIN memory.keys k ON k.a = t.a AND k.b = t.b WHERE k.flag = 1 ORDER BY 1"
+    results = []
+    for options in ({}, {"pushdown": False}):
+        with fedq.connect(home=False, **options) as con:
+            con.attach("lite", "sqlite", path=str(tmp_path / "c.sqlite"))
+            con.register("keys", pa.table({"a": [1, 2, 3], "b": ["b1", "b2", "b0"], "flag": [1, 1, 0]}))
+            results.append(con.execute(sql).fetchall())
+            if options == {}:
+                (statement,) = con.source("lite").statements
+                assert statement.endswith('WHERE "a" IN (?1, ?2)')
+    assert results[0] == results[1] == [(i,) for i in range(100) if (i % 10, i % 3) in ((1, 1), (2, 2))]
 
 
 def test_duplicate_and_null_keys_join_like_duckdb(data, small_limits):

@@ -18,6 +18,10 @@ strategy              sent to the probe's source
                       distinct values (statistics), or too many for a list and no useful range
 ====================  =========================================================================
 
+A key of several columns goes as row values, ``(a, b) IN ((…), …)`` (in-list or batched), where the
+source takes them (ROW_KEY_DIALECTS) and there are at most BATCHED_IN_MAX_KEYS of them; otherwise the
+probe gets the keys of its most selective column (largest distinct count) by the rules above.
+
 Batches go in one statement, not one statement each: one round trip, one snapshot, and the source
 plans one index scan over a union of ranges. A temporary table of keys at the source (what
 distributed engines often do) is not an option: fedq's sessions are read-only and sources are never

@@ -98,8 +98,14 @@ def bind_tables(tree: exp.Expression, catalog: Catalog) -> list[BoundTable]:
             raise ProgrammingError(
                 f"table '{table.sql('duckdb')}' has too many name parts: write source.table or source.schema.table"
             )
-        if not isinstance(table.this, exp.Identifier) or table.meta.get(PASSTHROUGH_KEY):
-            continue  # table functions are DuckDB's business; query() stand-ins are fedq's
+        if table.meta.get(PASSTHROUGH_KEY) or isinstance(table.this, exp.GenerateSeries):
+            continue  # query() stand-ins are fedq's; range() and generate_series() read nothing
+        if not isinstance(table.this, exp.Identifier):
+            name = table.this.sql_name() if isinstance(table.this, exp.Func) else table.this.sql("duckdb")
+            raise NotSupportedError(
+                f"table function {name.lower()}() is not available: fedq reads data only through attached "
+                "sources, never the files of the machine it runs on (ATTACH a files source instead)"
+            )
         parts = [p.name for p in table.parts]
         if len(parts) == 1 and parts[0].lower() in cte_names:
             continue

@@ -250,7 +250,7 @@ class CatalogEngine:
 
     def __init__(self, connection: Any, settings: Settings, process_id: int) -> None:
         self.connection, self.settings, self.process_id = connection, settings, process_id
-        self.database = duckdb.connect()
+        self.database = duckdb.connect(config={"enable_external_access": False})  # clients never reach the machine's files
         self.database.execute(f"CREATE SCHEMA {SCHEMA}")
         for name, columns in EMPTY_TABLES.items():
             self.database.execute(f"CREATE TABLE {SCHEMA}.{name} ({columns})")

@@ -504,3 +504,18 @@ def _pg_expected(connection) -> str:
     value = cur.fetchone()[0]
     cur.close()
     return value
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM read_text('/etc/hostname')",
+    "SELECT * FROM read_csv('/etc/hostname')",
+    "SELECT * FROM glob('/etc/*')",
+    "WITH t AS (SELECT * FROM read_blob('/etc/hostname')) SELECT count(*) FROM t",
+    "SELECT (SELECT count(*) FROM read_parquet('/tmp/*.parquet'))",
+])
+def test_the_local_engine_never_reads_the_machines_files(sql):
+    with fedq.connect(home=False) as con:
+        with pytest.raises(fedq.NotSupportedError, match=r"table function \w+\(\) is not available: fedq reads data only "
+                                                         r"through attached sources"):
+            con.execute(sql)
+        assert con.execute("SELECT count(*) FROM range(3)").fetchall() == [(3,)]  # reads nothing: allowed

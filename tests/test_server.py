@@ -210,6 +210,16 @@ def test_errors_carry_sqlstate_and_the_session_stays_usable(server):
         assert con.execute("SELECT count(*) FROM crm.customers").fetchone() == (3,)
 
 
+def test_clients_cannot_read_the_servers_files(server):
+    with _connect(server) as con:
+        for sql in ("SELECT * FROM read_text('/etc/hostname')",  # fedq's engine
+                    "SELECT c.relname, t.content FROM pg_catalog.pg_class c, read_text('/etc/hostname') t"):  # catalog
+            with pytest.raises(psycopg.Error) as caught:
+                con.execute(sql).fetchall()
+            assert caught.value.sqlstate in ("0A000", "42000"), (sql, caught.value.sqlstate, str(caught.value))
+        assert con.execute("SELECT 1").fetchone() == (1,)
+
+
 def test_wrong_password_and_unknown_user_are_refused(server):
     for user, password in [("alice", "wrong"), ("mallory", PASSWORD)]:
         with pytest.raises(psycopg.OperationalError) as refused:

@@ -9,8 +9,24 @@ import pyarrow.compute as pc
 from fedq.errors import DataError
 
 
+def uuid_text(array: pa.Array) -> pa.Array:
+    """16-byte UUIDs as their canonical text (``8-4-4-4-12`` lower-case hex), as PostgreSQL prints them."""
+    import numpy as np
+
+    raw = np.frombuffer(array.buffers()[1], dtype=np.uint8)[array.offset * 16:(array.offset + len(array)) * 16]
+    hexed = np.frombuffer(raw.tobytes().hex().encode(), dtype=np.uint8).reshape(-1, 32)
+    text = np.full((len(array), 36), ord("-"), dtype=np.uint8)
+    for start, end, at in ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24)):
+        text[:, at:at + end - start] = hexed[:, start:end]
+    strings = pa.array(text.view("S36").ravel(), pa.binary()).cast(pa.string())
+    return pc.if_else(array.is_valid(), strings, pa.scalar(None, pa.string()))
+
+
 def conform_array(array: pa.Array, target: pa.DataType) -> pa.Array:
-    """Cast one column to ``target``; extension arrays (PostgreSQL numeric) go through storage."""
+    """Cast one column to ``target``; extension arrays (PostgreSQL numeric) go through storage, and
+    UUIDs become their text."""
+    if isinstance(array.type, pa.UuidType) and pa.types.is_string(target):
+        return uuid_text(array.storage)
     if isinstance(array.type, pa.ExtensionType) or isinstance(array, pa.ExtensionArray):
         array = array.storage
     if array.type.equals(target):

@@ -345,6 +345,8 @@ def _fetched_type(field: pa.Field) -> pa.DataType:
             precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
             return postgres_to_arrow(f"numeric({precision},{scale})")
         return pa.string()
+    if isinstance(field.type, pa.UuidType):
+        return pa.string()  # the catalog reads uuid as text: the same text PostgreSQL prints
     if isinstance(field.type, pa.ExtensionType):
         return field.type.storage_type
     return field.type

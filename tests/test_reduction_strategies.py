@@ -320,8 +320,6 @@ def test_three_way_join_order_and_rows(data, monkeypatch, small_limits):
     _differential(data, sql)
 
 
-@pytest.mark.xfail(strict=True, reason="the scan schema check (executor _check_shape) refuses PostgreSQL uuid columns: "
-                   "ADBC returns extension<arrow.uuid>, the catalog plans string; the dynamic filter's SQL itself is right")
 def test_text_keys_reach_a_postgresql_uuid_column_as_text(data, pg_dsn):
     """uuid (and json) columns read as text have no ``= text`` operator at PostgreSQL: the keys are
     compared with CAST(col AS TEXT), a no-op on text/varchar columns that keeps their index."""
@@ -340,6 +338,8 @@ def test_text_keys_reach_a_postgresql_uuid_column_as_text(data, pg_dsn):
         finally:
             statement = con.source("pg").statements[-1]
         assert 'WHERE CAST("u" AS TEXT) IN (' in statement
+        assert con.execute(f"SELECT x.u FROM pg.{SCHEMA}.uuids x JOIN memory.wanted w ON w.u = x.u "
+                           "ORDER BY x.id").fetchall() == [(u,) for u in wanted]  # uuids read as PostgreSQL prints them
     assert rows == [(3,), (7,)]
 
 

@@ -157,10 +157,7 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
             isinstance(side, exp.Subquery) for side in (node.this, node.expression)
         ):
             return f"{dialect} has no parenthesized set-operation operands"
-        if isinstance(node, exp.Group) and any(
-            isinstance(key, (exp.Literal, exp.Boolean, exp.Null)) and not (isinstance(key, exp.Literal) and key.is_int)
-            for key in node.expressions
-        ):
+        if isinstance(node, exp.Group) and any(_constant_key(key) for key in node.expressions):
             return "a constant GROUP BY key (PostgreSQL refuses one that is not a column position)"
         if isinstance(node, exp.Join):
             kind = (node.side or node.kind or "inner").lower()
@@ -202,6 +199,14 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
         if isinstance(node, exp.Column) and _family_of(node) == "other":
             return f"column {node.sql('duckdb')} has a type fedq does not push"
     return None
+
+
+def _constant_key(key: exp.Expression) -> bool:
+    """A GROUP BY key that is a constant but not a column position: 'x', 2.5, -50.00, (1.5), NULL, TRUE."""
+    while isinstance(key, (exp.Paren, exp.Neg)):
+        key = key.this
+    return isinstance(key, (exp.Literal, exp.Boolean, exp.Null)) and not (
+        isinstance(key, exp.Literal) and key.is_int and isinstance(key.parent, exp.Group))
 
 
 def _literal_cast_ok(node: exp.Cast) -> bool:

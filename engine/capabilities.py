@@ -46,6 +46,7 @@ class DialectCapabilities:
     interval_arithmetic: bool
     same_semantics: bool = False  # the source is DuckDB itself: only non-determinism is kept local
     parenthesized_set_operands: bool = True  # (SELECT … LIMIT n) UNION (SELECT …)
+    intersect_except_all: bool = True  # INTERSECT ALL, EXCEPT ALL
 
 
 CAPABILITIES: dict[str, DialectCapabilities] = {
@@ -66,6 +67,7 @@ CAPABILITIES: dict[str, DialectCapabilities] = {
         like_escape=None,
         interval_arithmetic=False,
         parenthesized_set_operands=False,
+        intersect_except_all=False,
     ),
     "mysql": DialectCapabilities(
         # Text columns with a case-insensitive or PAD SPACE collation are kept out of pushed units by
@@ -157,6 +159,9 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
             isinstance(side, exp.Subquery) for side in (node.this, node.expression)
         ):
             return f"{dialect} has no parenthesized set-operation operands"
+        if isinstance(node, (exp.Intersect, exp.Except)) and not node.args.get("distinct") \
+                and not caps.intersect_except_all:
+            return f"{dialect} has no INTERSECT ALL / EXCEPT ALL"
         if isinstance(node, exp.Group) and any(_constant_key(key) for key in node.expressions):
             return "a constant GROUP BY key (PostgreSQL refuses one that is not a column position)"
         if isinstance(node, exp.Join):

@@ -1,7 +1,8 @@
 """The long differential-fuzzing run: ``.venv/bin/python -m tests.fuzz_run --queries 20000 --seed 7``.
 
-Builds the data set of tests/fuzzdata.py in every source kind (PostgreSQL schema ``fedq_fuzz_run``,
-MariaDB tables ``fedq_fuzz_run_*``, so a run and the test suite do not collide; SQLite, DuckDB, Parquet, CSV, JSON files in a temporary folder, REST
+Builds the data set of tests/fuzzdata.py in every source kind (PostgreSQL schema ``fedq_fuzz_<pid>``,
+MariaDB tables ``fedq_fuzz_<pid>_*``, dropped at the end, so runs never collide; SQLite, DuckDB,
+Parquet, CSV, JSON files in a temporary folder, REST
 on a local HTTP server), then runs generated queries through the three oracles of
 tests/fuzzcheck.py in turn (differential, TLP, NoREC). Query ``i`` of seed ``N`` is generated from
 ``random.Random(f"{N}:{i}")``, so ``--replay N:i`` runs exactly that query again.
@@ -16,7 +17,6 @@ The servers come from FEDQ_TEST_PG_DSN and FEDQ_TEST_MYSQL_DSN (defaults as in t
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile
@@ -24,8 +24,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("FEDQ_FUZZ_PG_SCHEMA", "fedq_fuzz_run")  # not the test suite's fedq_fuzz
-os.environ.setdefault("FEDQ_FUZZ_MY_PREFIX", "fedq_fuzz_run_")
 
 from conftest import MYSQL_DSN, PG_DSN  # noqa: E402
 from fuzzcheck import Mismatch, Oracles, fuzz_session  # noqa: E402

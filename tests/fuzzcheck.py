@@ -64,7 +64,9 @@ class Stats:
     queries: Counter = field(default_factory=Counter)  # per oracle
     kinds: Counter = field(default_factory=Counter)  # queries touching each source kind
     rejected: Counter = field(default_factory=Counter)  # per oracle: the reference and fedq both refused
+    rejections: list[str] = field(default_factory=list)  # the reference's first few reasons
     executions: int = 0  # statements run through fedq
+    with_parameters: int = 0  # of which with ? bind parameters
     mismatches: list[Mismatch] = field(default_factory=list)
 
     def count(self, oracle: str, placement: dict[str, str], tables: frozenset[str]) -> None:
@@ -75,7 +77,8 @@ class Stats:
     def summary(self) -> str:
         total = sum(self.queries.values())
         lines = [f"queries: {total} ({', '.join(f'{k} {v}' for k, v in sorted(self.queries.items()))}); "
-                 f"fedq executions: {self.executions}; mismatches: {len(self.mismatches)}",
+                 f"fedq executions: {self.executions} ({self.with_parameters} with bind parameters); "
+                 f"mismatches: {len(self.mismatches)}",
                  "queries per source kind: " + ", ".join(f"{k} {v}" for k, v in sorted(self.kinds.items()))]
         if self.rejected:
             lines.append("rejected by the reference and fedq alike: "
@@ -90,13 +93,17 @@ class Oracles:
         self.dataset, self.pushdown, self.local, self.reference = dataset, pushdown, local, reference
         self.stats = Stats()
 
-    def _fedq(self, connection: fedq.Connection, sql: str, placement: dict[str, str]) -> list[tuple]:
+    def _fedq(self, connection: fedq.Connection, sql: str, placement: dict[str, str], params: tuple = ()) -> list[tuple]:
         self.stats.executions += 1
-        rows = connection.execute(sql.format(**placement_names(self.dataset, placement, False))).fetchall()
+        if params:
+            self.stats.with_parameters += 1
+        formatted = sql.format(**placement_names(self.dataset, placement, False))
+        rows = connection.execute(formatted, list(params) if params else None).fetchall()
         return [normalize_row(row) for row in rows]
 
-    def _reference(self, sql: str, placement: dict[str, str]) -> list[tuple]:
-        return self.reference.execute(sql.format(**placement_names(self.dataset, placement, True))).fetchall()
+    def _reference(self, sql: str, placement: dict[str, str], params: tuple = ()) -> list[tuple]:
+        formatted = sql.format(**placement_names(self.dataset, placement, True))
+        return self.reference.execute(formatted, list(params) if params else None).fetchall()
 
     def _statements(self) -> list[str]:
         found = []
@@ -104,7 +111,9 @@ class Oracles:
             found += [f"{source.name}: {s}" for s in getattr(source, "statements", [])[-3:]]
         return found
 
-    def _fail(self, oracle: str, placement: dict[str, str], sql: str, detail: str) -> Mismatch:
+    def _fail(self, oracle: str, placement: dict[str, str], sql: str, detail: str, params: tuple = ()) -> Mismatch:
+        if params:
+            detail = f"parameters: {params!r}\n{detail}"
         mismatch = Mismatch(oracle, dict(placement), sql, detail, self._statements())
         self.stats.mismatches.append(mismatch)
         return mismatch
@@ -113,68 +122,73 @@ class Oracles:
         """fedq with pushdown (and, with ``local``, without) against the reference."""
         self.stats.count("differential", placement, query.tables)
         try:
-            expected = self._reference(query.sql, placement)
+            expected = self._reference(query.sql, placement, query.params)
         except Exception as error:  # a generator slip: fedq must refuse it too
-            return self._expect_refusal("differential", query.sql, placement, error)
+            return self._expect_refusal("differential", query.sql, placement, error, query.params)
         modes = (("pushdown", self.pushdown), ("local", self.local)) if local else (("pushdown", self.pushdown),)
         for mode, connection in modes:
             try:
-                actual = self._fedq(connection, query.sql, placement)
+                actual = self._fedq(connection, query.sql, placement, query.params)
             except Exception as error:
-                return self._fail("differential", placement, query.sql, f"{mode}: {type(error).__name__}: {error}")
+                return self._fail("differential", placement, query.sql, f"{mode}: {type(error).__name__}: {error}",
+                                  query.params)
             problem = rows_match(actual, expected, query.ordered)
             if problem:
-                return self._fail("differential", placement, query.sql, f"{mode} vs reference: {problem}")
+                return self._fail("differential", placement, query.sql, f"{mode} vs reference: {problem}", query.params)
         return None
 
-    def _expect_refusal(self, oracle: str, sql: str, placement: dict[str, str], error: Exception) -> Mismatch | None:
+    def _expect_refusal(self, oracle: str, sql: str, placement: dict[str, str], error: Exception,
+                        params: tuple = ()) -> Mismatch | None:
         try:
-            self._fedq(self.pushdown, sql, placement)
+            self._fedq(self.pushdown, sql, placement, params)
         except Exception:
             self.stats.rejected[oracle] += 1
+            if len(self.stats.rejections) < 20:
+                self.stats.rejections.append(str(error).splitlines()[0])
             return None
-        return self._fail(oracle, placement, sql, f"the reference refused it ({error}) but fedq answered")
+        return self._fail(oracle, placement, sql, f"the reference refused it ({error}) but fedq answered", params)
 
     def tlp(self, query: TlpQuery, placement: dict[str, str]) -> Mismatch | None:
         self.stats.count("tlp", placement, query.tables)
         try:
-            self._reference(query.parts[0], placement)
+            self._reference(query.parts[0], placement, query.params[1])
         except Exception as error:
-            return self._expect_refusal("tlp", query.parts[0], placement, error)
+            return self._expect_refusal("tlp", query.parts[0], placement, error, query.params[1])
         try:
-            whole = self._fedq(self.pushdown, query.whole, placement)
-            parts = [row for part in query.parts for row in self._fedq(self.pushdown, part, placement)]
+            whole = self._fedq(self.pushdown, query.whole, placement, query.params[0])
+            parts = [row for part, params in zip(query.parts, query.params[1:])
+                     for row in self._fedq(self.pushdown, part, placement, params)]
         except Exception as error:
-            return self._fail("tlp", placement, query.whole, f"{type(error).__name__}: {error}")
+            return self._fail("tlp", placement, query.whole, f"{type(error).__name__}: {error}", query.params[1])
         if query.distinct:
             parts = distinct_rows(parts)
         problem = rows_match(parts, whole, ordered=False)
         if problem:
             return self._fail("tlp", placement, " UNION ALL ".join(query.parts) + f"  -- vs --  {query.whole}",
-                              f"partitions vs whole: {problem}")
+                              f"partitions vs whole: {problem}", query.params[1])
         return None
 
     def norec(self, query: NorecQuery, placement: dict[str, str]) -> Mismatch | None:
         self.stats.count("norec", placement, query.tables)
         try:
-            self._reference(query.counted, placement)
+            self._reference(query.counted, placement, query.params[0])
         except Exception as error:
-            return self._expect_refusal("norec", query.counted, placement, error)
+            return self._expect_refusal("norec", query.counted, placement, error, query.params[0])
         try:
-            counted = self._fedq(self.pushdown, query.counted, placement)[0][0]
-            summed = self._fedq(self.local, query.summed, placement)[0][0] or 0
+            counted = self._fedq(self.pushdown, query.counted, placement, query.params[0])[0][0]
+            summed = self._fedq(self.local, query.summed, placement, query.params[1])[0][0] or 0
         except Exception as error:
-            return self._fail("norec", placement, query.counted, f"{type(error).__name__}: {error}")
+            return self._fail("norec", placement, query.counted, f"{type(error).__name__}: {error}", query.params[0])
         if counted != summed:
             return self._fail("norec", placement, query.counted,
-                              f"pushed count(*) {counted} vs local sum(CASE …) {summed} ({query.summed})")
+                              f"pushed count(*) {counted} vs local sum(CASE …) {summed} ({query.summed})", query.params[0])
         return None
 
 
 @contextmanager
 def fuzz_session(pg_dsn: str, mysql_dsn: str, root: Path) -> Iterator[Oracles]:
     """Build the data set in every kind (REST on a real HTTP server), open the connections, yield the oracles."""
-    from fuzzdata import build, drop_mariadb, make_tables, read_back, reference_database, rest_route
+    from fuzzdata import build, drop_servers, make_tables, read_back, reference_database, rest_route
     from rest_server import ApiServer
 
     api = ApiServer()
@@ -194,4 +208,4 @@ def fuzz_session(pg_dsn: str, mysql_dsn: str, root: Path) -> Iterator[Oracles]:
         for connection in connections:
             connection.close()
         api.close()
-        drop_mariadb(mysql_dsn)
+        drop_servers(pg_dsn, mysql_dsn)

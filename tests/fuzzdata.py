@@ -7,9 +7,9 @@ placement's names:
 ==========  ==========================================  =====================================
 kind        fedq name                                   storage
 ==========  ==========================================  =====================================
-postgres    ``pg.fedq_fuzz.t1``                         integer, text, numeric(10,2), float8,
+postgres    ``pg.fedq_fuzz_<pid>.t1``                   integer, text, numeric(10,2), float8,
                                                         date, timestamp
-mariadb     ``my.fedq_fuzz_t1``                         INT, ``s`` utf8mb4_general_ci (case-
+mariadb     ``my.fedq_fuzz_<pid>_t1``                   INT, ``s`` utf8mb4_general_ci (case-
                                                         insensitive, PAD SPACE), ``t``
                                                         utf8mb4_nopad_bin, DECIMAL, DOUBLE,
                                                         DATE, DATETIME(6)
@@ -53,9 +53,9 @@ import pyarrow.parquet as pq
 
 import fedq
 
-# Distinct per concurrent run (tests/fuzz_run.py uses fedq_fuzz_run and fedq_fuzz_run_*).
-PG_SCHEMA = os.environ.get("FEDQ_FUZZ_PG_SCHEMA", "fedq_fuzz")
-MY_PREFIX = os.environ.get("FEDQ_FUZZ_MY_PREFIX", "fedq_fuzz_")
+# Distinct per process, so concurrent runs (the suite, tests/fuzz_run.py) never drop each other's tables.
+PG_SCHEMA = os.environ.get("FEDQ_FUZZ_PG_SCHEMA", f"fedq_fuzz_{os.getpid()}")
+MY_PREFIX = os.environ.get("FEDQ_FUZZ_MY_PREFIX", f"fedq_fuzz_{os.getpid()}_")
 KINDS = ("postgres", "mariadb", "sqlite", "duckdb", "parquet", "csv", "json", "rest")
 TABLES = {"t1": 36, "t2": 28, "t3": 20}  # name -> rows
 
@@ -148,10 +148,13 @@ def load_mariadb(dsn: str, tables: dict[str, pa.Table]) -> None:
                             [tuple(row.values()) for row in table.to_pylist()])
 
 
-def drop_mariadb(dsn: str) -> None:
-    with _mysql(dsn) as con, con.cursor() as cur:
+def drop_servers(pg_dsn: str, mysql_dsn: str) -> None:
+    """Drop the PostgreSQL schema and the MariaDB tables of this process."""
+    with _mysql(mysql_dsn) as con, con.cursor() as cur:
         for name in TABLES:
             cur.execute(f"DROP TABLE IF EXISTS {MY_PREFIX}{name}")
+    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+        cur.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
 
 
 def _sqlite_value(value: Any) -> Any:

@@ -12,19 +12,26 @@ with ESCAPE, arithmetic on ints/decimals/doubles, text functions, dates and time
 intervals), aggregates with GROUP BY/HAVING (count, count distinct, sum, min, max, avg), DISTINCT,
 ORDER BY + LIMIT/OFFSET, set operations (UNION [ALL], INTERSECT, EXCEPT), subqueries ([NOT] IN
 (SELECT …), [NOT] EXISTS, correlated and uncorrelated scalar subqueries, derived tables, with
-ORDER BY … LIMIT inside).
+ORDER BY … LIMIT inside), and ``?`` bind parameters (int, Decimal, float, str, date, datetime) in
+comparisons, IN lists, BETWEEN and HAVING. A third of the placements put every table in one source,
+so joins and subqueries are pushed whole.
 
 Narrowed on purpose, because the answer would not be deterministic or would be implementation-defined:
 - a LIMIT always comes with an ORDER BY over every output column (a total order over distinct rows);
   without LIMIT an ORDER BY is compared as such, every other result as a multiset;
 - sums and averages of doubles never feed a comparison (HAVING) nor a LIMIT's order: their last
   bits depend on the summation order; they appear only as output, compared with a tolerance;
-- no division or modulo by a column (only by non-zero literals), no casts that can fail on the data.
+- no division or modulo by a column (only by non-zero literals), no casts that can fail on the data;
+- no integer literal as a GROUP BY key (it is a column position), no ``?`` compared with a bare
+  literal (DuckDB cannot type it) nor inside a GROUP BY key (its text is repeated).
 """
 from __future__ import annotations
 
+import datetime as dt
 import random
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol, Sequence, TypeVar
 
 T = TypeVar("T")
@@ -99,6 +106,7 @@ class Query:
     sql: str
     ordered: bool
     tables: frozenset[str]
+    params: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,7 @@ class TlpQuery:
     parts: tuple[str, str, str]
     distinct: bool
     tables: frozenset[str]
+    params: tuple[tuple[Any, ...], ...] = ((), (), (), ())  # of whole and of each part
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,7 @@ class NorecQuery:
     counted: str
     summed: str
     tables: frozenset[str]
+    params: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())
 
 
 @dataclass
@@ -153,6 +163,8 @@ class Generator:
         self.c = chooser
         self.tables: set[str] = set()
         self.aliases = 0
+        self.values: dict[str, Any] = {}  # parameter marker -> Python value
+        self.params_ok = True
 
     # -- names -----------------------------------------------------------------------------------
     def alias(self) -> str:
@@ -178,6 +190,27 @@ class Generator:
         if family == "date":
             return E(f"DATE '{self.c.choice(DATE_LITERALS)}'", "date")
         return E(f"TIMESTAMP '{self.c.choice(TS_LITERALS)}'", "ts")
+
+    def value(self, family: str) -> E:
+        """A literal, or now and then a ``?`` bind parameter with the same value (a marker until :meth:`bind`)."""
+        literal = self.literal(family)
+        if not self.params_ok or not self.c.chance(20):
+            return literal
+        text = literal.sql
+        python = {
+            "int": lambda: int(text), "dec": lambda: Decimal(text), "float": lambda: float(text),
+            "text": lambda: text[1:-1].replace("''", "'"),
+            "date": lambda: dt.date.fromisoformat(text[6:-1]),
+            "ts": lambda: dt.datetime.fromisoformat(text[11:-1]),
+        }[family]()
+        marker = f"<<p{len(self.values)}>>"
+        self.values[marker] = python
+        return E(marker, family)
+
+    def bind(self, sql: str) -> tuple[str, tuple[Any, ...]]:
+        """Markers replaced by ``?``; the values in the order the markers appear (a repeated one twice)."""
+        found = [self.values[m] for m in re.findall(r"<<p\d+>>", sql)]
+        return re.sub(r"<<p\d+>>", "?", sql), tuple(found)
 
     # -- scalar expressions ----------------------------------------------------------------------
     def expr(self, scope: Scope, family: str, depth: int) -> E:
@@ -318,8 +351,10 @@ class Generator:
         sub = max(depth - 1, 0)
         if kind == "compare":
             left = self.operand(scope, family, sub)
-            right = self.expr(scope, self.comparable(family), sub) if self.c.chance(40) else self.literal(self.comparable(family))
+            saved, self.params_ok = self.params_ok, self.params_ok and not _constant(left.sql)  # ? needs a typed side
+            right = self.expr(scope, self.comparable(family), sub) if self.c.chance(40) else self.value(self.comparable(family))
             op = self.c.choice(["=", "<", ">", "<>", "<=", ">="])
+            self.params_ok = saved
             return f"{left.sql} {op} {right.sql}"
         if kind == "null":
             return f"{self.operand(scope, family, sub).sql} IS {self.c.choice(['', 'NOT '])}NULL"
@@ -329,14 +364,18 @@ class Generator:
             return f"{left.sql} IS {self.c.choice(['', 'NOT '])}DISTINCT FROM {right.sql}"
         if kind == "in":
             left = self.operand(scope, family, sub)
-            items = [self.literal(self.comparable(family)).sql for _ in range(self.c.integer(1, 4))]
+            saved, self.params_ok = self.params_ok, self.params_ok and not _constant(left.sql)
+            items = [self.value(self.comparable(family)).sql for _ in range(self.c.integer(1, 4))]
+            self.params_ok = saved
             if self.c.chance(15):
                 items.append("NULL")
             return f"{left.sql} {self.c.choice(['', 'NOT '])}IN ({', '.join(items)})"
         if kind == "between":
             family = self.c.choice(["int", "dec", "float", "date", "ts", "text"])
             left = self.operand(scope, family, sub)
-            low, high = self.literal(family).sql, self.literal(self.comparable(family)).sql
+            saved, self.params_ok = self.params_ok, self.params_ok and not _constant(left.sql)
+            low, high = self.value(family).sql, self.value(self.comparable(family)).sql
+            self.params_ok = saved
             return f"{left.sql} {self.c.choice(['', 'NOT '])}BETWEEN {low} AND {high}"
         if kind == "like":
             left = self.operand(scope, "text", sub)
@@ -500,7 +539,10 @@ class Generator:
 
     def aggregate_select(self) -> tuple[str, list[E], bool]:
         source, scope = self.from_clause()
+        self.params_ok = False  # a key's text is repeated in GROUP BY: one parameter would become two
         keys = [self.expr(scope, self.c.choice(["int", "text", "date", "dec"]), 1) for _ in range(self.c.integer(0, 2))]
+        keys = [k for k in keys if not re.fullmatch(r"-?\d+", k.sql)]  # GROUP BY 3 would be a position
+        self.params_ok = True
         aggregates = [self.aggregate(scope) for _ in range(self.c.integer(1, 3))]
         where = f" WHERE {self.predicate(scope, 2)}" if self.c.chance(50) else ""
         group = f" GROUP BY {', '.join(k.sql for k in keys)}" if keys else ""
@@ -508,7 +550,7 @@ class Generator:
         if self.c.chance(35):
             value = self.aggregate(scope, comparable_only=True)
             op = self.c.choice(["=", "<", ">", "<>", "<=", ">="])
-            having = f" HAVING {value.sql} {op} {self.literal(self.comparable(value.family)).sql}"
+            having = f" HAVING {value.sql} {op} {self.value(self.comparable(value.family)).sql}"
         items = keys + aggregates
         columns = ", ".join(f"{e.sql} AS c{i}" for i, e in enumerate(items))
         ordering_safe = all(not _order_dependent(e) for e in items)
@@ -530,7 +572,8 @@ class Generator:
         sql, items, ordering_safe = {"plain": self.plain_select, "aggregate": self.aggregate_select,
                                      "set": self.set_operation}[shape]()
         suffix, ordered = self.order_limit(items, ordering_safe)
-        return Query(sql + suffix, ordered, frozenset(self.tables))
+        sql, params = self.bind(sql + suffix)
+        return Query(sql, ordered, frozenset(self.tables), params)
 
     def tlp(self) -> TlpQuery:
         source, scope = self.from_clause()
@@ -542,14 +585,21 @@ class Generator:
         head = f"SELECT {'DISTINCT ' if distinct else ''}{columns} FROM {source}"
         whole = f"{head} WHERE {base}" if base else head
         prefix = f"{head} WHERE {f'({base}) AND ' if base else ''}"
-        parts = (f"{prefix}({p})", f"{prefix}NOT ({p})", f"{prefix}({p}) IS NULL")
-        return TlpQuery(whole, parts, distinct, frozenset(self.tables))
+        parts = [self.bind(q) for q in (whole, f"{prefix}({p})", f"{prefix}NOT ({p})", f"{prefix}({p}) IS NULL")]
+        return TlpQuery(parts[0][0], tuple(q for q, _ in parts[1:]), distinct, frozenset(self.tables),
+                        tuple(v for _, v in parts))
 
     def norec(self) -> NorecQuery:
         source, scope = self.from_clause()
         p = self.predicate(scope, 2)
-        return NorecQuery(f"SELECT count(*) FROM {source} WHERE {p}",
-                          f"SELECT sum(CASE WHEN {p} THEN 1 ELSE 0 END) FROM {source}", frozenset(self.tables))
+        counted = self.bind(f"SELECT count(*) FROM {source} WHERE {p}")
+        summed = self.bind(f"SELECT sum(CASE WHEN {p} THEN 1 ELSE 0 END) FROM {source}")
+        return NorecQuery(counted[0], summed[0], frozenset(self.tables), (counted[1], summed[1]))
+
+
+def _constant(sql: str) -> bool:
+    """A literal (DuckDB cannot type a ? compared with one)."""
+    return re.match(r"^(-?\d|'|DATE '|TIMESTAMP ')", sql) is not None
 
 
 def _order_dependent(item: E) -> bool:
@@ -559,5 +609,8 @@ def _order_dependent(item: E) -> bool:
 
 
 def placement(chooser: Chooser, kinds: Sequence[str]) -> dict[str, str]:
-    """One source kind per table."""
+    """One source kind per table; a third of the time one kind for all, so joins and subqueries get pushed whole."""
+    if chooser.chance(33):
+        kind = chooser.choice(kinds)
+        return {table: kind for table in TABLES}
     return {table: chooser.choice(kinds) for table in TABLES}

@@ -658,6 +658,10 @@ class Planner:
                 keys.setdefault(column.name, column)
         if not keys or any(why_not_pushable(c, dialect) for c in keys.values()):
             return None
+        if not CAPABILITIES[dialect].temporal_logic and any(
+            type_family(_expr_type(e)) in ("time", "zoned") for e in [*keys.values(), *(p for _, p in partials)]
+        ):
+            return None  # this source's query results carry dates as text (SQLite): keys and MIN/MAX would too
         return Partial(table=table, alias=alias, keys=list(keys), partials=partials, merges=merges, pushed=pushed)
 
     def _partial_fragment(

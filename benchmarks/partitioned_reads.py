@@ -218,7 +218,7 @@ def main() -> None:
     for engine in engines.values():
         engine.close()
 
-    reference = next(iter(results[f"fedq fetch single"]["answers"]))
+    reference = next(iter(results["fedq fetch single"]["answers"]))
     summary = []
     for key, entry in results.items():
         runs = entry["runs"]

@@ -150,12 +150,6 @@ class Catalog:
                 self._schemas[key] = (time.monotonic(), cached)
         return cached
 
-    def cached_schema(self, source: Source, table: TableName) -> pa.Schema | None:
-        """The schema fedq planned with (even if expired), to compare with what a source now says."""
-        with self._lock:
-            entry = self._schemas.get((source.name.lower(), table))
-        return entry[1] if entry else None
-
     def forget_table(self, source: Source, table: TableName) -> None:
         with self._lock:
             self._schemas.pop((source.name.lower(), table), None)

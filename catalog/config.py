@@ -127,12 +127,6 @@ def read_catalog_document(path: str | os.PathLike[str]) -> CatalogDocument:
     return result
 
 
-def load_catalog_file(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """Source definitions (name -> options including ``type``) from a TOML catalog file, references resolved."""
-    document = read_catalog_document(path)
-    return {name: document.resolved_source(name) for name in document.sources}
-
-
 def load_server_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``[server]`` section of a catalog file (for ``fedq serve``), references resolved.
 

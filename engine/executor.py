@@ -18,6 +18,7 @@ import pyarrow as pa
 from fedq.engine.planner import DYNAMIC_WAIT_SECONDS, Fragment, Plan
 from fedq.errors import DatabaseError, DataError, Error, OperationalError, ProgrammingError
 from fedq.sources.arrow_util import with_exact_decimals
+from fedq.sources.handoff import put_until_stopped
 
 QUEUE_BATCHES = 8
 _END = object()
@@ -88,20 +89,12 @@ class FragmentStream:
             return
         for got, want in zip(fetched, request.schema):
             if (got.name, got.type) != (want.name, want.type):
-                source = self.fragment.source
-                error = OperationalError(f"source '{source.name}' ({source.type_name}): table {request.table} returned "
-                                         f"column '{got.name}' as {got.type}, but fedq planned with '{want.name}' as {want.type}")
-                error.source_name, error.action = source.name, "returned an unexpected schema"
-                raise error
+                raise self.fragment.source.operational_error("returned an unexpected schema", ValueError(
+                    f"table {request.table} returned column '{got.name}' as {got.type}, "
+                    f"but fedq planned with '{want.name}' as {want.type}"))
 
     def _put(self, item: Any) -> bool:
-        while not self.cancelled.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_until_stopped(self.queue, item, self.cancelled)
 
     def _run(self) -> None:
         reader = None

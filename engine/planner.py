@@ -123,7 +123,8 @@ def bind_tables(tree: exp.Expression, catalog: Catalog) -> list[BoundTable]:
         table.set("this", exp.to_identifier(name, quoted=True))
         table.meta[TABLE_KEY] = len(bound)
         bound.append(resolved)
-        for spelling in (parts, [source, schema, name], [source, name] if schema == resolved.source.default_schema else parts):
+        spellings = [parts, [source, schema, name]] + ([[source, name]] if schema == resolved.source.default_schema else [])
+        for spelling in spellings:
             written[tuple(p.lower() for p in spelling)] = table.alias
     _qualify_by_alias(tree, written)
     return bound

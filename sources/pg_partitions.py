@@ -41,6 +41,7 @@ from sqlglot import exp
 
 from fedq.errors import OperationalError
 from fedq.sources.base import FetchStats, ScanRequest, TableName
+from fedq.sources.handoff import put_until_stopped
 
 if TYPE_CHECKING:
     from fedq.sources.postgres import PostgresSource
@@ -338,13 +339,7 @@ class _Merge:
         return pa.RecordBatchReader.from_batches(self.schema, _Batches(self))
 
     def _put(self, item: Any) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_until_stopped(self.queue, item, self.stop)
 
     def _run(self, partition: _Partition) -> None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import threading
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
@@ -199,7 +200,10 @@ class Connection:
 
         The SELECT is checked now; a persistent view is kept in the home catalog."""
         self._check_open()
-        statement = prepare(sql)
+        try:
+            statement = prepare(sql)
+        except ProgrammingError as error:
+            raise ProgrammingError(f"view '{name}': {error}") from None
         if statement.kind != "query" or statement.params:
             raise ProgrammingError(f"view '{name}': the view's body must be a query without parameters")
         return self._create_view(name, statement.tree, replace, temporary)
@@ -235,12 +239,12 @@ class Connection:
         """Every source and view of this connection as a TOML catalog file that recreates them
         (references kept, clear-text secrets moved to the keyring)."""
         self._check_open()
-        document = CatalogDocument(self.home.path if self.home else "exported")
-        for key, definition in self.catalog.definitions.items():
-            name = self.catalog.sources[key].name
-            document.sources[name] = protected_source(name, definition)
-        document.views = {v.name: v.definition() for v in self.catalog.views.values()}
-        return to_toml(document)
+        sources = {self.catalog.sources[key].name: definition for key, definition in self.catalog.definitions.items()}
+        return to_toml(CatalogDocument(
+            Path("exported.toml"),
+            sources={name: protected_source(name, definition) for name, definition in sources.items()},
+            views={v.name: v.definition() for v in self.catalog.views.values()},
+        ))
 
     def _require_home(self, action: str) -> None:
         if self.home is None:

@@ -260,3 +260,33 @@ def test_a_column_whose_type_changed_under_a_cached_schema_is_caught_before_it_i
                                                         r"schema: column 'code' changed type from INTEGER to VARCHAR"):
             con.execute(query).fetchall()
         assert con.execute(query).fetchall() == [("10",), ("9",)]  # planned again with the new type
+
+
+def test_view_definitions_fedq_cannot_keep_are_clear_errors(tmp_path):
+    with fedq.connect(home=False) as con:
+        with pytest.raises(fedq.NotSupportedError, match="CREATE VIEW with a column list is not supported"):
+            con.execute("CREATE TEMP VIEW v (a) AS SELECT 1 AS x")
+        with pytest.raises(fedq.NotSupportedError, match=r"view 'p': query\('source', '…'\) passthrough cannot be part of a view"):
+            con.execute("CREATE TEMP VIEW p AS SELECT * FROM query('crm', 'SELECT 1')")
+        with pytest.raises(fedq.ProgrammingError, match="view 'q': the statement has 1 parameter marker"):
+            con.create_view("q", "SELECT ? AS x", temporary=True)
+        with pytest.raises(fedq.ProgrammingError, match="view 'r': the view's body must be a query without parameters"):
+            con.create_view("r", "SHOW SOURCES", temporary=True)
+        assert "v" not in con.catalog.views and "p" not in con.catalog.views
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text('[views.broken]\nquery = "SELECT 1"\n')
+    with pytest.raises(fedq.ProgrammingError, match=r"\[views.broken\]: a view has sql = \"SELECT …\""):
+        fedq.connect(catalog, home=False)
+    catalog.write_text('[sourcez.x]\ntype = "sqlite"\n')
+    with pytest.raises(fedq.ProgrammingError, match=r"unknown section\(s\) \['sourcez'\]; expected \[sources.NAME\], "
+                                                    r"\[views.NAME\] or \[server\]"):
+        fedq.connect(catalog, home=False)
+
+
+def test_decimal_text_that_does_not_fit_is_an_error_not_a_rounded_value():
+    from fedq.sources.arrow_util import decimal_from_text
+
+    exact = decimal_from_text(pa.array(["0.33333333333333333333", "-0.00000000005", None, "7"]), pa.decimal128(38, 10))
+    assert [str(v) if v is not None else None for v in exact.to_pylist()] == ["0.3333333333", "-1E-10", None, "7.0000000000"]
+    with pytest.raises(pa.ArrowInvalid):
+        decimal_from_text(pa.array(["1" + "0" * 30]), pa.decimal128(38, 10))  # 31 integer digits: no DECIMAL(38,10)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from fedq.catalog import conninfo
 from fedq.catalog.types import postgres_to_arrow
 from fedq.engine.capabilities import why_not_pushable
 from fedq.errors import OperationalError
@@ -40,6 +41,11 @@ STATEMENT_TIMEOUT_SLACK = 1.0  # seconds a pooled session's timeout may exceed t
 
 
 def _with_connect_timeout(dsn: str, seconds: float) -> str:
+    """``dsn`` with a connect timeout and the network defaults it does not set itself, added in the
+    DSN's own syntax: URL query parameters, or libpq ``key=value`` pairs (a ValueError, naming a
+    position but no text, for a malformed one)."""
+    if conninfo.is_conninfo(dsn):
+        return conninfo.with_defaults(dsn, {"connect_timeout": str(max(1, int(seconds))), **NETWORK_DEFAULTS})
     parts = urlsplit(dsn)
     query = dict(parse_qsl(parts.query))
     query.setdefault("connect_timeout", str(max(1, int(seconds))))
@@ -67,12 +73,15 @@ class PostgresSource(SQLSource):
         return ("postgres", self.dsn)
 
     def describe_source(self) -> str:
+        if conninfo.is_conninfo(self.dsn):
+            return f"postgres {conninfo.describe(self.dsn)}"
         parts = urlsplit(self.dsn)
         return f"postgres {parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
 
     def secrets(self) -> tuple[str, ...]:
-        password = urlsplit(self.dsn).password
-        return (password,) if password else ()
+        if conninfo.is_conninfo(self.dsn):
+            return conninfo.secret_values(self.dsn)
+        return conninfo.url_secret_values(self.dsn)
 
     # -- connections ------------------------------------------------------------------
     def _connect(self) -> Any:

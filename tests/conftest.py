@@ -1,19 +1,41 @@
-"""Shared fixtures: real servers only. A missing PostgreSQL or MySQL/MariaDB skips (or, with CI=true, fails) its tests."""
+"""Shared fixtures: real servers only. A missing PostgreSQL or MySQL/MariaDB skips (or, with CI=true, fails) its tests.
+
+Two accounts per server: the *admin* DSN (FEDQ_TEST_PG_ADMIN_DSN / FEDQ_TEST_MYSQL_ADMIN_DSN, the
+servers' postgres / root users by default) only sets up and removes test data; fedq itself attaches
+with the *reader* DSN (``pg_dsn`` / ``mysql_dsn``: FEDQ_TEST_PG_DSN / FEDQ_TEST_MYSQL_DSN, by default
+the role fedq_reader, which the session fixtures create idempotently through the admin DSN with only
+read grants, as the README section "A read-only role for fedq" describes).
+"""
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-PG_DSN = os.environ.get("FEDQ_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-MYSQL_DSN = os.environ.get("FEDQ_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3306/test")
+import filekeyring
+
+READER = "fedq_reader"
+PG_ADMIN_DSN = os.environ.get("FEDQ_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_ADMIN_DSN = os.environ.get("FEDQ_TEST_MYSQL_ADMIN_DSN", "mysql://root@127.0.0.1:3306/test")
 
 
-def _postgres_error() -> str | None:
+def as_user(dsn: str, user: str) -> str:
+    """``dsn`` with ``user`` (and no password) instead of its own account."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+PG_DSN = os.environ.get("FEDQ_TEST_PG_DSN", as_user(PG_ADMIN_DSN, READER))
+MYSQL_DSN = os.environ.get("FEDQ_TEST_MYSQL_DSN", as_user(MYSQL_ADMIN_DSN, READER))
+
+
+def _postgres_error(dsn: str) -> str | None:
     try:
         import adbc_driver_postgresql.dbapi as pg
 
-        with pg.connect(PG_DSN + ("&" if "?" in PG_DSN else "?") + "connect_timeout=3") as con:
+        with pg.connect(dsn + ("&" if "?" in dsn else "?") + "connect_timeout=3") as con:
             with con.cursor() as cur:
                 cur.execute("SELECT 1")
                 cur.fetchall()
@@ -22,13 +44,13 @@ def _postgres_error() -> str | None:
     return None
 
 
-def _mysql_error() -> str | None:
+def _mysql_error(dsn: str) -> str | None:
     try:
         import pymysql
 
         from fedq.sources.mysql import _parse_dsn
 
-        with pymysql.connect(connect_timeout=3, **_parse_dsn(MYSQL_DSN)) as con:
+        with pymysql.connect(connect_timeout=3, **_parse_dsn(dsn)) as con:
             with con.cursor() as cur:
                 cur.execute("SELECT 1")
                 cur.fetchall()
@@ -47,21 +69,65 @@ def _require_server(name: str, dsn: str, error: str | None) -> str:
     return dsn
 
 
-@pytest.fixture(scope="session")
-def pg_dsn() -> str:
-    """DSN of the test PostgreSQL (FEDQ_TEST_PG_DSN)."""
-    return _require_server("PostgreSQL", PG_DSN, _postgres_error())
+def create_pg_reader(admin_dsn: str, role: str = READER) -> None:
+    """A login role that reads every table (pg_read_all_data) and may turn on its own statement log
+    (test_security reads it), created or brought up to date."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    with pg.connect(admin_dsn, autocommit=True) as con, con.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_roles WHERE rolname = $1", parameters=(role,))
+        if not cur.fetchall()[0][0]:
+            try:
+                cur.executescript(f'CREATE ROLE "{role}" LOGIN')
+            except Exception:  # created meanwhile by another test run
+                pass
+        cur.executescript(f'GRANT pg_read_all_data TO "{role}"; GRANT SET ON PARAMETER log_statement TO "{role}"')
+
+
+def create_mysql_reader(admin_dsn: str, user: str = READER) -> None:
+    """An account with SELECT and SHOW VIEW on the test database, from 127.0.0.1 and localhost."""
+    import pymysql
+
+    from fedq.sources.mysql import _parse_dsn
+
+    params = _parse_dsn(admin_dsn)
+    with pymysql.connect(autocommit=True, **params) as con, con.cursor() as cur:
+        for host in ("127.0.0.1", "localhost"):
+            cur.execute("CREATE USER IF NOT EXISTS %s@%s", (user, host))
+            cur.execute(f"GRANT SELECT, SHOW VIEW ON `{params['database']}`.* TO %s@%s", (user, host))
 
 
 @pytest.fixture(scope="session")
-def mysql_dsn() -> str:
-    """DSN of the test MySQL/MariaDB (FEDQ_TEST_MYSQL_DSN)."""
-    return _require_server("MySQL/MariaDB", MYSQL_DSN, _mysql_error())
+def pg_admin_dsn() -> str:
+    """DSN of the test PostgreSQL's admin account (FEDQ_TEST_PG_ADMIN_DSN): set-up only, never for fedq."""
+    return _require_server("PostgreSQL", PG_ADMIN_DSN, _postgres_error(PG_ADMIN_DSN))
+
+
+@pytest.fixture(scope="session")
+def mysql_admin_dsn() -> str:
+    """DSN of the test MySQL/MariaDB's admin account (FEDQ_TEST_MYSQL_ADMIN_DSN): set-up only."""
+    return _require_server("MySQL/MariaDB", MYSQL_ADMIN_DSN, _mysql_error(MYSQL_ADMIN_DSN))
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(pg_admin_dsn: str) -> str:
+    """DSN fedq attaches the test PostgreSQL with: the read-only role (FEDQ_TEST_PG_DSN)."""
+    if "FEDQ_TEST_PG_DSN" not in os.environ:
+        create_pg_reader(pg_admin_dsn)
+    return _require_server("PostgreSQL (read-only role)", PG_DSN, _postgres_error(PG_DSN))
+
+
+@pytest.fixture(scope="session")
+def mysql_dsn(mysql_admin_dsn: str) -> str:
+    """DSN fedq attaches the test MySQL/MariaDB with: the read-only account (FEDQ_TEST_MYSQL_DSN)."""
+    if "FEDQ_TEST_MYSQL_DSN" not in os.environ:
+        create_mysql_reader(mysql_admin_dsn)
+    return _require_server("MySQL/MariaDB (read-only account)", MYSQL_DSN, _mysql_error(MYSQL_DSN))
 
 
 # -- the differential-test data set (see tests/diffdata.py) ------------------------------------
 @pytest.fixture(scope="session")
-def diff_dataset(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory):
+def diff_dataset(pg_dsn: str, pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory):
     """One data set placed across PostgreSQL (schema fedq_diff), SQLite, DuckDB, Parquet/CSV/JSON files and REST.
 
     Rebuilt from scratch each session: the PostgreSQL schema is dropped and recreated, files are
@@ -73,7 +139,7 @@ def diff_dataset(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory):
     api = ApiServer()  # a real HTTP server on 127.0.0.1 serving the REST table
     api.route("/api/nation", nation_route(make_nation().to_pylist()))
     try:
-        yield build_dataset(pg_dsn, tmp_path_factory.mktemp("diff"), rest_url=api.url + "/api")
+        yield build_dataset(pg_dsn, tmp_path_factory.mktemp("diff"), rest_url=api.url + "/api", admin_dsn=pg_admin_dsn)
     finally:
         api.close()
 
@@ -92,9 +158,13 @@ def diff_reference(diff_dataset):
 @pytest.fixture(autouse=True)
 def fedq_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Each test gets an empty home catalog (FEDQ_HOME) and a file-backed keyring of its own, so no
-    test reads or writes the user's real catalog or keyring (subprocesses inherit both)."""
+    test reads or writes the user's real catalog or keyring (subprocesses inherit both). The keyring
+    is tests/filekeyring.py, trusted through FEDQ_TRUSTED_KEYRING (fedq refuses plaintext backends)."""
     home = tmp_path_factory.mktemp("fedq-home")
     monkeypatch.setenv("FEDQ_HOME", str(home))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", filekeyring.NAME)
+    monkeypatch.setenv("FEDQ_TRUSTED_KEYRING", filekeyring.NAME)
+    monkeypatch.setenv(filekeyring.FILE_ENV, str(home / "data" / "keyring.json"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [TESTS, os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     return home

@@ -11,7 +11,12 @@ raises "out of range" for unsigned arithmetic that goes negative, where DuckDB r
 Sessions pin what changes the meaning of SQL text: ``time_zone = '+00:00'`` (hazard 9), a known
 ``sql_mode`` (backslash escapes on, as sqlglot's mysql generator writes ``'a\\\\b'`` for ``a\\b``;
 no ``PIPES_AS_CONCAT``, ``ANSI_QUOTES`` or ``HIGH_NOT_PRECEDENCE``), a binary NO PAD connection
-collation (so literal-to-literal comparisons are exact), and a read-only transaction mode.
+collation (so literal-to-literal comparisons are exact), and a read-only transaction mode. Every
+statement runs in its own ``START TRANSACTION READ ONLY`` (which also proves a pooled connection
+alive); a healthy lease is released with COM_RESET_CONNECTION (which ends the transaction and drops
+user variables, session settings, temporary tables, prepared statements and GET_LOCK locks) and one
+SET that pins fedq's settings again, so nothing a statement does outlives it. The account's grants
+are checked on the first connection (sources/privileges.py).
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from sqlglot import exp
 from fedq.engine.capabilities import CAPABILITIES, type_family, why_not_pushable
 from fedq.errors import OperationalError
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
+from fedq.sources.privileges import PrivilegeGate, allow_setting, mysql_findings, privileged_role_error
 
 BATCH_ROWS = 32_768
 UTC = dt.timezone.utc
@@ -49,6 +55,8 @@ STATEMENT_TIMEOUT_GRACE = 0.25  # the server stops a statement this long after t
 READ_TIMEOUT_GRACE = 1.0  # a read waits this long past the deadline, so the server's own error arrives first
 KILL_TIMEOUT = 2.0  # connect and read timeout of the connection that sends KILL QUERY
 KEEPALIVE = (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3), ("TCP_USER_TIMEOUT", 30_000))
+COM_RESET_CONNECTION = 0x1F  # MySQL 5.7 / MariaDB 10.2 and later; PyMySQL names the code COM_END
+START_READ_ONLY = "START TRANSACTION READ ONLY"
 ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Neg, exp.Div, exp.Mod, exp.IntDiv)
 
 # Column kinds (why a column is unsafe, if it is).
@@ -312,6 +320,7 @@ class MySQLSource(SQLSource):
 
     dsn: str = field(default="mysql://root@127.0.0.1:3306/test", repr=False)  # may hold a password
     connect_timeout: float = 10.0
+    allow_privileged_role: bool = False  # skip the privilege check (sources/privileges.py)
     type_name = "mysql"
     dialect = "mysql"
     _idle: "queue.LifoQueue[Any]" = field(default_factory=queue.LifoQueue, init=False, repr=False)
@@ -321,6 +330,11 @@ class MySQLSource(SQLSource):
     _columns: dict = field(default_factory=dict, init=False, repr=False)
     _server: dict = field(default_factory=dict, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
+    _gate: PrivilegeGate = field(default_factory=PrivilegeGate, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        getattr(super(), "__post_init__", lambda: None)()
+        allow_setting(self.name, self.type_name, self.allow_privileged_role)
 
     # -- identity ---------------------------------------------------------------------
     @property
@@ -387,31 +401,56 @@ class MySQLSource(SQLSource):
                         "AND TABLE_NAME = 'COLLATIONS' AND COLUMN_NAME = 'PAD_ATTRIBUTE'"
                     )
                     self._server["pad_attribute"] = bool(cursor.fetchone()[0])
-                collation = self._server["collation"]
-                cursor.execute(f"SET NAMES utf8mb4 COLLATE {collation}" if collation else "SET NAMES utf8mb4")
-                cursor.execute("SET SESSION time_zone = '+00:00'")
-                cursor.execute(f"SET SESSION sql_mode = '{SQL_MODE}'")
-                cursor.execute("SET SESSION TRANSACTION READ ONLY")
                 self._server.setdefault("mariadb", "mariadb" in connection.get_server_info().lower())
+                cursor.execute(self._session_settings())
         except Exception as error:
             connection.close()
             raise self.operational_error("could not set up the session", error) from None
+        if not self.allow_privileged_role:
+            try:
+                self._gate.check(lambda: self._privilege_verdict(connection))
+            except BaseException:
+                self._discard(connection)
+                raise
         return connection
 
+    def _session_settings(self) -> str:
+        """One SET pinning everything that changes how the server reads fedq's SQL (module docstring)."""
+        collation = self._server["collation"]
+        read_only = "tx_read_only" if self._server["mariadb"] else "transaction_read_only"
+        return (f"SET NAMES utf8mb4{f' COLLATE {collation}' if collation else ''}, time_zone = '+00:00', "
+                f"sql_mode = '{SQL_MODE}', autocommit = 1, {read_only} = 1")
+
+    def _privilege_verdict(self, connection: Any) -> OperationalError | None:
+        """None if the account only reads, else the refusal (sources/privileges.py)."""
+        def fetch(sql: str) -> list[tuple[Any, ...]]:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                return [tuple(_text(v) for v in row) for row in cursor.fetchall()]
+
+        try:
+            account, findings = mysql_findings(fetch)
+        except Exception as error:
+            raise self.operational_error("could not check the account's privileges", error) from None
+        return privileged_role_error(self.name, self.type_name, f"account {account}", findings) if findings else None
+
     def _acquire(self, deadline_seconds: float | None = None) -> _Lease:
-        """A pooled or new session whose reads (and, on MySQL, SELECTs) are bounded by the caller's deadline."""
+        """A pooled or new session in a read-only transaction, whose reads (and, on MySQL, SELECTs) are
+        bounded by the caller's deadline. Starting the transaction proves a pooled connection alive."""
         while True:
             try:
-                connection = self._idle.get_nowait()
+                connection, pooled = self._idle.get_nowait(), True
             except queue.Empty:
-                connection = self._connect()
-                break
+                connection, pooled = self._connect(), False
             try:
-                connection._read_timeout = KILL_TIMEOUT  # a silent pooled connection does not hang the ping
-                connection.ping(reconnect=False)  # a reconnect would lose the session settings
+                connection._read_timeout = KILL_TIMEOUT  # a silent pooled connection does not hang here
+                with connection.cursor() as cursor:
+                    cursor.execute(START_READ_ONLY)
                 break
-            except Exception:
+            except Exception as error:
                 self._discard(connection)
+                if not pooled:
+                    raise self.operational_error("could not start a read-only transaction", error) from None
         with self._pool_lock:
             self._active.add(connection)
         lease = _Lease(self, connection)
@@ -431,12 +470,28 @@ class MySQLSource(SQLSource):
         return lease
 
     def _release(self, connection: Any, healthy: bool) -> None:
+        """A healthy session is reset (its transaction ends) and pinned again before it is pooled; a
+        failure there, or any other session, is closed."""
         with self._pool_lock:
             self._active.discard(connection)
+        if healthy and not self._closed:
+            try:
+                self._reset(connection)
+            except Exception:
+                healthy = False
         if healthy and not self._closed:
             self._idle.put(connection)
         else:
             self._discard(connection)
+
+    def _reset(self, connection: Any) -> None:
+        """COM_RESET_CONNECTION, then fedq's session settings (two round trips)."""
+        connection._read_timeout = KILL_TIMEOUT
+        connection._execute_command(COM_RESET_CONNECTION, b"")
+        connection._read_ok_packet()
+        connection._fedq_max_execution_time = None  # back to the server's default
+        with connection.cursor() as cursor:
+            cursor.execute(self._session_settings())
 
     @staticmethod
     def _discard(connection: Any) -> None:

@@ -10,13 +10,14 @@ ranges::
 
 (PostgreSQL 14+ answers these with a TID Range Scan). The first range has no lower bound and the last
 no upper bound, so rows on pages added after the size was read are still covered. Every partition
-runs in a REPEATABLE READ READ ONLY transaction on its own connection; the first exports its
+runs in a REPEATABLE READ READ ONLY transaction on its own connection (begun by the source's lease,
+in the round trip that sets the statement timeout); the first exports its
 snapshot (``pg_export_snapshot()``) and the others import it (``SET TRANSACTION SNAPSHOT``) before
 any of them reads, so together they see exactly one consistent state of the table.
 
 One thread per partition streams its converted batches into a bounded queue; the consumer sees a
 single RecordBatchReader (a scan's order is not defined). A partition that read to its end commits
-and goes back to the pool; one that was stopped early, cancelled or failed has its statement
+and goes back to the pool (reset, as every lease is); one that was stopped early, cancelled or failed has its statement
 cancelled and its connection closed, which ends its transaction.
 
 How many connections a source uses for partitioned reads at once is bounded by
@@ -239,7 +240,7 @@ class _Partition:
 def _acquire(source: "PostgresSource", count: int, deadline_seconds: float | None) -> list[Any]:
     """``count`` connections, opened concurrently (a new one costs a round trip and a server process)."""
     with ThreadPoolExecutor(count, thread_name_prefix="fedq-pg-connect") as pool:
-        futures = [pool.submit(source._acquire, deadline_seconds) for _ in range(count)]
+        futures = [pool.submit(source._acquire, deadline_seconds, BEGIN) for _ in range(count)]
     connections, failure = [], None
     for future in futures:
         try:
@@ -255,7 +256,8 @@ def _acquire(source: "PostgresSource", count: int, deadline_seconds: float | Non
 
 def _open(source: "PostgresSource", range_sql: RangeSQL, pages: int, parts: int,
           deadline_seconds: float | None) -> list[_Partition]:
-    """Connections in one snapshot, each with its range's statement started."""
+    """Connections in one snapshot (each lease began a REPEATABLE READ READ ONLY transaction), each
+    with its range's statement started."""
     partitions: list[_Partition] = []
     connections = _acquire(source, parts, deadline_seconds)
     try:
@@ -264,7 +266,6 @@ def _open(source: "PostgresSource", range_sql: RangeSQL, pages: int, parts: int,
             sql, params = range_sql(start, end)
             partitions.append(_Partition(connection, sql, params))
             with connection.cursor() as cursor:
-                cursor.execute(BEGIN)
                 if snapshot is None:
                     cursor.execute("SELECT pg_export_snapshot()")
                     snapshot = cursor.fetchall()[0][0]
@@ -351,10 +352,8 @@ class _Merge:
                     return
                 partition.committing = True  # close() no longer cancels this connection
             partition.cursor.close()
-            with partition.connection.cursor() as cursor:
-                cursor.execute("COMMIT")
             partition.finished = True
-            self.source._release(partition.connection, healthy=True)
+            self.source._release(partition.connection, healthy=True)  # commits, resets, pools
             self._put(_DONE)
         except BaseException as error:  # handed to the consumer
             self._put(error if isinstance(error, OperationalError) or not isinstance(error, Exception)

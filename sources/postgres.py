@@ -1,7 +1,11 @@
 """PostgreSQL through ADBC's libpq driver: Arrow-native COPY-binary fetch, binds and cancel.
 
 Sessions are read-only and run in UTC (hazard 9); every connection honours a connect timeout so
-an unreachable server fails fast with an error naming the source.
+an unreachable server fails fast with an error naming the source. Every statement fedq sends runs
+in its own ``BEGIN READ ONLY`` transaction (one round trip, with the statement's timeout), which
+the lease's release commits; in the same round trip the release puts the session back as it was
+connected (DISCARD ALL's steps, then fedq's settings), so nothing a statement does outlives it.
+The source's role is checked on its first connection (sources/privileges.py).
 """
 from __future__ import annotations
 
@@ -26,18 +30,25 @@ from fedq.sources.arrow_util import conform_array, with_exact_decimals
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
 from fedq.sources.pg_partitions import (default_parallel_reads, partition_count, partitioned_query, partitioned_scan,
                                         query_partitions)
+from fedq.sources.privileges import PrivilegeGate, allow_setting, postgres_findings, privileged_role_error
 
 SESSION_SETUP = (
     "SET default_transaction_read_only = on",
     "SET TimeZone = 'UTC'",
+    "SET standard_conforming_strings = on",  # how the server reads fedq's own string literals
     "SET application_name = 'fedq'",
 )
+# DISCARD ALL's steps (DISCARD ALL itself refuses to run in a multi-statement string): the session's
+# settings go back to the role's and the DSN's defaults (search_path included), then fedq's are set.
+SESSION_RESET = ("CLOSE ALL", "SET SESSION AUTHORIZATION DEFAULT", "RESET ALL", "DEALLOCATE ALL", "UNLISTEN *",
+                 "SELECT pg_advisory_unlock_all()", "DISCARD PLANS", "DISCARD TEMP", "DISCARD SEQUENCES")
+BEGIN_READ_ONLY = "BEGIN READ ONLY"
+RELEASE = "; ".join(("COMMIT", *SESSION_RESET, *SESSION_SETUP))  # one round trip
 # A dead network path is noticed without a deadline too: TCP keepalives (idle 10 s, then 3 probes
 # 5 s apart) and 30 s for sent data to be acknowledged. A DSN's own values win.
 NETWORK_DEFAULTS = {"keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5",
                     "keepalives_count": "3", "tcp_user_timeout": "30000"}
 STATEMENT_TIMEOUT_GRACE = 0.25  # seconds the server-side statement_timeout adds to the query's deadline
-STATEMENT_TIMEOUT_SLACK = 1.0  # seconds a pooled session's timeout may exceed that before it is SET again
 
 
 def _with_connect_timeout(dsn: str, seconds: float) -> str:
@@ -62,12 +73,18 @@ class PostgresSource(SQLSource):
     connect_timeout: float = 10.0
     max_parallel_reads: int = field(default_factory=default_parallel_reads)  # connections a large table scan is split over (1: never)
     parallel_read_min_pages: int = 8192  # 8 kB pages each partition reads at least (64 MB); smaller tables: one stream
+    allow_privileged_role: bool = False  # skip the privilege check (sources/privileges.py)
     type_name = "postgres"
     dialect = "postgres"
     binds_arrays = True  # ADBC binds an Arrow list as one array parameter: ``col = ANY($1)``
     default_schema = "public"
     _idle: "queue.LifoQueue[Any]" = field(default_factory=queue.LifoQueue, init=False, repr=False)
     _active: set = field(default_factory=set, init=False, repr=False)
+    _gate: PrivilegeGate = field(default_factory=PrivilegeGate, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        getattr(super(), "__post_init__", lambda: None)()
+        allow_setting(self.name, self.type_name, self.allow_privileged_role)
 
     def context(self) -> Hashable:
         return ("postgres", self.dsn)
@@ -90,14 +107,33 @@ class PostgresSource(SQLSource):
         try:
             connection = pg.connect(_with_connect_timeout(self.dsn, self.connect_timeout), autocommit=True)
             with connection.cursor() as cursor:
-                for statement in SESSION_SETUP:
-                    cursor.execute(statement)
+                cursor.executescript("; ".join(SESSION_SETUP))
         except Exception as error:  # driver errors vary; all mean "cannot reach"
             raise self.operational_error("could not connect", error) from None
+        if not self.allow_privileged_role:
+            try:
+                self._gate.check(lambda: self._privilege_verdict(connection))
+            except BaseException:
+                _close(connection)
+                raise
         return connection
 
-    def _acquire(self, deadline_seconds: float | None = None) -> Any:
-        """A pooled or new session whose ``statement_timeout`` is the caller's deadline (none: 0)."""
+    def _privilege_verdict(self, connection: Any) -> OperationalError | None:
+        """None if the role only reads, else the refusal (sources/privileges.py)."""
+        def fetch(sql: str) -> list[tuple[Any, ...]]:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                return cursor.fetchall()
+
+        try:
+            role, findings = postgres_findings(fetch)
+        except Exception as error:
+            raise self.operational_error("could not check the role's privileges", error) from None
+        return privileged_role_error(self.name, self.type_name, f"role {role}", findings) if findings else None
+
+    def _acquire(self, deadline_seconds: float | None = None, begin: str = BEGIN_READ_ONLY) -> Any:
+        """A pooled or new session inside a read-only transaction (``begin``) whose ``statement_timeout``
+        is the caller's deadline (none: the session's default), in one round trip."""
         try:
             connection = self._idle.get_nowait()
         except queue.Empty:
@@ -105,22 +141,28 @@ class PostgresSource(SQLSource):
         with self._lock:
             self._active.add(connection)
         try:
-            _statement_timeout(connection, deadline_seconds)
+            with connection.cursor() as cursor:
+                cursor.executescript("; ".join((begin, *_statement_timeout(deadline_seconds))))
         except Exception as error:
             self._release(connection, healthy=False)
             raise self.operational_error("query failed", error) from None
         return connection
 
     def _release(self, connection: Any, healthy: bool) -> None:
+        """A healthy session commits its transaction and is reset before it goes back to the pool
+        (a failure there closes it); any other is closed, which ends its transaction."""
         with self._lock:
             self._active.discard(connection)
         if healthy:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.executescript(RELEASE)
+            except Exception:
+                healthy = False
+        if healthy:
             self._idle.put(connection)
         else:
-            try:
-                connection.close()
-            except Exception:
-                pass
+            _close(connection)
 
     def _fetch_all(self, sql: str, params: tuple[Any, ...] = ()) -> pa.Table:
         connection = self._acquire()
@@ -293,10 +335,7 @@ class PostgresSource(SQLSource):
                 connection = self._idle.get_nowait()
             except queue.Empty:
                 return
-            try:
-                connection.close()
-            except Exception:
-                pass
+            _close(connection)
 
 
 def _conformer(fetched: pa.Schema) -> tuple[pa.Schema, Any]:
@@ -312,21 +351,21 @@ def _conformer(fetched: pa.Schema) -> tuple[pa.Schema, Any]:
     return schema, convert
 
 
-def _statement_timeout(connection: Any, seconds: float | None) -> None:
-    """Give the session the statement's deadline (``statement_timeout``, plus a grace so the local
-    deadline normally ends the query first), so the server stops the statement by itself even when
-    no cancel request reaches it. No deadline resets it to 0, so a pooled session never keeps an
-    earlier query's timeout. A SET is sent only when the value must change: a session whose timeout
-    is at most STATEMENT_TIMEOUT_SLACK longer than wanted keeps it (queries with the same deadline
-    setting then cost no extra round trip)."""
-    wanted = 0 if seconds is None else max(1, math.ceil((seconds + STATEMENT_TIMEOUT_GRACE) * 1000))
-    current = getattr(connection, "_fedq_statement_timeout", 0)
-    if wanted and current and wanted <= current <= wanted + STATEMENT_TIMEOUT_SLACK * 1000:
-        return
-    if current != wanted:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET statement_timeout = {wanted}")
-        connection._fedq_statement_timeout = wanted
+def _statement_timeout(seconds: float | None) -> tuple[str, ...]:
+    """The statement's deadline for the server (``statement_timeout``, plus a grace so the local
+    deadline normally ends the query first), so it stops the statement by itself even when no cancel
+    request reaches it. ``SET LOCAL`` ends with the transaction: a pooled session never keeps an
+    earlier query's timeout, and without a deadline the session's own default (DSN, role) holds."""
+    if seconds is None:
+        return ()
+    return (f"SET LOCAL statement_timeout = {max(1, math.ceil((seconds + STATEMENT_TIMEOUT_GRACE) * 1000))}",)
+
+
+def _close(connection: Any) -> None:
+    try:
+        connection.close()
+    except Exception:
+        pass
 
 
 def _cancel(connection: Any) -> None:

@@ -473,11 +473,12 @@ def nation_route(rows: list[dict[str, Any]]) -> Any:
     return handler
 
 
-def build_dataset(pg_dsn: str, root: Path, rest_url: str | None = None) -> DiffDataset:
+def build_dataset(pg_dsn: str, root: Path, rest_url: str | None = None, admin_dsn: str | None = None) -> DiffDataset:
     """Generate the data set, place it in PostgreSQL, SQLite, DuckDB, files and the REST API, and describe it.
 
     ``rest_url`` is the base URL of a server already routing ``/nation`` (see :func:`nation_route`);
-    without it the REST table is left out.
+    without it the REST table is left out. PostgreSQL is loaded through ``admin_dsn`` (default
+    ``pg_dsn``); fedq attaches with ``pg_dsn``.
     """
     rng = random.Random(20240611)
     customers, products, orders = make_customers(rng), make_products(rng), make_orders(rng)
@@ -485,7 +486,7 @@ def build_dataset(pg_dsn: str, root: Path, rest_url: str | None = None) -> DiffD
     flags, legacy = make_flags(), make_legacy()
     events, event_files = make_events(rng)
 
-    load_postgres(pg_dsn, {"orders": orders.to_pylist(), "products": products.to_pylist()})
+    load_postgres(admin_dsn or pg_dsn, {"orders": orders.to_pylist(), "products": products.to_pylist()})
     sqlite_path = root / "crm.sqlite"
     legacy_rows = [{"id": i, "qty": v} for i, v in enumerate(LEGACY_QTY, start=1)]
     load_sqlite(sqlite_path, {"customers": customers.to_pylist(), "flags": flags.to_pylist(), "legacy": legacy_rows})

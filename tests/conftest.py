@@ -165,6 +165,7 @@ def fedq_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", filekeyring.NAME)
     monkeypatch.setenv("FEDQ_TRUSTED_KEYRING", filekeyring.NAME)
     monkeypatch.setenv(filekeyring.FILE_ENV, str(home / "data" / "keyring.json"))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [TESTS, os.environ.get("PYTHONPATH")])))
+    tests = os.path.dirname(os.path.abspath(__file__))  # subprocesses import filekeyring from here
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     return home

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from fedq.sources.readonly_functions import READ_ONLY_FUNCTIONS
+
 T = exp.DataType.Type
 TEXT_TYPES = {T.VARCHAR, T.TEXT, T.CHAR, T.NVARCHAR, T.NCHAR}
 FLOAT_TYPES = {T.FLOAT, T.DOUBLE}
@@ -151,6 +153,10 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
         for node in expression.walk():
             if isinstance(node, NON_DETERMINISTIC) or (isinstance(node, exp.Anonymous) and node.name.lower() in ("random", "gen_random_uuid", "now")):
                 return f"{node.sql('duckdb')} is not deterministic (hazard 10)"
+            if isinstance(node, exp.Func):
+                problem = _function_problem(node, dialect)
+                if problem:
+                    return problem
         return None
     for node in expression.walk():
         if not isinstance(node, caps.allowed):
@@ -203,6 +209,20 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
                 return "LIKE on a non-text operand"
         if isinstance(node, exp.Column) and _family_of(node) == "other":
             return f"column {node.sql('duckdb')} has a type fedq does not push"
+    return None
+
+
+def _function_problem(node: exp.Func, dialect: str) -> str | None:
+    """A source with DuckDB's own semantics still gets only read-only functions from the allowlist
+    (sources/readonly_functions.py): no txid_current(), current_setting(), getenv(), file readers…"""
+    from fedq.engine.passthrough import call_name
+
+    try:
+        name = call_name(node, dialect)
+    except ValueError as error:
+        return f"{error} is not on the {dialect} function allowlist"
+    if isinstance(node.parent, exp.Dot) or (name is not None and name not in READ_ONLY_FUNCTIONS[dialect]):
+        return f"{node.sql(dialect)[:60]}: function {name}() is not on the {dialect} function allowlist"
     return None
 
 

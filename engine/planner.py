@@ -41,6 +41,7 @@ from fedq.engine.join_order import filtered_rows, order_joins
 from fedq.engine.reduction import MIN_REDUCTION_FACTOR, ROW_KEY_DIALECTS, Reduction, choose_reduction, choose_row_reduction, max_keys
 from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
+from fedq.engine.passthrough import native_query
 from fedq.errors import NotSupportedError, ProgrammingError
 from fedq.sources import FetchStats, Pushdown, ScanRequest, SQLSource
 
@@ -280,7 +281,7 @@ class Planner:
         return plan
 
     def _passthrough_fragments(self, tree: exp.Expression) -> list[Fragment]:
-        """``query('source', 'native SQL')`` in FROM: the text goes to the source as written (read-only)."""
+        """``query('source', 'native SQL')`` in FROM: a read-only query checked by engine/passthrough.py."""
         fragments = []
         for table in list(tree.find_all(exp.Table)):
             function = table.this
@@ -292,9 +293,11 @@ class Planner:
             source = self.catalog.source(name.this)
             if not isinstance(source, SQLSource):
                 raise ProgrammingError(f"query(): source '{source.name}' ({source.type_name}) does not run SQL")
-            native = _read_only_native_sql(sql.this, source)
+            query = native_query(source, sql.this)  # allowlists; what is sent is sqlglot's text, not the user's
+            native = query.sql(source.dialect, comments=False)
             view = f"__fedq_{next(_view_ids)}"
-            probe = source.query(f"SELECT * FROM ({native}) AS fedq_probe LIMIT 0", (), FetchStats())
+            probe_sql = exp.select("*").from_(query.subquery("fedq_probe")).limit(0).sql(source.dialect, comments=False)
+            probe = source.query(probe_sql, (), FetchStats())
             schema = probe.schema
             probe.close()
             fragments.append(Fragment(view=view, source=source, kind="query", remote_sql=native, schema=schema))
@@ -1127,39 +1130,6 @@ def _order_mapping(unit: exp.Expression) -> _OrderMapping | None:
         else:
             return None
     return _OrderMapping(columns, hidden, keys)
-
-
-def _read_only_native_sql(sql: str, source: SQLSource) -> str:
-    """The native query if it is one read-only statement (checked with the source's own dialect)."""
-    import sqlglot
-
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=source.dialect) if s is not None]
-    except SqlglotError as error:
-        detail = getattr(error, "errors", None) and error.errors[0].get("description") or str(error).splitlines()[0]
-        raise ProgrammingError(f"query('{source.name}', …): cannot read the native SQL: {detail}") from None
-    refused = f"query('{source.name}', …) runs only one read-only SELECT at the source"
-    if len(statements) != 1 or not isinstance(statements[0], (exp.Select, exp.SetOperation)):
-        raise NotSupportedError(refused)
-    writer = next((n for n in statements[0].walk() if isinstance(n, _NATIVE_WRITES)), None)
-    if writer is not None:  # WITH d AS (DELETE … RETURNING *) SELECT …, SELECT … INTO t, SELECT … FOR UPDATE
-        raise NotSupportedError(f"{refused}; this one holds {writer.key.upper()} (…{writer.sql(source.dialect)[:60]}…)")
-    calls = {f.name.lower() for f in statements[0].find_all(exp.Anonymous)}
-    if calls & _SESSION_FUNCTIONS:  # set_config('default_transaction_read_only', 'off', …) would lift read-only
-        raise NotSupportedError(f"{refused}; it calls {', '.join(sorted(calls & _SESSION_FUNCTIONS))}, which changes the session")
-    comments = [c for token in sqlglot.tokenize(sql, read=source.dialect) for c in token.comments]
-    if re.search(r"/\*M?!", sql) or any("/*" in c or "*/" in c for c in comments):
-        raise NotSupportedError(f"{refused}; comments that nest or that MySQL runs (/*! … */) read differently "
-                                "at the source, so they are not accepted")
-    return sql.strip().rstrip(";")
-
-
-# Nodes that write, lock or change the session, anywhere inside a native query.
-_NATIVE_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
-                  exp.Into, exp.Lock, exp.Copy, exp.Set, exp.Pragma, exp.TruncateTable, exp.Grant, exp.Revoke,
-                  exp.Transaction, exp.Commit, exp.Rollback, exp.Attach, exp.Detach, exp.Use, exp.Kill, exp.LoadData)
-_SESSION_FUNCTIONS = {"set_config", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "dblink_exec",
-                      "lo_import", "lo_export", "lo_unlink", "pg_advisory_lock", "pg_notify", "sys_exec", "sys_eval"}
 
 
 def _filter_reason(source: Any, term: exp.Expression, target: BoundTable, params_fit: bool) -> str:

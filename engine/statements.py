@@ -192,6 +192,8 @@ def attach_arguments(tree: exp.Attach) -> tuple[str, str, dict[str, Any]]:
     for option in tree.expressions:
         key = option.this.name.lower() if option.this else ""
         value = option.expression.name if option.expression is not None else True
+        if isinstance(option.expression, exp.Boolean):  # PASSTHROUGH true / false: a bool, as in a catalog file
+            value = option.expression.this
         if key == "type":
             type_name = str(value).lower()
         elif key == "read_write" or (key == "read_only" and option.expression is not None

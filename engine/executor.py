@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 import duckdb
 import pyarrow as pa
 
+from fedq.engine.deadline import Deadline
 from fedq.engine.planner import DYNAMIC_WAIT_SECONDS, Fragment, Plan
 from fedq.errors import DatabaseError, DataError, Error, OperationalError, ProgrammingError
 from fedq.sources.arrow_util import with_exact_decimals
@@ -22,6 +23,7 @@ from fedq.sources.handoff import put_until_stopped
 
 QUEUE_BATCHES = 8
 _END = object()
+READER_STOP_SECONDS = 2.0  # the result is complete: readers get this long to close their statements
 
 
 class FragmentStream:
@@ -147,20 +149,21 @@ class FragmentStream:
 class Execution:
     """One running statement: its fragment streams, its DuckDB cursor and its result stream."""
 
-    def __init__(self, database: duckdb.DuckDBPyConnection, plan: Plan, timeout: float | None = None,
+    def __init__(self, database: duckdb.DuckDBPyConnection, plan: Plan, deadline: Deadline | None = None,
                  explain_error: Callable[[Error], Error] | None = None) -> None:
         self.plan = plan
+        """``deadline`` started when the statement was submitted (planning used part of it)."""
         self.explain_error = explain_error or (lambda error: error)  # e.g. name the table that changed shape
         self.cancelled = threading.Event()
         self.cursor = database.cursor()
         self.streams: list[FragmentStream] = []
-        self.timeout = timeout
-        self.deadline = None if timeout is None else time.monotonic() + timeout  # carried to the sources
+        self.statement_deadline = deadline or Deadline(None)
+        self.deadline = self.statement_deadline.at  # carried to the sources
         self.expired = False
         self.late: list[str] = []  # sources still streaming when the deadline passed
         self._timer: threading.Timer | None = None
-        if timeout is not None:
-            self._timer = threading.Timer(timeout, self._expire)
+        if self.deadline is not None:
+            self._timer = threading.Timer(self.statement_deadline.remaining(), self._expire)
             self._timer.daemon = True
             self._timer.start()
 
@@ -220,6 +223,7 @@ class Execution:
                         batch = reader.read_next_batch()
                     except StopIteration:
                         return
+                        self._stop_readers()
                     yield batch
             except (duckdb.Error, pa.ArrowException, OSError) as error:  # pyarrow hands DuckDB's stream failure over as OSError
                 raise self._translate(error) from None
@@ -228,9 +232,7 @@ class Execution:
 
     def _translate(self, error: BaseException) -> Error:
         if self.expired:
-            named = ", ".join(self.late) + ": " if self.late else ""
-            return OperationalError(f"{named}query exceeded its deadline of {self.timeout:g} s and was cancelled "
-                                    "(remote statements included)")
+            return self.statement_deadline.error(late=self.late)
         if self.cancelled.is_set() or isinstance(error, duckdb.InterruptException):
             return OperationalError("query cancelled")
         for stream in self.streams:
@@ -255,6 +257,14 @@ class Execution:
     def cancel_streams(self) -> None:
         self.cancelled.set()
         for stream in self.streams:
+    def _stop_readers(self) -> None:
+        """DuckDB has every row (a LIMIT may be met long before the sources end): stop the readers
+        now, so their remote statements end and nothing is left reading when the program exits."""
+        self.cancelled.set()
+        budget = time.monotonic() + READER_STOP_SECONDS
+        for stream in self.streams:
+            stream.thread.join(timeout=max(0.0, budget - time.monotonic()))
+
             stream.fragment.source.cancel() if stream.thread.is_alive() else None
 
     def cancel(self) -> None:

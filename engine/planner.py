@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from fedq.catalog import BoundTable, Catalog
 from fedq.engine.binder import Binder
 from fedq.engine.capabilities import CAPABILITIES, type_family, why_not_pushable
+from fedq.engine.deadline import checkpoint
 from fedq.engine.join_order import filtered_rows, order_joins
 from fedq.engine.reduction import MIN_REDUCTION_FACTOR, ROW_KEY_DIALECTS, Reduction, choose_reduction, choose_row_reduction, max_keys
 from fedq.engine.sqlgen import compared_type
@@ -115,6 +116,7 @@ def bind_tables(tree: exp.Expression, catalog: Catalog) -> list[BoundTable]:
                 f"table '{parts[0]}' needs its source: write source.{parts[0]} or source.schema.{parts[0]}"
                 + (f" (sources: {', '.join(s.name for s in catalog.sources.values())})" if catalog.sources else "")
             )
+        checkpoint("reading table metadata")
         resolved = catalog.resolve(parts)
         if not table.alias:
             table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
@@ -162,7 +164,9 @@ def _analysis_copy(tree: exp.Expression, bound: list[BoundTable]) -> exp.Express
         table.set("this", exp.to_identifier(f"t{index}"))
         schema[f"t{index}"] = {f.name.lower(): _duck_type(f.type) for f in bound[index].schema}
     nested = {"s": {"d": schema}}
+    checkpoint("planning (copying the query)")
     copy = qualify(copy, schema=nested, dialect="duckdb", quote_identifiers=False, validate_qualify_columns=False)
+    checkpoint("planning (qualifying names)")
     copy = fold_constants(copy)
     return annotate_types(copy, schema=nested, dialect="duckdb")
 
@@ -264,8 +268,10 @@ class Planner:
         passthrough = self._passthrough_fragments(tree)
         bound = bind_tables(tree, self.catalog)
         self.binder.ensure(bound)
+        checkpoint("planning (binding tables)")
         stand_ins = {f.view: f.schema for f in passthrough}
         self.binder.describe(tree.sql("duckdb"), _used_params(tree, params), stand_ins)  # DuckDB's binder errors first
+        checkpoint("planning (checking the query)")
         if not bound:
             return Plan(passthrough, tree.sql("duckdb"), _used_params(tree, params))
         plan = None
@@ -314,6 +320,7 @@ class Planner:
             index = table.meta.get(TABLE_KEY)
             if index is None:
                 continue
+            checkpoint("planning (scans)")
             fragment = self._scan_fragment(bound[index], [f.name for f in bound[index].schema], [], params)
             fragments.append(fragment)
             table.replace(_view_table(fragment.view, table.alias_or_name))
@@ -325,6 +332,7 @@ class Planner:
         self._notes: list[str] = []
         _tag_units(tree)
         analysed = _analysis_copy(tree, bound)
+        checkpoint("planning (annotating types)")
         originals = {n.meta[UNIT_KEY]: n for n in tree.find_all(exp.Select, exp.SetOperation) if UNIT_KEY in n.meta}
         tables = {n.meta[TABLE_KEY]: n for n in tree.find_all(exp.Table) if TABLE_KEY in n.meta}
         fragments: list[Fragment] = []
@@ -333,6 +341,7 @@ class Planner:
         self._find_units(analysed, bound, units)
         pushed_tables: set[int] = set()
         for unit, split in units:
+            checkpoint("planning (remote queries)")
             original = originals[unit.meta[UNIT_KEY]]
             if split is None:
                 fragment, replacement = self._unit_fragment(unit, original, bound, params)
@@ -359,10 +368,12 @@ class Planner:
 
         needed, candidates, full = self._scan_requirements(analysed)
         scans: dict[int, Fragment] = {}
+        natives: list[tuple[Fragment, exp.Expression, list[str], exp.Table]] = []
         for table in analysed.find_all(exp.Table):
             index = table.meta.get(TABLE_KEY)
             if index is None or index in pushed_tables:
                 continue
+            checkpoint("planning (scans)")
             target = bound[index]
             by_lower = {f.name.lower(): f.name for f in target.schema}
             columns = [f.name for f in target.schema] if id(table) in full else [
@@ -375,18 +386,25 @@ class Planner:
             rows = self.catalog.row_count(target)
             fragment.small = rows is not None and rows <= SMALL_TABLE_ROWS
             native = getattr(target.source, "native_table", lambda _: None)(target.table)
-            if native is not None:  # DuckDB reads these files itself; filters reach its scan from the local query
-                fragment.kind, fragment.native = "native", native
-                select = exp.select(*[exp.column(c, quoted=True) for c in columns] or [exp.Star()]).from_(native.copy())
-                original.replace(exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(original.alias_or_name))))
+            stand_in = _view_table(fragment.view, original.alias_or_name)
+            original.replace(stand_in)
+            if native is not None:  # DuckDB reads these files itself, unless join ordering needs them streamed
+                natives.append((fragment, native, columns, stand_in))
                 continue
             scans[id(table)] = fragment
-            original.replace(_view_table(fragment.view, original.alias_or_name))
         if self.dynamic_filtering:
             self._plan_dynamic_filters(analysed, scans)
-        self._order_joins(tree, list(scans.values()))
+        streamed = self._order_joins(tree, list(scans.values()), [n[0] for n in natives])
+        for fragment, native, columns, stand_in in natives:
+            if fragment.view in streamed:
+                continue
+            fragment.kind, fragment.native = "native", native  # filters reach its scan from the local query
+            select = exp.select(*[exp.column(c, quoted=True) for c in columns] or [exp.Star()]).from_(native.copy())
+            stand_in.replace(exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(stand_in.alias_or_name))))
 
+        checkpoint("planning (join order)")
         plan = Plan(fragments, tree.sql("duckdb"), _used_params(tree, params), notes=self._notes)
+        checkpoint("planning (the local query)")
         self.binder.describe(plan.local_sql, plan.local_params, {**stand_ins, **{f.view: f.schema for f in fragments}})
         return plan
 
@@ -395,6 +413,7 @@ class Planner:
                     found: list[tuple[exp.Expression, "Split | Partial | None"]]) -> None:
         """Largest subtrees one source can run: whole (``None``) or split into a remote core and local rest."""
         if isinstance(node, (exp.Select, exp.SetOperation)) and UNIT_KEY in node.meta:
+            checkpoint("planning (finding single-source parts)")
             if self._unit_ok(node, bound):
                 found.append((node, None))
                 return
@@ -880,15 +899,20 @@ class Planner:
                 best = max(best, self.catalog.statistics(fragment.bound).distinct(real.get(column.name.lower(), column.name)) or 0)
         return best
 
-    def _order_joins(self, tree: exp.Expression, scans: list["Fragment"]) -> None:
+    def _order_joins(self, tree: exp.Expression, scans: list["Fragment"], natives: list["Fragment"]) -> set[str]:
         """Inner joins over streamed scans get the order and build sides fedq's statistics say
-        (engine/join_order.py); every input of a reordered block streams, so DuckDB keeps the order."""
-        estimates = {f.view: self._estimate(f) for f in scans}
+        (engine/join_order.py); every input of a reordered block streams, so DuckDB keeps the order.
+
+        Files DuckDB could read itself (``natives``) take part too: left to DuckDB, a file next to
+        streams (estimated at 1 row) made the join of two streams a build side, so a 3-source join
+        under LIMIT 10 hashed billions of rows. Returns the views that must stream."""
+        estimates = {f.view: self._estimate(f) for f in scans + natives}
         notes, stream = order_joins(tree, estimates, {f.view for f in scans if not f.small})
-        for fragment in scans:
+        for fragment in scans + natives:
             if fragment.view in stream:
                 fragment.small = False
         self._notes.extend(notes)
+        return stream
 
     def _estimate(self, fragment: "Fragment") -> int | None:
         """Rows a scan is expected to return: statistics' row count, narrowed by its pushed filters and

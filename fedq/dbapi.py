@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from fedq.catalog.home import CatalogHome, home_directory, protected_source, to_
 from fedq.catalog.views import VIEWS_SOURCE, View
 from fedq.engine import introspection
 from fedq.engine.binder import Binder
+from fedq.engine.deadline import Deadline, checkpoint
 from fedq.engine.drift import explain_drift
 from fedq.engine.executor import Execution
 from fedq.engine.explain import explain_table
@@ -94,10 +96,42 @@ def _python_values(column: pa.Array, field: pa.Field) -> list[Any]:
                         "fetch_arrow_table() returns it as Arrow") from None
 
 
+# -- limits ----------------------------------------------------------------------------------
+MAX_STATEMENT_LENGTH = 1_000_000  # characters, as Trino's query.max-length: parsing and planning grow with it
+CONVERT_ROWS = 10_000  # Arrow rows turned into Python tuples at a time, so fetchone() holds at most this many
+PY_ROW_BYTES = 72  # a row tuple's header and its slot in the list fetchall() returns
+PY_VALUE_BYTES = 40  # a Python object per value (int 28, float 24, str 49 + text, datetime 48) and its slot in the tuple
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B|bytes)?\s*$", re.IGNORECASE)
+_MEMORY_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+                 "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _memory_bytes(memory_limit: str | None, database: duckdb.DuckDBPyConnection) -> int | None:
+    """``memory_limit`` in bytes, read as DuckDB reads it (KB = 1000, KiB = 1024); forms DuckDB
+    accepts but this does not (a percentage) come from DuckDB's own reading of the setting."""
+    if not memory_limit:
+        return None
+    match = _MEMORY.match(memory_limit) or _MEMORY.match(
+        database.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    if match is None:
+        return None
+    return int(float(match.group(1)) * _MEMORY_UNITS[(match.group(2) or "b").lower()])
+
+
+def _python_bytes(batch: pa.RecordBatch) -> int:
+    """About what ``batch`` takes once it is Python tuples (its Arrow bytes plus an object per value)."""
+    return batch.nbytes + batch.num_rows * (PY_ROW_BYTES + PY_VALUE_BYTES * batch.num_columns)
+
+
+def _size(count: float) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
+
+
 # -- connect ---------------------------------------------------------------------------------
 def connect(catalog: str | os.PathLike[str] | None = None, *, home: str | os.PathLike[str] | bool | None = None,
             pushdown: bool = True, dynamic_filtering: bool = True, memory_limit: str | None = None,
-            temp_directory: str | None = None, timeout: float | None = None) -> "Connection":
+            temp_directory: str | None = None, timeout: float | None = None,
+            max_statement_length: int = MAX_STATEMENT_LENGTH) -> "Connection":
     """Open a federated connection: the home catalog's sources and views, plus those of the TOML
     ``catalog`` file if one is given (the file's win where names clash).
 
@@ -105,10 +139,14 @@ def connect(catalog: str | os.PathLike[str] | None = None, *, home: str | os.Pat
     ``home=False`` opens none, so nothing is kept after the connection closes.
     ``pushdown=False`` computes everything locally (the reference for tests); ``dynamic_filtering=False``
     turns off run-time semi-join reduction only (for measuring it). ``memory_limit`` (e.g. ``"2GB"``)
-    caps the local engine, which spills to ``temp_directory`` (default: the user cache dir). ``timeout``
-    is each query's deadline in seconds (``cursor.timeout`` changes it per cursor)."""
+    caps the local engine, which spills to ``temp_directory`` (default: the user cache dir), and the
+    rows fetchall()/fetch_arrow_table() may hold (stream larger results). ``timeout`` is each
+    statement's deadline in seconds, from execute() to its last row, planning included
+    (``cursor.timeout`` changes it per cursor). A statement longer than ``max_statement_length``
+    characters is refused before it is parsed."""
     return Connection(catalog, home=home, pushdown=pushdown, dynamic_filtering=dynamic_filtering,
-                      memory_limit=memory_limit, temp_directory=temp_directory, timeout=timeout)
+                      memory_limit=memory_limit, temp_directory=temp_directory, timeout=timeout,
+                      max_statement_length=max_statement_length)
 
 
 def _local_database(memory_limit: str | None, temp_directory: str | None) -> duckdb.DuckDBPyConnection:
@@ -132,7 +170,11 @@ class Connection:
 
     def __init__(self, catalog: str | os.PathLike[str] | None = None, *, home: str | os.PathLike[str] | bool | None = None,
                  pushdown: bool = True, dynamic_filtering: bool = True, memory_limit: str | None = None,
-                 temp_directory: str | None = None, timeout: float | None = None) -> None:
+                 temp_directory: str | None = None, timeout: float | None = None,
+                 max_statement_length: int = MAX_STATEMENT_LENGTH) -> None:
+        if isinstance(max_statement_length, bool) or not isinstance(max_statement_length, int) or max_statement_length < 1:
+            raise ProgrammingError(f"max_statement_length must be a positive number of characters, not {max_statement_length!r}")
+        self.max_statement_length = max_statement_length
         self.catalog = Catalog()
         self.binder = Binder()
         self.pushdown = pushdown
@@ -141,6 +183,7 @@ class Connection:
         self.home = None if home is False else CatalogHome(home_directory(None if home is True else home))
         self._database = _local_database(memory_limit, temp_directory)
         self._local_settings = (memory_limit, temp_directory)
+        self.memory_limit_bytes = _memory_bytes(memory_limit, self._database)  # also caps rows materialised in Python
         self._closed = False
         self.catalog.system[INFORMATION_SCHEMA] = InformationSchemaSource(name=INFORMATION_SCHEMA, catalog=self.catalog)
         try:
@@ -201,6 +244,7 @@ class Connection:
         The SELECT is checked now; a persistent view is kept in the home catalog."""
         self._check_open()
         try:
+            _check_length(sql, self.max_statement_length)
             statement = prepare(sql)
         except ProgrammingError as error:
             raise ProgrammingError(f"view '{name}': {error}") from None
@@ -330,12 +374,15 @@ class Connection:
     # -- extras -------------------------------------------------------------------------
     def plan(self, sql: str, parameters: Sequence[Any] | None = None) -> Plan:
         """The plan fedq would run for ``sql`` (what EXPLAIN shows), without running it."""
+        _check_length(sql, self.max_statement_length)
         statement = prepare(sql, parameters)
         return self._plan(statement.tree, statement.params)
 
     def _plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
         """Plan a query after replacing its views by their (checked) SELECTs."""
-        return self._planner().plan(expand_views(tree.copy(), self.catalog, self.binder), params)
+        expanded = expand_views(tree.copy(), self.catalog, self.binder)
+        checkpoint("expanding views")
+        return self._planner().plan(expanded, params)
 
     def _planner(self) -> Planner:
         return Planner(self.catalog, self.binder, pushdown=self.pushdown, dynamic_filtering=self.dynamic_filtering)
@@ -367,6 +414,14 @@ class Connection:
     NotSupportedError = NotSupportedError
 
 
+def _check_length(sql: Any, limit: int) -> None:
+    """Refuse a statement longer than ``limit`` characters before sqlglot spends time and memory on it."""
+    if isinstance(sql, str) and len(sql) > limit:
+        raise ProgrammingError(f"the statement is {len(sql):,} characters long, more than max_statement_length "
+                               f"({limit:,}); shorten it (a long IN list can be a join with a registered table: "
+                               "connection.register()), or connect with a larger max_statement_length")
+
+
 def _replace_view(document: CatalogDocument, view: View) -> None:
     _drop_view(document, view.name)
     document.views[view.name] = view.definition()
@@ -396,7 +451,10 @@ class Cursor:
         self.rowcount = -1
         self.plan: Plan | None = None
         self._reader: pa.RecordBatchReader | None = None
+        self._batch: pa.RecordBatch | None = None  # the Arrow batch being turned into rows, CONVERT_ROWS at a time
+        self._converted = 0  # rows of it converted so far; self._rows are its rows [_converted - len(_rows), _converted)
         self._rows: list[tuple] = []
+        self._row_bytes = 0.0  # estimated Python bytes per row of self._rows
         self._position = 0
         self._fetched = 0
         self._execution: Execution | None = None
@@ -408,8 +466,10 @@ class Cursor:
         self._check_open()
         self._reset()
         self._cancel_requested.clear()
+        deadline = Deadline(self.timeout, self._cancel_requested)  # parsing and planning count too
         try:
-            self._run(operation, parameters)
+            with deadline.current():
+                self._run(operation, parameters, deadline)
         except Error as error:
             self._reset()
             self.connection._recover_local_engine()
@@ -422,9 +482,11 @@ class Cursor:
             raise InternalError(redact(f"internal error: {type(error).__name__}: {error}", self.connection._secrets())) from error
         return self
 
-    def _run(self, operation: str, parameters: Sequence[Any] | None) -> None:
-        statement = prepare(operation, parameters)
+    def _run(self, operation: str, parameters: Sequence[Any] | None, deadline: Deadline) -> None:
         connection = self.connection
+        _check_length(operation, connection.max_statement_length)
+        statement = prepare(operation, parameters)
+        deadline.check("parsing")
         if statement.kind == "attach":
             name, type_name, options = attach_arguments(statement.tree)
             persistent = options.pop("persistent", False)
@@ -466,10 +528,9 @@ class Cursor:
             self._set_result(explain_table(self.plan).to_reader())
             return
         plan = self.plan
-        self._execution = Execution(connection._database, plan, timeout=self.timeout,
+        deadline.check("planning")
+        self._execution = Execution(connection._database, plan, deadline=deadline,
                                     explain_error=lambda error: explain_drift(connection.catalog, plan.tables, error))
-        if self._cancel_requested.is_set():
-            raise OperationalError("query cancelled")
         reader = self._execution.start()
         if statement.kind == "explain_analyze":
             for _ in reader:
@@ -508,6 +569,7 @@ class Cursor:
             self._execution.close()
         self._execution = None
         self._reader = None
+        self._batch, self._converted = None, 0
         self._rows, self._position, self._fetched = [], 0, 0
         self.description, self.rowcount, self.plan = None, -1, None
 
@@ -518,22 +580,40 @@ class Cursor:
             raise ProgrammingError("no result set: execute a query first")
         return self._reader
 
-    def _next_batch(self) -> bool:
-        reader = self._stream()
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            self.rowcount = self._fetched
-            return False
-        except Error:
-            self.connection._recover_local_engine()
-            raise
-        except Exception as error:
-            raise InternalError(f"internal error while reading results: {error}") from error
-        columns = [_python_values(column, field) for column, field in zip(batch.columns, batch.schema)]
-        self._rows, self._position = list(zip(*columns)) if columns else [() for _ in range(batch.num_rows)], 0
-        self._fetched += batch.num_rows
+    def _next_batch(self, held: float = 0.0, caller: str = "") -> bool:
+        """Turn the next CONVERT_ROWS result rows into Python tuples (self._rows); False at the end.
+        ``held``: bytes of rows ``caller`` keeps already, checked with these against memory_limit."""
+        while self._batch is None or self._converted >= self._batch.num_rows:
+            try:
+                self._batch, self._converted = self._stream().read_next_batch(), 0
+            except StopIteration:
+                self._batch, self._rows, self._position = None, [], 0
+                self.rowcount = self._fetched
+                return False
+            except Error:
+                self.connection._recover_local_engine()
+                raise
+            except Exception as error:
+                raise InternalError(f"internal error while reading results: {error}") from error
+        part = self._batch.slice(self._converted, CONVERT_ROWS)
+        estimate = _python_bytes(part)
+        if caller:
+            self._check_memory(held + estimate, caller)
+        columns = [_python_values(column, field) for column, field in zip(part.columns, part.schema)]
+        self._rows, self._position = list(zip(*columns)) if columns else [() for _ in range(part.num_rows)], 0
+        self._row_bytes = estimate / max(1, part.num_rows)
+        self._converted += part.num_rows
+        self._fetched += part.num_rows
         return True
+
+    def _check_memory(self, held: float, caller: str) -> None:
+        """Rows kept in Python count against the connection's memory_limit (DuckDB's limit does not see them)."""
+        limit = self.connection.memory_limit_bytes
+        if limit is not None and held > limit:
+            raise OperationalError(
+                f"{caller} would hold more than the connection's memory_limit ({_size(limit)}) "
+                f"of rows in Python (about {_size(held)} after {self._fetched:,} rows); stream the result instead: "
+                "fetchmany(n) in a loop, iterate over the cursor, or fetch_record_batch() for Arrow batches")
 
     def fetchone(self) -> tuple | None:
         while self._position >= len(self._rows):
@@ -545,19 +625,22 @@ class Cursor:
 
     def fetchmany(self, size: int | None = None) -> list[tuple]:
         size = self.arraysize if size is None else size
-        rows = []
+        rows: list[tuple] = []
         while len(rows) < size:
-            row = self.fetchone()
-            if row is None:
+            if self._position >= len(self._rows) and not self._next_batch(len(rows) * self._row_bytes, f"fetchmany({size})"):
                 break
-            rows.append(row)
+            take = self._rows[self._position:self._position + size - len(rows)]
+            rows.extend(take)
+            self._position += len(take)
         return rows
 
     def fetchall(self) -> list[tuple]:
-        rows = list(self._rows[self._position:])
+        rows = self._rows[self._position:]
+        held = len(rows) * self._row_bytes
         self._position = len(self._rows)
-        while self._next_batch():
+        while self._next_batch(held, "fetchall()"):
             rows.extend(self._rows)
+            held += len(self._rows) * self._row_bytes
             self._position = len(self._rows)
         return rows
 
@@ -566,21 +649,26 @@ class Cursor:
             yield row
 
     def fetch_arrow_table(self) -> pa.Table:
-        """The rest of the result as one Arrow table."""
+        """The rest of the result as one Arrow table (within memory_limit, if one is set)."""
         reader = self.fetch_record_batch()
-        return reader.read_all()
+        if self.connection.memory_limit_bytes is None:
+            return reader.read_all()
+        batches, held = [], 0
+        for batch in reader:
+            held += batch.nbytes
+            self._fetched += batch.num_rows
+            self._check_memory(held, "fetch_arrow_table()")
+            batches.append(batch)
+        return pa.Table.from_batches(batches, schema=reader.schema)
 
     def fetch_record_batch(self) -> pa.RecordBatchReader:
         """The rest of the result as a stream of Arrow record batches."""
         reader = self._stream()
-        pending = self._rows[self._position:]
-        self._rows, self._position = [], 0
-        if not pending:
+        batch, unread = self._batch, self._converted - len(self._rows) + self._position
+        self._batch, self._converted, self._rows, self._position = None, 0, [], 0
+        if batch is None or unread >= batch.num_rows:
             return reader
-        head = pa.RecordBatch.from_arrays(
-            [pa.array(list(values), type=field.type) for values, field in zip(zip(*pending), reader.schema)],
-            schema=reader.schema,
-        )
+        head = batch.slice(unread)  # the rows of the current batch not yet returned, still as Arrow
 
         def batches() -> Iterator[pa.RecordBatch]:
             yield head

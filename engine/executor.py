@@ -22,8 +22,8 @@ from fedq.sources.arrow_util import with_exact_decimals
 from fedq.sources.handoff import put_until_stopped
 
 QUEUE_BATCHES = 8
-_END = object()
 READER_STOP_SECONDS = 2.0  # the result is complete: readers get this long to close their statements
+_END = object()
 
 
 class FragmentStream:
@@ -151,8 +151,8 @@ class Execution:
 
     def __init__(self, database: duckdb.DuckDBPyConnection, plan: Plan, deadline: Deadline | None = None,
                  explain_error: Callable[[Error], Error] | None = None) -> None:
-        self.plan = plan
         """``deadline`` started when the statement was submitted (planning used part of it)."""
+        self.plan = plan
         self.explain_error = explain_error or (lambda error: error)  # e.g. name the table that changed shape
         self.cancelled = threading.Event()
         self.cursor = database.cursor()
@@ -222,8 +222,8 @@ class Execution:
                     try:
                         batch = reader.read_next_batch()
                     except StopIteration:
-                        return
                         self._stop_readers()
+                        return
                     yield batch
             except (duckdb.Error, pa.ArrowException, OSError) as error:  # pyarrow hands DuckDB's stream failure over as OSError
                 raise self._translate(error) from None
@@ -254,9 +254,6 @@ class Execution:
             return DataError(message)
         return DatabaseError(message)
 
-    def cancel_streams(self) -> None:
-        self.cancelled.set()
-        for stream in self.streams:
     def _stop_readers(self) -> None:
         """DuckDB has every row (a LIMIT may be met long before the sources end): stop the readers
         now, so their remote statements end and nothing is left reading when the program exits."""
@@ -265,6 +262,9 @@ class Execution:
         for stream in self.streams:
             stream.thread.join(timeout=max(0.0, budget - time.monotonic()))
 
+    def cancel_streams(self) -> None:
+        self.cancelled.set()
+        for stream in self.streams:
             stream.fragment.source.cancel() if stream.thread.is_alive() else None
 
     def cancel(self) -> None:

@@ -52,10 +52,11 @@ class NotSupportedError(DatabaseError):
 # echoed in a syntax error) take minutes, as the regex retried the run from every position.
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]{0,40}://[^:/@\s]{0,256}):[^@\s]{0,1024}@")
 # A libpq value: quoted (backslash escapes; inside a SQL literal the quotes are doubled, so it ends
-# at a quote followed by a space, ',', ')', ';' or the end) or bare (a backslash escapes a space).
+# at a quote followed by a space, ',', ')', ';' or the end; never closed: the rest of the line) or
+# bare (a backslash escapes a space).
 _KEY_VALUE_PASSWORD = re.compile(
     r"(?i)\b((?:ssl)?password|passwd|pwd|token|secret)\s*=\s*"
-    r"('{1,2}(?:\\.|[^\\]){0,1024}?'+(?=[\s,);]|$)|'[^']{0,1024}'|\"[^\"]{0,1024}\"|(?:\\.|[^\s'\\]|'(?![\s,);]|$)){1,1024})")
+    r"('{1,2}(?:\\.|[^\\]){0,1024}?'+(?=[\s,);]|$)|'[^']{0,1024}'|\"[^\"]{0,1024}\"|'[^\n]{0,1024}|(?:\\.|[^\s'\\]|'(?![\s,);]|$)){1,1024})")
 
 
 def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:

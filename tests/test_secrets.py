@@ -255,6 +255,22 @@ def test_key_value_dsns_are_parsed_exactly_as_libpq_parses_them(text):
     assert _libpq_parse(conninfo.render(conninfo.parse(text))) == expected  # written back, read the same
 
 
+@pytest.mark.parametrize("text, kept", [
+    (f"host=h password={conninfo.quote(KV_CANARY)} port=1", "host=h password=*** port=1"),  # quoted, escaped quote
+    (f"host=h password={conninfo.escape_bare(KV_CANARY)} port=1", "host=h password=*** port=1"),  # bare, escaped space
+    (f"ATTACH {_sql_string('host=h password=' + conninfo.quote(KV_CANARY))} AS pg", "ATTACH 'host=h password=*** AS pg"),
+    (f"ATTACH 'host=h password={KV_CORE}x' AS pg", "ATTACH 'host=h password=***' AS pg"),  # the SQL quote stays
+    (f"sslpassword={KV_CORE} host=h", "sslpassword=*** host=h"),
+    (f"password='{KV_CORE} unterminated", "password=***"),
+])
+def test_free_text_redaction_understands_libpq_quoting(text, kept):
+    """Error text and REPL history are not DSNs to parse: the pattern must still cover every way a
+    libpq value is written, also inside a SQL string literal (quotes doubled)."""
+    from fedq.errors import redact
+
+    assert redact(text) == kept
+
+
 def test_parse_errors_name_a_position_never_the_text():
     for text in (f"host=h password='{KV_CORE} and more", f"host=h password='{KV_CORE}''x'"):
         with pytest.raises(ValueError) as caught:

@@ -14,7 +14,10 @@ import hmac
 import json
 import math
 import os
+import select
+import socket
 import struct
+import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable
 
@@ -28,32 +31,78 @@ CANCEL_REQUEST = 80877102
 
 
 class ProtocolError(Exception):
-    """The client sent something this server cannot read; the connection ends."""
+    """The client sent something this server cannot read or does not support."""
+
+
+class MalformedMessage(ProtocolError):
+    """A message that breaks the framing or its own format (a field past its end, a string without
+    its NUL, bytes left over, a length over the limit): it is never acted on, and the connection ends."""
+
+
+class Timeout(Exception):
+    """The client did not send what was due before its deadline."""
+
+
+MAX_STARTUP_MESSAGE = 10_000  # bytes: the startup packet and the password messages, before authentication
 
 
 # -- framing ----------------------------------------------------------------------------------
-def read_exact(stream: BinaryIO, n: int) -> bytes:
+class SocketStream:
+    """Buffered reads from a client socket against a deadline (``None``: none). The deadline covers the
+    whole wait, not each ``recv``, so a client that trickles one byte at a time cannot outlast it; and
+    nothing is allocated for a length a client merely claims."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer, self.deadline = sock, bytearray(), None
+        self.poller = select.poll()
+        self.poller.register(sock, select.POLLIN)
+
+    def read(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            self._fill(n - len(self.buffer))
+        data = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return data
+
+    def _fill(self, wanted: int) -> None:
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0 or not self.poller.poll(max(1, int(remaining * 1000))):
+                raise Timeout
+        chunk = self.sock.recv(max(self.CHUNK, min(wanted, 1 << 22)))
+        if not chunk:
+            raise EOFError("the client closed the connection")
+        self.buffer += chunk
+
+
+def read_exact(stream: BinaryIO | SocketStream, n: int) -> bytes:
     data = stream.read(n)
     if data is None or len(data) < n:
         raise EOFError("the client closed the connection")
     return data
 
 
-def read_startup(stream: BinaryIO) -> tuple[int, bytes]:
+def read_startup(stream: BinaryIO | SocketStream) -> tuple[int, bytes]:
     """(code, body) of an untyped startup-phase message."""
     (length,) = struct.unpack("!i", read_exact(stream, 4))
-    if not 8 <= length <= 10_000:
-        raise ProtocolError(f"invalid startup packet length {length}")
+    if not 8 <= length <= MAX_STARTUP_MESSAGE:
+        raise MalformedMessage(f"invalid startup packet length {length} (8 to {MAX_STARTUP_MESSAGE} bytes)")
     body = read_exact(stream, length - 4)
     return struct.unpack("!i", body[:4])[0], body[4:]
 
 
-def read_message(stream: BinaryIO) -> tuple[bytes, bytes]:
-    """(type byte, body) of a regular message."""
+def read_message(stream: BinaryIO | SocketStream, limit: int, setting: str = "") -> tuple[bytes, bytes]:
+    """(type byte, body) of a regular message; a body over ``limit`` bytes is refused unread."""
     kind = read_exact(stream, 1)
     (length,) = struct.unpack("!i", read_exact(stream, 4))
-    if length < 4 or length > 1 << 30:
-        raise ProtocolError(f"invalid message length {length}")
+    if length < 4:
+        raise MalformedMessage(f"invalid message length {length}")
+    if length - 4 > limit:
+        where = f" ({setting})" if setting else ""
+        raise MalformedMessage(f"message {kind.decode('latin-1')!r} of {length - 4} bytes is over the limit "
+                               f"of {limit} bytes{where}")
     return kind, read_exact(stream, length - 4)
 
 
@@ -66,36 +115,62 @@ def cstring(text: str) -> bytes:
 
 
 class Reader:
-    """Reads fields out of one message body."""
+    """Reads fields out of one message body, strictly: a field past the end is a :class:`MalformedMessage`."""
 
-    def __init__(self, body: bytes) -> None:
-        self.body, self.pos = body, 0
+    def __init__(self, body: bytes, name: str = "message") -> None:
+        self.body, self.pos, self.name = body, 0, name
 
-    def int16(self) -> int:
-        (value,) = struct.unpack_from("!h", self.body, self.pos)
-        self.pos += 2
-        return value
-
-    def int32(self) -> int:
-        (value,) = struct.unpack_from("!i", self.body, self.pos)
-        self.pos += 4
-        return value
-
-    def bytes(self, n: int) -> bytes:
+    def _take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.body):
+            raise MalformedMessage(f"{self.name} is too short for its fields")
         value = self.body[self.pos:self.pos + n]
         self.pos += n
         return value
 
+    def int16(self) -> int:
+        return struct.unpack("!h", self._take(2))[0]
+
+    def int32(self) -> int:
+        return struct.unpack("!i", self._take(4))[0]
+
+    def bytes(self, n: int) -> bytes:
+        return self._take(n)
+
     def cstring(self) -> str:
-        end = self.body.index(b"\0", self.pos)
-        value = self.body[self.pos:end].decode()
+        end = self.body.find(b"\0", self.pos)
+        if end < 0:
+            raise MalformedMessage(f"{self.name}: a string without its terminating NUL")
+        value = self.body[self.pos:end]
         self.pos = end + 1
-        return value
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            raise MalformedMessage(f"{self.name}: a string that is not UTF-8") from None
+
+    def end(self) -> None:
+        """Every byte must have been read: trailing bytes mean the client and server disagree on the format."""
+        if self.pos != len(self.body):
+            raise MalformedMessage(f"{self.name} has {len(self.body) - self.pos} unexpected bytes after its fields")
 
 
 def startup_parameters(body: bytes) -> dict[str, str]:
-    parts = body.split(b"\0")
-    return {parts[i].decode(): parts[i + 1].decode() for i in range(0, len(parts) - 1, 2) if parts[i]}
+    """The startup packet's ``name NUL value NUL … NUL`` list, strictly (names unique and non-empty)."""
+    if not body.endswith(b"\0"):
+        raise MalformedMessage("startup packet: the parameter list does not end with a NUL")
+    parts = body[:-1].split(b"\0")
+    if parts[-1] != b"":
+        raise MalformedMessage("startup packet: the parameter list does not end with a NUL")
+    parts = parts[:-1]
+    if len(parts) % 2:
+        raise MalformedMessage("startup packet: a parameter without a value")
+    try:
+        pairs = [(parts[i].decode(), parts[i + 1].decode()) for i in range(0, len(parts), 2)]
+    except UnicodeDecodeError:
+        raise MalformedMessage("startup packet: a parameter that is not UTF-8") from None
+    params = dict(pairs)
+    if "" in params or len(params) != len(pairs):
+        raise MalformedMessage("startup packet: an empty or repeated parameter name")
+    return params
 
 
 # -- messages the server sends ------------------------------------------------------------------

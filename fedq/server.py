@@ -1,8 +1,15 @@
 """``fedq serve``: fedq behind the PostgreSQL wire protocol, for psql, DBeaver and any PostgreSQL driver.
 
-One thread per client (``socketserver.ThreadingTCPServer``), each with its own ``fedq.connect()``,
-so a slow federated query never blocks another client. A client that disconnects, or sends a
-CancelRequest, cancels its running query, remote statements included (``cursor.cancel()``).
+One thread per client (``socketserver.ThreadingTCPServer``), each with its own fedq connection, opened
+on the client's first statement that needs one (an idle session holds one thread and no engine), so a
+slow federated query never blocks another client. A client that disconnects, or sends a CancelRequest,
+cancels its running query, remote statements included (``cursor.cancel()``).
+
+Limits (``[server]``, see :class:`ServerSettings`): a connection cap, a deadline from accept to
+authenticated, an idle timeout, message size limits before and after authentication, and strict
+message parsing (a malformed message is never acted on: 08P01, the connection ends). Only users listed
+in ``[server] admins`` may change the catalog (ATTACH, DETACH, CREATE/DROP VIEW): see
+:class:`ServedConnection`.
 
 Passwords come from the catalog's ``[server]`` section and are checked with SCRAM-SHA-256; the
 server keeps only SCRAM verifiers. With no users configured it accepts password-less connections
@@ -16,16 +23,19 @@ formats), ErrorResponse with SQLSTATE, CancelRequest, Terminate. Statements are 
 """
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import itertools
 import logging
+import re
 import secrets
 import select
 import socket
 import socketserver
 import struct
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import pyarrow as pa
@@ -36,20 +46,104 @@ from sqlglot.tokens import TokenType
 
 import fedq
 from fedq import pgwire
+from fedq.catalog.home import CatalogHome
+from fedq.dbapi import Connection
+from fedq.engine.statements import QUERY_TYPES
 from fedq.errors import (
     DataError, Error, IntegrityError, NotSupportedError, OperationalError, ProgrammingError, redact,
 )
-from fedq.pg_catalog import CatalogEngine, Settings, classify, split_statements
+from fedq.pg_catalog import CatalogEngine, Settings, classify, parse_postgres, split_statements
 
 log = logging.getLogger("fedq.server")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5433
 WATCH_INTERVAL = 0.2  # seconds between checks that a client with a running query is still there
+REFUSING = 16  # clients over max_connections answered at once (each by a short-lived thread); more are just closed
+REFUSE_WAIT = 2.0  # seconds a refused client has to send its startup packet before it is closed without an answer
+
+
+# -- settings --------------------------------------------------------------------------------------
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|kB|KB|MB|GB)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The ``[server]`` section, validated. Every limit has a default that is safe for an exposed server."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    users: dict[str, str] = field(default_factory=dict, repr=False)  # user -> password (references resolved)
+    admins: frozenset[str] = frozenset()  # users whose sessions may change the catalog
+    timeout: float | None = None  # each query's deadline, seconds
+    max_connections: int = 500  # open client connections, authenticated or not
+    startup_timeout: float = 10.0  # seconds from TCP accept to authenticated
+    idle_timeout: float = 3600.0  # seconds a logged-in client may send nothing; 0 = no limit
+    max_message_size: int = 64 << 20  # bytes of one message after authentication (before: 10,000)
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any], host: str | None = None, port: int | None = None) -> "ServerSettings":
+        """Settings from a ``[server]`` table; ``host``/``port`` (the command line) win over the file's.
+        Unknown names and wrong values are errors naming the setting."""
+        known = set(cls.__dataclass_fields__)
+        for name in section:
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                raise ProgrammingError(f"unknown [server] setting '{name}'" + (f"; did you mean '{close[0]}'?" if close
+                                       else f"; the settings are {', '.join(sorted(known))}"))
+        users = section.get("users") or {}
+        if not isinstance(users, dict):
+            raise ProgrammingError("[server] users must be a table of user = \"password\" (normally \"${ENV_VAR}\")")
+        users = {str(k): str(v) for k, v in users.items()}
+        admins = section.get("admins", [])
+        if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
+            raise ProgrammingError(f"[server] admins must be a list of user names, e.g. admins = [\"alice\"], not {admins!r}")
+        if admins and not users:
+            raise ProgrammingError("[server] admins needs [server] users: a server without users has no admins")
+        for admin in admins:
+            if admin not in users:
+                raise ProgrammingError(f"[server] admins: '{admin}' is not one of the [server] users ({', '.join(sorted(users))})")
+        timeout = section.get("timeout")
+        return cls(
+            host=str(host or section.get("host") or DEFAULT_HOST),
+            port=_whole(port if port is not None else section.get("port", DEFAULT_PORT), "port", 0, 65535),
+            users=users, admins=frozenset(admins),
+            timeout=None if timeout is None else _seconds(timeout, "timeout", allow_zero=False),
+            max_connections=_whole(section.get("max_connections", cls.max_connections), "max_connections", 1, 100_000),
+            startup_timeout=_seconds(section.get("startup_timeout", cls.startup_timeout), "startup_timeout", allow_zero=False),
+            idle_timeout=_seconds(section.get("idle_timeout", cls.idle_timeout), "idle_timeout", allow_zero=True),
+            max_message_size=_size(section.get("max_message_size", cls.max_message_size), "max_message_size"),
+        )
+
+
+def _whole(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ProgrammingError(f"[server] {name} must be a whole number from {low} to {high}, not {value!r}")
+    return value
+
+
+def _seconds(value: Any, name: str, allow_zero: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
+        kind = "a number of seconds (0: no limit)" if allow_zero else "a positive number of seconds"
+        raise ProgrammingError(f"[server] {name} must be {kind}, not {value!r}")
+    return float(value)
+
+
+def _size(value: Any, name: str) -> int:
+    """Bytes, as a whole number or a text like ``"64MB"``."""
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    size = value if isinstance(value, int) and not isinstance(value, bool) else \
+        int(match.group(1)) * _UNITS[(match.group(2) or "b").lower()] if match else None
+    if size is None or not pgwire.MAX_STARTUP_MESSAGE <= size <= 1 << 30:
+        raise ProgrammingError(f"[server] {name} must be a size from 10kB to 1GB (bytes, or a text like \"64MB\"), not {value!r}")
+    return size
 
 
 # -- errors ----------------------------------------------------------------------------------------
 def sqlstate(error: BaseException) -> str:
     """The SQLSTATE a PostgreSQL client gets for a fedq error."""
     text = str(error).lower()
+    if isinstance(error, PermissionDenied):
+        return "42501"
     if isinstance(error, OperationalError):
         return "57014" if "cancel" in text or "deadline" in text or "timeout" in text else "08006"
     if isinstance(error, NotSupportedError):
@@ -71,6 +165,10 @@ def sqlstate(error: BaseException) -> str:
             return "08P01"
         return "42000"
     return "XX000"
+
+
+class PermissionDenied(ProgrammingError):
+    """A remote session tried to change the catalog without being a ``[server]`` admin (SQLSTATE 42501)."""
 
 
 class ClientError(Exception):
@@ -134,6 +232,68 @@ class Portal:
     result: Result | None = None
 
 
+# -- permissions ------------------------------------------------------------------------------------
+class _ReadOnlyHome(CatalogHome):
+    """The home catalog as a non-admin session sees it: read, never written."""
+
+    def __init__(self, home: CatalogHome, refuse: Callable[[str], None]) -> None:
+        super().__init__(home.directory)
+        self._refuse = refuse
+
+    def update(self, change: Callable[[Any], None]) -> None:
+        self._refuse("changing the home catalog")
+
+
+class ServedConnection(Connection):
+    """A remote session's fedq connection. Every statement that changes the catalog (ATTACH, DETACH,
+    CREATE/DROP VIEW, with or without PERSISTENT/TEMP) ends in one of the methods below, whatever its
+    spelling, comments or case, so the admin check sits here rather than on the SQL text; and the home
+    catalog of a non-admin session is read-only, so no other path can write it either."""
+
+    def __init__(self, catalog_path: str | None, *, user: str, admin: bool, timeout: float | None,
+                 users: bool) -> None:
+        self.user, self.admin, self._has_users = user, admin, users
+        super().__init__(catalog_path, timeout=timeout)
+        if not admin and self.home is not None:
+            self.home = _ReadOnlyHome(self.home, self._require_admin)
+
+    def _require_admin(self, action: str) -> None:
+        if self.admin:
+            return
+        how = (f'add "{self.user}" to admins = [...] in the catalog file\'s [server] section' if self._has_users
+               else "a server without [server] users has no admins: add users and admins = [...] to [server]")
+        raise PermissionDenied(f"permission denied for {action}: only [server] admins may change fedq serve's "
+                               f"catalog; {how}")
+
+    def attach(self, name: str, type: str, *, persistent: bool = False, **options: Any) -> Any:  # noqa: A002
+        self._require_admin(f"ATTACH … AS {name}" + (" (PERSISTENT)" if persistent else ""))
+        return super().attach(name, type, persistent=persistent, **options)
+
+    def detach(self, name: str) -> None:
+        self._require_admin(f"DETACH {name}")
+        super().detach(name)
+
+    def create_view(self, name: str, sql: str, *, replace: bool = False, temporary: bool = False) -> Any:
+        self._require_admin(f"CREATE {'TEMP ' if temporary else ''}VIEW {name}")
+        return super().create_view(name, sql, replace=replace, temporary=temporary)
+
+    def _create_view(self, name: str, body: exp.Expression, replace: bool, temporary: bool) -> Any:
+        self._require_admin(f"CREATE {'TEMP ' if temporary else ''}VIEW {name}")
+        return super()._create_view(name, body, replace, temporary)
+
+    def drop_view(self, name: str, *, if_exists: bool = False) -> None:
+        self._require_admin(f"DROP VIEW {name}")
+        super().drop_view(name, if_exists=if_exists)
+
+    def register(self, name: str, obj: Any) -> None:
+        self._require_admin(f"registering memory.{name}")
+        super().register(name, obj)
+
+    def unregister(self, name: str) -> None:
+        self._require_admin(f"unregistering memory.{name}")
+        super().unregister(name)
+
+
 # -- one client -------------------------------------------------------------------------------------
 class Session:
     """A client's state: its fedq connection, settings, prepared statements and portals."""
@@ -142,7 +302,8 @@ class Session:
 
     def __init__(self, server: "FedqServer", user: str, database: str, application: str) -> None:
         self.server, self.process_id, self.secret = server, next(Session.ids), secrets.randbits(32)
-        self.connection = fedq.connect(server.catalog_path, timeout=server.timeout)
+        self.user, self.admin = user, bool(server.settings.users) and user in server.settings.admins
+        self._connection: ServedConnection | None = None
         self.settings = Settings(user, database, {"application_name": application})
         self.cursor: fedq.Cursor | None = None  # the running statement's
         self.socket: socket.socket | None = None
@@ -151,6 +312,19 @@ class Session:
         self.portals: dict[str, Portal] = {}
         self.in_transaction = False
         self.running = threading.Event()
+
+    @property
+    def connection(self) -> ServedConnection:
+        """Opened by the first statement that needs it (SET, SHOW and BEGIN do not): an idle session
+        holds no local engine, no source connections and no threads of its own."""
+        if self._connection is None:
+            settings = self.server.settings
+            self._connection = ServedConnection(self.server.catalog_path, user=self.user, admin=self.admin,
+                                                timeout=settings.timeout, users=bool(settings.users))
+        return self._connection
+
+    def secrets(self) -> list[str]:
+        return self._connection._secrets() if self._connection is not None else []
 
     @property
     def catalog(self) -> CatalogEngine:
@@ -170,7 +344,8 @@ class Session:
                 portal.result.close()
         if self._catalog is not None:
             self._catalog.close()
-        self.connection.close()
+        if self._connection is not None:
+            self._connection.close()
 
     def execute(self, sql: str, params: list[Any] | None = None) -> Result:
         """Run one statement; errors are fedq errors (or ClientError)."""
@@ -194,6 +369,8 @@ class Session:
         if kind == "noop":
             return Result(" ".join(sql.split()[:2]).upper() if sql.split()[0].upper() == "DISCARD" else sql.split()[0].upper())
         if kind == "catalog":
+            if not isinstance(parse_postgres(sql), QUERY_TYPES):
+                raise NotSupportedError("fedq serve answers only queries (SELECT …) on pg_catalog; its catalog tables are read-only")
             return _table_result(self.catalog.execute(sql, params))
         sql = split_dotted_schemas(sql)
         if params is not None:
@@ -217,17 +394,28 @@ class Session:
         cursor.close()
 
 
-class Handler(socketserver.StreamRequestHandler):
+class Handler(socketserver.BaseRequestHandler):
     """Speaks the protocol with one client."""
 
     server: "FedqServer"
     session: Session | None = None
 
+    def __init__(self, request: socket.socket, client_address: Any, server: "FedqServer",
+                 admitted: bool = True, accepted: float | None = None) -> None:
+        self.admitted, self.accepted = admitted, accepted if accepted is not None else time.monotonic()
+        super().__init__(request, client_address, server)
+
     def handle(self) -> None:
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.out: list[bytes] = []
         self.buffered = 0
+        self.stream = pgwire.SocketStream(self.request)
+        limits = self.server.settings
         try:
+            if not self.admitted:
+                self.refuse()
+                return
+            self.stream.deadline = self.accepted + limits.startup_timeout
             startup = self.startup()
             if startup is None:
                 return
@@ -237,14 +425,21 @@ class Handler(socketserver.StreamRequestHandler):
             log.info("session %d: %s connected from %s", self.session.process_id, startup[0], self.client_address[0])
             self.send_welcome()
             self.loop()
+        except pgwire.Timeout:
+            if self.session is None:
+                self.fatal("57014", "canceling authentication due to timeout: the client did not finish its startup and "
+                           f"authentication within {limits.startup_timeout:g} s ([server] startup_timeout)")
+            else:
+                log.info("session %d: idle for %g s; disconnecting", self.session.process_id, limits.idle_timeout)
+                self.fatal("57P05", "terminating connection due to idle-session timeout: nothing received for "
+                           f"{limits.idle_timeout:g} s ([server] idle_timeout)")
         except ClientError as error:
-            self.write(pgwire.error_response(error.sqlstate, str(error), "FATAL"))
-            self.flush(quiet=True)
+            self.fatal(error.sqlstate, str(error))
         except (EOFError, ConnectionError, OSError):
             pass
         except pgwire.ProtocolError as error:
-            self.write(pgwire.error_response("08P01", str(error), "FATAL"))
-            self.flush(quiet=True)
+            log.info("%s: protocol error: %s", self.client_address[0], error)
+            self.fatal("08P01", str(error))
         except Exception as error:  # never let one client's surprise take the server down
             log.error("session ended by an internal error: %s: %s", type(error).__name__, self.redact(str(error)))
         finally:
@@ -254,6 +449,46 @@ class Handler(socketserver.StreamRequestHandler):
                 finally:  # only now: shutdown waits for this, so that no source connection outlives the server
                     self.server.sessions.pop(self.session.process_id, None)
                 log.info("session %d: disconnected", self.session.process_id)
+
+    def fatal(self, sqlstate: str, text: str) -> None:
+        """A FATAL ErrorResponse, sent without waiting long for a client that does not read."""
+        self.write(pgwire.error_response(sqlstate, text, "FATAL"))
+        self.request.settimeout(1.0)
+        self.flush(quiet=True)
+        self._linger()
+
+    def _linger(self) -> None:
+        """Drop what the client still sends, briefly (at most 0.5 s and 1 MB): closing a socket with
+        unread input resets the connection, and the client could lose the error before reading it."""
+        try:
+            self.request.shutdown(socket.SHUT_WR)
+            deadline, received = time.monotonic() + 0.5, 0
+            while received < 1 << 20 and (remaining := deadline - time.monotonic()) > 0:
+                self.request.settimeout(remaining)
+                chunk = self.request.recv(1 << 16)
+                if not chunk:
+                    return
+                received += len(chunk)
+        except OSError:
+            pass
+
+    def refuse(self) -> None:
+        """Over max_connections: read the client's startup packet (briefly) and answer 53300, as
+        PostgreSQL does; a CancelRequest is still honoured."""
+        self.stream.deadline = time.monotonic() + min(REFUSE_WAIT, self.server.settings.startup_timeout)
+        while True:
+            code, body = pgwire.read_startup(self.stream)
+            if code in (pgwire.SSL_REQUEST, pgwire.GSSENC_REQUEST):
+                self.request.sendall(b"N")
+                continue
+            if code == pgwire.CANCEL_REQUEST:
+                self.cancel_request(body)
+                return
+            log.warning("refusing a client from %s: %d connections open ([server] max_connections)",
+                        self.client_address[0], self.server.settings.max_connections)
+            self.fatal("53300", f"sorry, too many clients already: fedq serve allows "
+                       f"{self.server.settings.max_connections} connections ([server] max_connections)")
+            return
 
     # -- output -------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -271,7 +506,7 @@ class Handler(socketserver.StreamRequestHandler):
                 raise
 
     def redact(self, text: str) -> str:
-        return redact(text, list(self.server.passwords) + (self.session.connection._secrets() if self.session else []))
+        return redact(text, list(self.server.passwords) + (self.session.secrets() if self.session else []))
 
     def send_error(self, error: BaseException) -> None:
         if isinstance(error, ClientError):
@@ -289,23 +524,32 @@ class Handler(socketserver.StreamRequestHandler):
     # -- startup and authentication -------------------------------------------------------------
     def startup(self) -> tuple[str, str, str] | None:
         while True:
-            code, body = pgwire.read_startup(self.rfile)
+            code, body = pgwire.read_startup(self.stream)
             if code in (pgwire.SSL_REQUEST, pgwire.GSSENC_REQUEST):
+                if body:
+                    raise pgwire.MalformedMessage("an encryption request with a body")
                 self.request.sendall(b"N")
                 continue
             if code == pgwire.CANCEL_REQUEST:
-                process_id, secret = pgwire.Reader(body).int32(), pgwire.Reader(body[4:]).int32() & 0xFFFFFFFF
-                session = self.server.sessions.get(process_id)
-                if session is not None and session.secret == secret:
-                    log.info("session %d: cancel request", process_id)
-                    session.cancel()
+                self.cancel_request(body)
                 return None
             if code != pgwire.PROTOCOL_3:
                 raise ClientError("0A000", f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}", fatal=True)
             params = pgwire.startup_parameters(body)
             user = params.get("user", "")
+            if not user:
+                raise ClientError("28000", "no user name in the startup packet", fatal=True)
             self.authenticate(user)
             return user, params.get("database", user), params.get("application_name", "")
+
+    def cancel_request(self, body: bytes) -> None:
+        message = pgwire.Reader(body, "CancelRequest")
+        process_id, secret = message.int32(), message.int32() & 0xFFFFFFFF
+        message.end()
+        session = self.server.sessions.get(process_id)
+        if session is not None and secrets.compare_digest(session.secret.to_bytes(4, "big"), secret.to_bytes(4, "big")):
+            log.info("session %d: cancel request", process_id)
+            session.cancel()
 
     def authenticate(self, user: str) -> None:
         users = self.server.verifiers
@@ -317,16 +561,17 @@ class Handler(socketserver.StreamRequestHandler):
         exchange = pgwire.ScramExchange(users.get(user))
         self.write(pgwire.authentication(10, pgwire.cstring(exchange.MECHANISM) + b"\0"))
         self.flush()
-        kind, body = pgwire.read_message(self.rfile)
-        reader = pgwire.Reader(body)
+        kind, body = pgwire.read_message(self.stream, pgwire.MAX_STARTUP_MESSAGE, "before authentication")
+        reader = pgwire.Reader(body, "SASLInitialResponse")
         if kind != b"p" or reader.cstring() != exchange.MECHANISM:
             raise ClientError("28000", "SCRAM-SHA-256 authentication expected", fatal=True)
         length = reader.int32()
-        server_first = exchange.first(reader.bytes(length).decode())
+        server_first = exchange.first(_text(reader.bytes(length), "SASLInitialResponse"))
+        reader.end()
         self.write(pgwire.authentication(11, server_first.encode()))
         self.flush()
-        kind, body = pgwire.read_message(self.rfile)
-        server_final = exchange.final(body.decode()) if kind == b"p" else None
+        kind, body = pgwire.read_message(self.stream, pgwire.MAX_STARTUP_MESSAGE, "before authentication")
+        server_final = exchange.final(_text(body, "SASLResponse")) if kind == b"p" else None
         if server_final is None:
             log.warning("password authentication failed for user %r from %s", user, self.client_address[0])
             raise ClientError("28P01", f'password authentication failed for user "{user}"', fatal=True)
@@ -347,12 +592,22 @@ class Handler(socketserver.StreamRequestHandler):
     # -- the message loop -------------------------------------------------------------------------
     def loop(self) -> None:
         failed = False  # after an error in the extended protocol, skip to the next Sync
+        limits = self.server.settings
+        handlers = {b"P": self.parse, b"B": self.bind, b"D": self.describe, b"E": self.execute_portal,
+                    b"C": self.close_object}
         while True:
-            kind, body = pgwire.read_message(self.rfile)
+            self.stream.deadline = time.monotonic() + limits.idle_timeout if limits.idle_timeout else None
+            kind, body = pgwire.read_message(self.stream, limits.max_message_size, "[server] max_message_size")
+            self.stream.deadline = None
+            if kind in (b"X", b"S", b"H") and body:
+                raise pgwire.MalformedMessage(f"message {kind.decode()!r} has a body")
             if kind == b"X":
                 return
             if kind == b"Q":
-                self.simple_query(body[:-1].decode())
+                message = pgwire.Reader(body, "Query message")
+                sql = message.cstring()
+                message.end()
+                self.simple_query(sql)
                 continue
             if kind == b"S":
                 failed = False
@@ -361,14 +616,14 @@ class Handler(socketserver.StreamRequestHandler):
             if kind == b"H":
                 self.flush()
                 continue
+            if kind not in handlers:
+                raise pgwire.MalformedMessage(f"unknown message type {kind!r}")
             if failed:
                 continue
+            message = pgwire.Reader(body, f"message {kind.decode()!r}")
             try:
-                {b"P": self.parse, b"B": self.bind, b"D": self.describe, b"E": self.execute_portal,
-                 b"C": self.close_object}[kind](pgwire.Reader(body))
-            except KeyError:
-                raise pgwire.ProtocolError(f"unknown message type {kind!r}") from None
-            except (ConnectionError, EOFError):
+                handlers[kind](message)
+            except (ConnectionError, EOFError, pgwire.MalformedMessage):
                 raise
             except Exception as error:
                 self.send_error(error)
@@ -427,26 +682,28 @@ class Handler(socketserver.StreamRequestHandler):
     def parse(self, message: pgwire.Reader) -> None:
         name, sql = message.cstring(), message.cstring()
         oids = [message.int32() for _ in range(message.int16())]
+        message.end()
         self.session.statements[name] = Prepared(sql, oids)
         self.write(pgwire.PARSE_COMPLETE)
 
     def bind(self, message: pgwire.Reader) -> None:
         portal, name = message.cstring(), message.cstring()
-        statement = self.session.statements.get(name)
-        if statement is None:
-            raise ClientError("26000", f'prepared statement "{name}" does not exist')
         formats = [message.int16() for _ in range(message.int16())]
         values = []
         for i in range(message.int16()):
             length = message.int32()
-            values.append(None if length < 0 else message.bytes(length))
+            values.append(None if length == -1 else message.bytes(length))
+        result_formats = [message.int16() for _ in range(message.int16())]
+        message.end()
+        statement = self.session.statements.get(name)
+        if statement is None:
+            raise ClientError("26000", f'prepared statement "{name}" does not exist')
         fmt = (lambda i: formats[i]) if len(formats) > 1 else (lambda i: formats[0] if formats else 0)
         oids = statement.param_oids + [0] * (len(values) - len(statement.param_oids))
         try:
             params = [pgwire.decode_parameter(v, oids[i], fmt(i)) for i, v in enumerate(values)]
         except (ValueError, ArithmeticError, struct.error) as error:
             raise ClientError("22P02", f"invalid parameter value: {error}") from None
-        result_formats = [message.int16() for _ in range(message.int16())]
         old = self.session.portals.pop(portal, None)
         if old is not None and old.result is not None:
             old.result.close()
@@ -463,7 +720,8 @@ class Handler(socketserver.StreamRequestHandler):
         return formats if len(formats) == count else [formats[0] if formats else 0] * count
 
     def describe(self, message: pgwire.Reader) -> None:
-        kind, name = message.bytes(1), message.cstring()
+        kind, name = _object_kind(message), message.cstring()
+        message.end()
         if kind == b"S":
             statement = self.session.statements.get(name)
             if statement is None:
@@ -492,6 +750,7 @@ class Handler(socketserver.StreamRequestHandler):
 
     def execute_portal(self, message: pgwire.Reader) -> None:
         name, limit = message.cstring(), message.int32()
+        message.end()
         portal = self.session.portals.get(name)
         if portal is None:
             raise ClientError("34000", f'portal "{name}" does not exist')
@@ -506,7 +765,8 @@ class Handler(socketserver.StreamRequestHandler):
             portal.result = None
 
     def close_object(self, message: pgwire.Reader) -> None:
-        kind, name = message.bytes(1), message.cstring()
+        kind, name = _object_kind(message), message.cstring()
+        message.end()
         if kind == b"S":
             self.session.statements.pop(name, None)
         else:
@@ -578,10 +838,14 @@ class _Watch:
         self.done.set()
 
     def _watch(self) -> None:
+        poller = select.poll()  # not select(): a server with many clients has descriptors past FD_SETSIZE
+        try:
+            poller.register(self.sock, select.POLLIN)
+        except (OSError, ValueError):
+            return  # the socket is already closed: the handler is ending the session anyway
         while not self.done.is_set():
             try:
-                readable, _, _ = select.select([self.sock], [], [], WATCH_INTERVAL)
-                if readable:
+                if poller.poll(WATCH_INTERVAL * 1000):
                     peek = self.sock.recv(1, socket.MSG_PEEK)
                     if peek in (b"", b"X"):
                         raise ConnectionResetError
@@ -593,6 +857,21 @@ class _Watch:
                 return
 
 
+def _object_kind(message: pgwire.Reader) -> bytes:
+    """Describe/Close name a prepared statement (S) or a portal (P)."""
+    kind = message.bytes(1)
+    if kind not in (b"S", b"P"):
+        raise pgwire.MalformedMessage(f"{message.name}: object type {kind!r} is neither 'S' nor 'P'")
+    return kind
+
+
+def _text(data: bytes, what: str) -> str:
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise pgwire.MalformedMessage(f"{what}: not UTF-8") from None
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.split("%")[0]).is_loopback
@@ -602,28 +881,66 @@ def _is_loopback(host: str) -> bool:
 
 # -- the server ---------------------------------------------------------------------------------------
 class FedqServer(socketserver.ThreadingTCPServer):
+    """Accepts clients up to ``max_connections``; each gets one thread (:class:`Handler`)."""
+
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # a burst of clients waits in the kernel's queue instead of being dropped
 
-    def __init__(self, catalog_path: str | None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 users: dict[str, str] | None = None, timeout: float | None = None) -> None:
-        if not users and not _is_loopback(host):
-            raise ProgrammingError(f"refusing to listen on {host} without users: add a [server] users table "
+    def __init__(self, catalog_path: str | None, settings: ServerSettings | None = None) -> None:
+        settings = settings or ServerSettings()
+        if not settings.users and not _is_loopback(settings.host):
+            raise ProgrammingError(f"refusing to listen on {settings.host} without users: add a [server] users table "
                                    "(user = \"${ENV_VAR}\") to the catalog file, or listen on 127.0.0.1")
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.catalog_path, self.timeout = catalog_path, timeout
-        self.passwords = [p for p in (users or {}).values() if p]
-        self.verifiers = {user: pgwire.ScramVerifier.from_password(str(password)) for user, password in (users or {}).items()}
+        self.address_family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        self.catalog_path, self.settings = catalog_path, settings
+        self.passwords = [p for p in settings.users.values() if p]
+        self.verifiers = {user: pgwire.ScramVerifier.from_password(password) for user, password in settings.users.items()}
         self.sessions: dict[int, Session] = {}
+        self.connections = self.refusing = 0  # admitted clients, and clients being told there is no room
+        self._count = threading.Lock()
         if catalog_path is not None:
-            fedq.connect(catalog_path).close()  # a broken catalog fails now, not at the first client
-        super().__init__((host, port), Handler)
+            fedq.connect(catalog_path, home=False).close()  # a broken catalog fails now, not at the first client
+        super().__init__((settings.host, settings.port), Handler)
+
+    def process_request(self, request: socket.socket, client_address: Any) -> None:
+        """Admit the client if there is room, else answer it 53300 (at most :data:`REFUSING` at a time)."""
+        accepted = time.monotonic()
+        with self._count:
+            admitted = self.connections < self.settings.max_connections
+            if admitted:
+                self.connections += 1
+            elif self.refusing < REFUSING:
+                self.refusing += 1
+            else:
+                self.shutdown_request(request)
+                return
+        try:
+            threading.Thread(target=self._serve, args=(request, client_address, admitted, accepted), daemon=True,
+                             name=f"fedq-client-{client_address[1] if isinstance(client_address, tuple) else ''}").start()
+        except RuntimeError:  # no thread to be had: this client is closed, the others go on
+            self._release(admitted)
+            self.shutdown_request(request)
+
+    def _serve(self, request: socket.socket, client_address: Any, admitted: bool, accepted: float) -> None:
+        try:
+            Handler(request, client_address, self, admitted, accepted)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self._release(admitted)
+            self.shutdown_request(request)
+
+    def _release(self, admitted: bool) -> None:
+        with self._count:
+            if admitted:
+                self.connections -= 1
+            else:
+                self.refusing -= 1
 
     def close_sessions(self, wait: float = 10.0) -> None:
         """Cancel every running query and disconnect every client; each handler closes its own
         session (and its connections to the sources). Waits at most ``wait`` seconds."""
-        import time
-
         for session in list(self.sessions.values()):
             session.cancel()
             try:
@@ -642,18 +959,15 @@ def serve(catalog_path: str | None, host: str | None = None, port: int | None = 
 
     from fedq.catalog.config import load_server_settings
 
-    settings: dict[str, Any] = load_server_settings(catalog_path) if catalog_path else {}
-    host = host or settings.get("host") or DEFAULT_HOST
-    port = int(port if port is not None else settings.get("port", DEFAULT_PORT))
-    users = {str(k): str(v) for k, v in (settings.get("users") or {}).items()}
-    timeout = settings.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise ProgrammingError(f"[server] timeout must be a positive number of seconds, not {timeout!r}")
-    server = FedqServer(catalog_path, host, port, users, timeout=timeout)
-    if not users:
+    settings = ServerSettings.from_section(load_server_settings(catalog_path) if catalog_path else {}, host, port)
+    _raise_file_limit(settings.max_connections)
+    server = FedqServer(catalog_path, settings)
+    host = settings.host
+    if not settings.users:
         out(f"WARNING: no [server] users in the catalog: accepting password-less connections on {host} only")
     out(f"fedq serve: listening on {host}:{server.server_address[1]} (PostgreSQL protocol; "
-        f"psql -h {host} -p {server.server_address[1]}{' -U USER' if users else ''})")
+        f"psql -h {host} -p {server.server_address[1]}{' -U USER' if settings.users else ''}; "
+        f"at most {settings.max_connections} clients)")
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -668,3 +982,16 @@ def serve(catalog_path: str | None, host: str | None = None, port: int | None = 
         server.close_sessions()
         out("fedq serve: stopped")
     return 0
+
+
+def _raise_file_limit(clients: int) -> None:
+    """Each client needs a descriptor, and its sources more: raise the soft limit toward the hard one."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = clients * 4 + 256
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+    except (ImportError, ValueError, OSError):
+        pass  # not on this platform, or not allowed: the cap still holds

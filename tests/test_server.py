@@ -60,15 +60,18 @@ def _as_role(dsn: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def catalog(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def catalog(pg_dsn: str, pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("serve")
-    with _pg(pg_dsn) as con:
+    with _pg(pg_admin_dsn) as con:
         con.execute(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}') "
                     f"THEN CREATE ROLE {ROLE} LOGIN; END IF; END $$")
         con.execute("DROP SCHEMA IF EXISTS fedq_srv CASCADE")
-        con.execute(f"CREATE SCHEMA fedq_srv AUTHORIZATION {ROLE}")
+        con.execute("CREATE SCHEMA fedq_srv")
+        con.execute(f"GRANT USAGE ON SCHEMA fedq_srv TO {ROLE}")
         con.execute("CREATE TABLE fedq_srv.orders (id integer PRIMARY KEY, customer_id integer NOT NULL, amount numeric(10,2))")
         con.execute("INSERT INTO fedq_srv.orders VALUES (1, 1, 10.50), (2, 1, 20.00), (3, 2, 7.25), (4, 3, 99.99)")
+        for seconds in (30, 60):  # slow statements for SLOW: passthrough itself refuses pg_sleep
+            con.execute(f"CREATE VIEW fedq_srv.sleep_{seconds} AS SELECT 1 AS x FROM pg_sleep({seconds})")
         con.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA fedq_srv TO {ROLE}")
     db = sqlite3.connect(folder / "crm.sqlite")
     db.executescript("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, country TEXT);"
@@ -82,7 +85,8 @@ def catalog(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path.write_text(f"""
 [sources.pg]
 type = "postgres"
-dsn = "{_as_role(pg_dsn)}"
+dsn = "{_as_role(pg_admin_dsn)}"
+passthrough = true
 
 [sources.crm]
 type = "sqlite"
@@ -236,7 +240,7 @@ def test_non_autocommit_transactions_are_accepted(server):
         assert con.execute("SELECT name FROM crm.customers WHERE id = %s", [2]).fetchone() == ("Bob",)
 
 
-SLOW = "SELECT * FROM query('pg', 'SELECT 1 AS x FROM pg_sleep({seconds}) AS {marker}')"
+SLOW = "SELECT * FROM query('pg', 'SELECT x AS {marker} FROM fedq_srv.sleep_{seconds}')"
 
 
 def _remote_statements(pg_dsn: str, marker: str) -> int:
@@ -261,7 +265,7 @@ def _wait(condition, seconds: float = 10) -> bool:
     return False
 
 
-def test_a_slow_query_does_not_block_another_client_and_cancel_request_stops_it(server, pg_dsn):
+def test_a_slow_query_does_not_block_another_client_and_cancel_request_stops_it(server, pg_admin_dsn):
     marker = f"fedq_srv_{uuid.uuid4().hex[:8]}"
     slow = _connect(server)
     outcome: list[BaseException | object] = []
@@ -275,7 +279,7 @@ def test_a_slow_query_does_not_block_another_client_and_cancel_request_stops_it(
     thread = threading.Thread(target=run_slow)
     thread.start()
     try:
-        assert _wait(lambda: _remote_statements(pg_dsn, marker) == 1), "the slow statement never reached PostgreSQL"
+        assert _wait(lambda: _remote_statements(pg_admin_dsn, marker) == 1), "the slow statement never reached PostgreSQL"
         started = time.monotonic()
         with _connect(server) as fast:
             for _ in range(3):
@@ -285,13 +289,13 @@ def test_a_slow_query_does_not_block_another_client_and_cancel_request_stops_it(
         thread.join(timeout=15)
         assert not thread.is_alive()
         assert isinstance(outcome[0], psycopg.errors.QueryCanceled), outcome
-        assert _wait(lambda: _remote_statements(pg_dsn, marker) == 0)
+        assert _wait(lambda: _remote_statements(pg_admin_dsn, marker) == 0)
         assert slow.execute("SELECT 1").fetchone() == (1,)
     finally:
         slow.close()
 
 
-def test_a_client_that_disconnects_cancels_its_remote_statement(server, pg_dsn):
+def test_a_client_that_disconnects_cancels_its_remote_statement(server, pg_admin_dsn):
     if PSQL is None:
         pytest.skip("the psql binary is not installed")
     marker = f"fedq_srv_{uuid.uuid4().hex[:8]}"
@@ -299,10 +303,10 @@ def test_a_client_that_disconnects_cancels_its_remote_statement(server, pg_dsn):
                                "-c", SLOW.format(seconds=60, marker=marker)],
                               env={**os.environ, "PGPASSWORD": PASSWORD}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert _wait(lambda: _remote_statements(pg_dsn, marker) == 1), "the slow statement never reached PostgreSQL"
+        assert _wait(lambda: _remote_statements(pg_admin_dsn, marker) == 1), "the slow statement never reached PostgreSQL"
         client.kill()  # no Terminate, no CancelRequest: the socket just closes
         client.wait(timeout=5)
-        assert _wait(lambda: _remote_statements(pg_dsn, marker) == 0), "the remote statement outlived its client"
+        assert _wait(lambda: _remote_statements(pg_admin_dsn, marker) == 0), "the remote statement outlived its client"
     finally:
         if client.poll() is None:
             client.kill()
@@ -355,12 +359,12 @@ def test_refuses_a_non_loopback_address_without_users(tmp_path, capsys):
     assert "refusing to listen on 0.0.0.0 without users" in capsys.readouterr().err
 
 
-def test_shutdown_closes_every_source_session_and_logs_no_password(server, pg_dsn):
+def test_shutdown_closes_every_source_session_and_logs_no_password(server, pg_admin_dsn):
     """Runs last: it stops the module's server."""
     _psql(server, "SELECT 1", password="wrong-" + PASSWORD)
     idle = _connect(server)
     assert idle.execute("SELECT count(*) FROM pg.fedq_srv.orders").fetchone() == (4,)
-    assert _server_sessions(pg_dsn) >= 1
+    assert _server_sessions(pg_admin_dsn) >= 1
     process = server["process"]
     process.terminate()
     _, log = process.communicate(timeout=20)
@@ -368,7 +372,7 @@ def test_shutdown_closes_every_source_session_and_logs_no_password(server, pg_ds
     assert process.returncode == 0 and "fedq serve: stopped" in log, log
     assert 'password authentication failed for user \'alice\'' in log
     assert PASSWORD not in log and "Traceback" not in log
-    assert _wait(lambda: _server_sessions(pg_dsn) == 0), "fedq serve left sessions open at PostgreSQL"
+    assert _wait(lambda: _server_sessions(pg_admin_dsn) == 0), "fedq serve left sessions open at PostgreSQL"
 
 
 # -- the pieces, without a server -------------------------------------------------------------------

@@ -102,7 +102,7 @@ def test_the_canary_password_appears_nowhere_but_the_keyring(pg_dsn, pg_table, m
     assert CANARY in dsn
     seen: list[str] = []
     with fedq.connect() as con:
-        con.execute(f"ATTACH '{dsn}' AS pg (TYPE postgres, PERSISTENT)")
+        con.execute(f"ATTACH '{dsn}' AS pg (TYPE postgres, PERSISTENT, PASSTHROUGH true)")
         con.execute("CREATE VIEW one AS SELECT 1 AS x FROM pg.fedq_secret.t")
         seen += [str(row) for row in con.execute("EXPLAIN SELECT * FROM one").fetchall()]
         seen += [str(row) for row in con.execute("EXPLAIN ANALYZE SELECT * FROM one").fetchall()]
@@ -437,6 +437,20 @@ def test_backends_that_lose_or_expose_secrets_are_refused(kind, fedq_home, tmp_p
                 "empty chain": "no keyring is available here"}.get(kind, "the keyring backend keyrings.alt.file.PlaintextKeyring")
     assert expected in message and CANARY not in message
     assert CANARY not in _all_files_text(tmp_path) + _all_files_text(fedq_home)
+
+
+def test_every_trusted_backend_name_is_a_real_keyring_class():
+    """A misspelt allowlist entry would silently trust nothing (or refuse a secure store)."""
+    import importlib
+
+    from keyring.backend import KeyringBackend
+
+    from fedq.catalog.secrets import TRUSTED_KEYRINGS
+
+    for name in TRUSTED_KEYRINGS:
+        module, _, attribute = name.rpartition(".")
+        cls = getattr(importlib.import_module(module), attribute)
+        assert issubclass(cls, KeyringBackend) and f"{cls.__module__}.{cls.__qualname__}" == name
 
 
 def test_a_chain_writes_to_its_first_backend_when_that_one_is_trusted(fedq_home, tmp_path, backend):

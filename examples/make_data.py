@@ -1,6 +1,10 @@
 """Create the README's example data: orders in PostgreSQL, customers in SQLite, sales and returns as files.
 
     python examples/make_data.py [POSTGRES_DSN]
+
+POSTGRES_DSN is an account that may create the schema fedq_example (default: the postgres user);
+it also creates the role fedq_reader that examples/catalog.toml attaches with, which may only read
+(README section "A read-only role for fedq").
 """
 from __future__ import annotations
 
@@ -25,6 +29,10 @@ def main(dsn: str = "postgresql://postgres@127.0.0.1:5432/test") -> None:
         cur.execute("CREATE TABLE fedq_example.orders (id int, customer_id int, ordered_on date, amount numeric(10,2))")
         cur.execute("INSERT INTO fedq_example.orders SELECT i, 1 + i % 4, DATE '2026-01-01' + i, 10 + i * 2.5 "
                     "FROM generate_series(1, 40) i")
+        cur.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'fedq_reader'")
+        if not cur.fetchall()[0][0]:
+            cur.executescript("CREATE ROLE fedq_reader LOGIN")
+        cur.executescript("GRANT pg_read_all_data TO fedq_reader")
     crm = HERE / "crm.sqlite"
     crm.unlink(missing_ok=True)
     with sqlite3.connect(crm) as con:

@@ -26,9 +26,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: PostgreSQL is attached as the read-only role fedq_demo_reader
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "fedq_demo"
+PG_READER = "fedq_demo_reader"  # reads PG_SCHEMA only: fedq refuses a role that may write
 CATALOG_NAME = "catalog.toml"
 MARKER_NAME = ".complete"
 SEED = 20260101
@@ -258,28 +259,56 @@ def _write_lake(folder: Path, data: DemoData) -> None:
     pacsv.write_csv(data.products, folder / "products.csv")
 
 
+def _with_timeout(dsn: str) -> str:
+    return dsn + ("&" if "?" in dsn else "?") + "connect_timeout=3"
+
+
 def _postgres_ingest(dsn: str, tickets: pa.Table) -> bool:
-    """Create ``fedq_demo.support_tickets``; False when PostgreSQL is not reachable."""
+    """Create ``fedq_demo.support_tickets`` (through ``dsn``, an account that may create it) and the
+    role PG_READER that may only read it; False when PostgreSQL is not reachable."""
     try:
         import adbc_driver_postgresql.dbapi as pg
 
-        timeout_dsn = dsn + ("&" if "?" in dsn else "?") + "connect_timeout=3"
-        with pg.connect(timeout_dsn, autocommit=True) as con, con.cursor() as cur:
+        with pg.connect(_with_timeout(dsn), autocommit=True) as con, con.cursor() as cur:
             cur.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
             cur.execute(f"CREATE SCHEMA {PG_SCHEMA}")
             cur.execute(f"CREATE TABLE {PG_SCHEMA}.support_tickets (id integer PRIMARY KEY, customer_id integer, "
                         "opened_at timestamptz, priority text, subject text)")
             cur.adbc_ingest("support_tickets", tickets, mode="append", db_schema_name=PG_SCHEMA)
+            cur.execute("SELECT count(*) FROM pg_roles WHERE rolname = $1", parameters=(PG_READER,))
+            if not cur.fetchall()[0][0]:
+                cur.executescript(f"CREATE ROLE {PG_READER} LOGIN")
+            cur.executescript(f"GRANT USAGE ON SCHEMA {PG_SCHEMA} TO {PG_READER}; "
+                              f"GRANT SELECT ON ALL TABLES IN SCHEMA {PG_SCHEMA} TO {PG_READER}")
     except Exception:  # any failure means: no usable server, the demo goes without it
         return False
     return True
+
+
+def _reader_dsn(dsn: str) -> str | None:
+    """``dsn`` as PG_READER (no password), if the server lets that role in (trust or peer auth)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    if not parts.scheme.startswith("postgres"):
+        return None  # a key=value DSN: attached as written
+    reader = urlunsplit(parts._replace(netloc=f"{PG_READER}@{parts.netloc.rsplit('@', 1)[-1]}"))
+    try:
+        import adbc_driver_postgresql.dbapi as pg
+
+        with pg.connect(_with_timeout(reader)) as con, con.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchall()
+    except Exception:  # e.g. password authentication: the demo attaches with the loading account
+        return None
+    return reader
 
 
 def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
 
 
-def _catalog_text(postgres_dsn: str | None) -> str:
+def _catalog_text(postgres_dsn: str | None, reader_dsn: str | None = None) -> str:
     lines = [
         "# The fedq demo: one company's data over several sources. Paths are relative to this file.",
         "",
@@ -296,8 +325,12 @@ def _catalog_text(postgres_dsn: str | None) -> str:
         'url = "lake"',
         'tables = { events = "events/*.parquet", returns = "returns.csv", products = "products.csv" }',
     ]
-    if postgres_dsn:
-        lines += ["", "[sources.pg]", 'type = "postgres"', f"dsn = {_toml_string(postgres_dsn)}"]
+    if reader_dsn:
+        lines += ["", "[sources.pg]", 'type = "postgres"', f"dsn = {_toml_string(reader_dsn)}  # reads {PG_SCHEMA} only"]
+    elif postgres_dsn:
+        lines += ["", "[sources.pg]", 'type = "postgres"', f"dsn = {_toml_string(postgres_dsn)}",
+                  f"# the account that loaded the demo data ({PG_READER} could not log in without a password):",
+                  "allow_privileged_role = true"]
     return "\n".join(lines) + "\n"
 
 
@@ -310,7 +343,8 @@ def build_demo(
     """Create (once; skip if already complete — write a marker file last) the demo data and return the catalog TOML path."""
     folder = Path(directory) if directory is not None else demo_dir()
     catalog = folder / CATALOG_NAME
-    if (folder / MARKER_NAME).is_file() and catalog.is_file():
+    marker = folder / MARKER_NAME
+    if marker.is_file() and catalog.is_file() and marker.read_text(encoding="utf-8").strip() == f"fedq demo v{DEMO_VERSION}":
         return catalog
     progress(f"building the fedq demo data in {folder} ...")
     folder.mkdir(parents=True, exist_ok=True)
@@ -330,7 +364,8 @@ def build_demo(
     with_postgres = bool(postgres_dsn) and _postgres_ingest(str(postgres_dsn), data.tickets)
     progress(f"  pg: support tickets (PostgreSQL schema {PG_SCHEMA})" if with_postgres
              else "  pg: PostgreSQL not reachable, skipped")
-    catalog.write_text(_catalog_text(postgres_dsn if with_postgres else None), encoding="utf-8")
+    reader = _reader_dsn(str(postgres_dsn)) if with_postgres else None
+    catalog.write_text(_catalog_text(postgres_dsn if with_postgres else None, reader), encoding="utf-8")
     (folder / MARKER_NAME).write_text(f"fedq demo v{DEMO_VERSION}\n", encoding="utf-8")
     return catalog
 

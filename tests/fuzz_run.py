@@ -12,7 +12,8 @@ summary (queries per oracle and per source kind, mismatches). Each mismatch is a
 ``--out`` (default ``fuzz-mismatches.txt``) with its placement, query, difference and the last
 remote statements. Exit status 1 when any mismatch was found.
 
-The servers come from FEDQ_TEST_PG_DSN and FEDQ_TEST_MYSQL_DSN (defaults as in tests/conftest.py).
+The servers come from FEDQ_TEST_PG_DSN and FEDQ_TEST_MYSQL_DSN (read-only accounts fedq attaches with) and
+FEDQ_TEST_PG_ADMIN_DSN / FEDQ_TEST_MYSQL_ADMIN_DSN (loading the data), defaults as in tests/conftest.py.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import MYSQL_DSN, PG_DSN  # noqa: E402
+from conftest import (MYSQL_ADMIN_DSN, MYSQL_DSN, PG_ADMIN_DSN, PG_DSN, create_mysql_reader,  # noqa: E402
+                      create_pg_reader)
 from fuzzcheck import Mismatch, Oracles, fuzz_session  # noqa: E402
 from fuzzdata import KINDS  # noqa: E402
 from fuzzgen import Generator, RandomChooser, placement  # noqa: E402
@@ -62,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     if set(which) - set(ORACLES) or set(kinds) - set(KINDS):
         parser.error(f"oracles must be among {ORACLES}, kinds among {KINDS}")
 
+    create_pg_reader(PG_ADMIN_DSN)
+    create_mysql_reader(MYSQL_ADMIN_DSN)
     with tempfile.TemporaryDirectory(prefix="fedq-fuzz-") as folder, \
-            fuzz_session(PG_DSN, MYSQL_DSN, Path(folder)) as oracles:
+            fuzz_session(PG_DSN, MYSQL_DSN, Path(folder), PG_ADMIN_DSN, MYSQL_ADMIN_DSN) as oracles:
         if oracles.dataset.round_trip_problems:
             print("round trip problems:\n" + "\n".join(oracles.dataset.round_trip_problems), flush=True)
         if args.replay:

@@ -186,8 +186,11 @@ class Oracles:
 
 
 @contextmanager
-def fuzz_session(pg_dsn: str, mysql_dsn: str, root: Path) -> Iterator[Oracles]:
-    """Build the data set in every kind (REST on a real HTTP server), open the connections, yield the oracles."""
+def fuzz_session(pg_dsn: str, mysql_dsn: str, root: Path, pg_admin_dsn: str | None = None,
+                 mysql_admin_dsn: str | None = None) -> Iterator[Oracles]:
+    """Build the data set in every kind (REST on a real HTTP server), open the connections, yield the oracles.
+    The servers are loaded and cleaned through the admin DSNs (default: the DSNs fedq attaches with)."""
+    pg_admin_dsn, mysql_admin_dsn = pg_admin_dsn or pg_dsn, mysql_admin_dsn or mysql_dsn
     from fuzzdata import build, drop_servers, make_tables, read_back, reference_database, rest_route
     from rest_server import ApiServer
 
@@ -196,7 +199,7 @@ def fuzz_session(pg_dsn: str, mysql_dsn: str, root: Path) -> Iterator[Oracles]:
         api.route(f"/api/{name}", rest_route(table))
     connections: list[fedq.Connection] = []
     try:
-        dataset = build(pg_dsn, mysql_dsn, root, api.url + "/api")
+        dataset = build(pg_dsn, mysql_dsn, root, api.url + "/api", pg_admin_dsn, mysql_admin_dsn)
         connections = [dataset.connect(pushdown=True), dataset.connect(pushdown=False)]
         read_back(dataset, connections[1])
         reference = reference_database(dataset)
@@ -208,4 +211,4 @@ def fuzz_session(pg_dsn: str, mysql_dsn: str, root: Path) -> Iterator[Oracles]:
         for connection in connections:
             connection.close()
         api.close()
-        drop_servers(pg_dsn, mysql_dsn)
+        drop_servers(pg_admin_dsn, mysql_admin_dsn)

@@ -271,11 +271,13 @@ class FuzzDataset:
         return connection
 
 
-def build(pg_dsn: str, mysql_dsn: str, root: Path, rest_url: str) -> FuzzDataset:
-    """Write every table into every kind (``rest_url`` must already route ``/t1`` … via :func:`rest_route`)."""
+def build(pg_dsn: str, mysql_dsn: str, root: Path, rest_url: str, pg_admin_dsn: str | None = None,
+          mysql_admin_dsn: str | None = None) -> FuzzDataset:
+    """Write every table into every kind (``rest_url`` must already route ``/t1`` … via :func:`rest_route`);
+    the servers are loaded through the admin DSNs (default: the DSNs fedq attaches with)."""
     tables = make_tables()
-    load_postgres(pg_dsn, tables)
-    load_mariadb(mysql_dsn, tables)
+    load_postgres(pg_admin_dsn or pg_dsn, tables)
+    load_mariadb(mysql_admin_dsn or mysql_dsn, tables)
     write_sqlite(root / "lite.sqlite", tables)
     write_duckdb(root / "wh.duckdb", tables)
     write_files(root, tables)

@@ -277,15 +277,15 @@ def test_files_table_resolves_with_the_main_schema(con):
 
 # -- PostgreSQL: the public schema is the default -------------------------------------------------
 @pytest.fixture
-def pg_public_table(pg_dsn):
+def pg_public_table(pg_dsn, pg_admin_dsn):
     import adbc_driver_postgresql.dbapi as pg
 
-    with pg.connect(pg_dsn, autocommit=True) as admin, admin.cursor() as cursor:
+    with pg.connect(pg_admin_dsn, autocommit=True) as admin, admin.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS public.fedq_cat_t")
         cursor.execute("CREATE TABLE public.fedq_cat_t (id integer, label text)")
         cursor.execute("INSERT INTO public.fedq_cat_t VALUES (1, 'one'), (2, 'two')")
     yield pg_dsn
-    with pg.connect(pg_dsn, autocommit=True) as admin, admin.cursor() as cursor:
+    with pg.connect(pg_admin_dsn, autocommit=True) as admin, admin.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS public.fedq_cat_t")
 
 

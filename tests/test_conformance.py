@@ -59,16 +59,16 @@ RULES = {
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory, pg_dsn, mysql_dsn):
+def sources(tmp_path_factory, pg_dsn, mysql_dsn, pg_admin_dsn, mysql_admin_dsn):
     root = tmp_path_factory.mktemp("conformance")
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS fedq_conf CASCADE")
         cur.execute("CREATE SCHEMA fedq_conf")
         cur.execute("CREATE TABLE fedq_conf.hz (id integer, name text, code char(2), price numeric(10,2), "
                     "f double precision, d date, ts timestamp)")
         for row in ROWS:
             cur.execute("INSERT INTO fedq_conf.hz VALUES ($1, $2, $3, $4, $5, $6, $7)", row)
-    with pymysql.connect(**_parse_dsn(mysql_dsn), autocommit=True) as con, con.cursor() as cur:
+    with pymysql.connect(**_parse_dsn(mysql_admin_dsn), autocommit=True) as con, con.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS fedq_conf_hz")
         cur.execute("CREATE TABLE fedq_conf_hz (id int, name varchar(20), code char(2), price decimal(10,2), "
                     "f double, d date, ts datetime) DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_general_ci")

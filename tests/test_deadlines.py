@@ -10,8 +10,8 @@ import fedq
 
 
 @pytest.fixture(scope="module")
-def big(pg_dsn):
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+def big(pg_dsn, pg_admin_dsn):
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("CREATE SCHEMA IF NOT EXISTS fedq_deadline")
         cur.execute("DROP TABLE IF EXISTS fedq_deadline.big")
         cur.execute("CREATE TABLE fedq_deadline.big AS SELECT i AS id FROM generate_series(1, 200000) i")

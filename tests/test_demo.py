@@ -105,8 +105,9 @@ def test_without_postgres(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_with_postgres(tmp_path: Path, pg_dsn: str) -> None:
-    catalog = build_demo(tmp_path, postgres_dsn=pg_dsn)
+def test_with_postgres(tmp_path: Path, pg_admin_dsn: str) -> None:
+    catalog = build_demo(tmp_path, postgres_dsn=pg_admin_dsn)
+    assert "fedq_demo_reader@" in catalog.read_text() and "allow_privileged_role" not in catalog.read_text()
     with fedq.connect(catalog) as con:
         assert "pg" in con.catalog.sources
         assert con.execute("SELECT count(*) FROM pg.fedq_demo.support_tickets").fetchall()[0][0] > 0

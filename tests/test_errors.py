@@ -238,16 +238,16 @@ def _with_password(dsn: str, password: str) -> str:
 
 
 @pytest.fixture
-def pg_table(pg_dsn):
+def pg_table(pg_dsn, pg_admin_dsn):
     """A small table public.fedq_err_t on the test server, dropped afterwards."""
     import adbc_driver_postgresql.dbapi as pg
 
-    with pg.connect(pg_dsn, autocommit=True) as admin, admin.cursor() as cursor:
+    with pg.connect(pg_admin_dsn, autocommit=True) as admin, admin.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS public.fedq_err_t")
         cursor.execute("CREATE TABLE public.fedq_err_t (id integer)")
         cursor.execute("INSERT INTO public.fedq_err_t VALUES (1), (2)")
     yield pg_dsn
-    with pg.connect(pg_dsn, autocommit=True) as admin, admin.cursor() as cursor:
+    with pg.connect(pg_admin_dsn, autocommit=True) as admin, admin.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS public.fedq_err_t")
 
 

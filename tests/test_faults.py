@@ -94,8 +94,8 @@ def _pg_admin(dsn: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def pg_data(pg_dsn: str) -> Iterator[str]:
-    with _pg_admin(pg_dsn) as con, con.cursor() as cur:
+def pg_data(pg_dsn: str, pg_admin_dsn: str) -> Iterator[str]:
+    with _pg_admin(pg_admin_dsn) as con, con.cursor() as cur:
         cur.execute("CREATE SCHEMA IF NOT EXISTS fedq_fault")
         cur.execute("DROP VIEW IF EXISTS fedq_fault.settings")
         cur.execute("DROP TABLE IF EXISTS fedq_fault.rows, fedq_fault.spin")
@@ -106,8 +106,8 @@ def pg_data(pg_dsn: str) -> Iterator[str]:
         cur.execute("CREATE VIEW fedq_fault.settings AS "
                     "SELECT current_setting('statement_timeout') AS t, pg_backend_pid() AS pid")
     yield pg_dsn
-    _pg_stop_spinning(pg_dsn)
-    with _pg_admin(pg_dsn) as con, con.cursor() as cur:
+    _pg_stop_spinning(pg_admin_dsn)
+    with _pg_admin(pg_admin_dsn) as con, con.cursor() as cur:
         cur.execute("DROP SCHEMA fedq_fault CASCADE")
 
 
@@ -131,8 +131,8 @@ def _my_admin(dsn: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def my_data(mysql_dsn: str) -> Iterator[str]:
-    with _my_admin(mysql_dsn) as con, con.cursor() as cur:
+def my_data(mysql_dsn: str, mysql_admin_dsn: str) -> Iterator[str]:
+    with _my_admin(mysql_admin_dsn) as con, con.cursor() as cur:
         cur.execute("DROP VIEW IF EXISTS fedq_fault_settings")
         cur.execute("DROP TABLE IF EXISTS fedq_fault_rows, fedq_fault_spin")
         cur.execute("CREATE TABLE fedq_fault_rows (id INT PRIMARY KEY, payload VARCHAR(60))")
@@ -142,8 +142,8 @@ def my_data(mysql_dsn: str) -> Iterator[str]:
         cur.execute("CREATE OR REPLACE VIEW fedq_fault_settings AS SELECT VARIABLE_VALUE AS t "
                     "FROM information_schema.SESSION_VARIABLES WHERE VARIABLE_NAME = 'MAX_STATEMENT_TIME'")
     yield mysql_dsn
-    _my_stop_spinning(mysql_dsn)
-    with _my_admin(mysql_dsn) as con, con.cursor() as cur:
+    _my_stop_spinning(mysql_admin_dsn)
+    with _my_admin(mysql_admin_dsn) as con, con.cursor() as cur:
         cur.execute("DROP VIEW IF EXISTS fedq_fault_settings")
         cur.execute("DROP TABLE IF EXISTS fedq_fault_rows, fedq_fault_spin")
 

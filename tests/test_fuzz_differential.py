@@ -39,8 +39,8 @@ def fuzz_settings(oracle: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def oracles(pg_dsn: str, mysql_dsn: str, tmp_path_factory: pytest.TempPathFactory):
-    with fuzz_session(pg_dsn, mysql_dsn, tmp_path_factory.mktemp("fuzz")) as found:
+def oracles(pg_dsn: str, mysql_dsn: str, pg_admin_dsn: str, mysql_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory):
+    with fuzz_session(pg_dsn, mysql_dsn, tmp_path_factory.mktemp("fuzz"), pg_admin_dsn, mysql_admin_dsn) as found:
         yield found
 
 

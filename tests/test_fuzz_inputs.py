@@ -548,7 +548,7 @@ def servers(request):
         import adbc_driver_postgresql.dbapi as pg
 
         dsn = request.getfixturevalue("pg_dsn")
-        with pg.connect(dsn, autocommit=True) as db, db.cursor() as cur:
+        with pg.connect(request.getfixturevalue("pg_admin_dsn"), autocommit=True) as db, db.cursor() as cur:
             cur.execute("CREATE SCHEMA IF NOT EXISTS fedq_sec")
             cur.execute("DROP TABLE IF EXISTS fedq_sec.fuzz")
             cur.execute("CREATE TABLE fedq_sec.fuzz (id bigint, v text, d date, n numeric(10,2), f float8)")
@@ -563,7 +563,7 @@ def servers(request):
         from fedq.sources.mysql import _parse_dsn
 
         dsn = request.getfixturevalue("mysql_dsn")
-        with pymysql.connect(autocommit=True, **_parse_dsn(dsn)) as db, db.cursor() as cur:
+        with pymysql.connect(autocommit=True, **_parse_dsn(request.getfixturevalue("mysql_admin_dsn"))) as db, db.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS fedq_sec_fuzz")
             cur.execute("CREATE TABLE fedq_sec_fuzz (id BIGINT, v TEXT COLLATE utf8mb4_nopad_bin, d DATE, "
                         "n DECIMAL(10,2), f DOUBLE)")

@@ -18,9 +18,9 @@ SCHEMA = "fedq_hazards"
 
 
 @pytest.fixture(scope="module")
-def setup(pg_dsn, tmp_path_factory):
+def setup(pg_dsn, pg_admin_dsn, tmp_path_factory):
     root = tmp_path_factory.mktemp("hazards")
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         cur.execute(f"CREATE SCHEMA {SCHEMA}")
         cur.execute(f"CREATE TABLE {SCHEMA}.t (id integer, v integer, name text, f double precision, "

@@ -85,9 +85,9 @@ def _mysql(dsn: str):
 
 
 @pytest.fixture(scope="module")
-def mysql_data(mysql_dsn: str, tmp_path_factory: pytest.TempPathFactory):
+def mysql_data(mysql_dsn: str, mysql_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory):
     """The fedq_my_* tables in MariaDB and a SQLite file with regions; returns (dsn, sqlite path)."""
-    with _mysql(mysql_dsn) as con, con.cursor() as cur:
+    with _mysql(mysql_admin_dsn) as con, con.cursor() as cur:
         cur.execute("SET SESSION time_zone = '+00:00'")
         for table in TABLES:
             cur.execute(f"DROP TABLE IF EXISTS {table}")
@@ -116,7 +116,7 @@ def mysql_data(mysql_dsn: str, tmp_path_factory: pytest.TempPathFactory):
         lite.execute("CREATE TABLE regions (person_id INTEGER, region TEXT)")
         lite.executemany("INSERT INTO regions VALUES (?, ?)", REGIONS)
     yield mysql_dsn, str(path)
-    with _mysql(mysql_dsn) as con, con.cursor() as cur:
+    with _mysql(mysql_admin_dsn) as con, con.cursor() as cur:
         for table in TABLES:
             cur.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -351,8 +351,8 @@ def test_schema_and_collation_safety(on, mysql_data):
     assert source.unsafe_columns(TableName("test", "fedq_my_codes")) == frozenset()
 
 
-def test_type_mapping_and_values(on, mysql_dsn):
-    with _mysql(mysql_dsn) as con, con.cursor() as cur:
+def test_type_mapping_and_values(on, mysql_admin_dsn):
+    with _mysql(mysql_admin_dsn) as con, con.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS fedq_my_types")
         cur.execute(
             "CREATE TABLE fedq_my_types (flag TINYINT(1), e ENUM('b', 'a'), y YEAR, bits BIT(8), data BLOB, "
@@ -378,13 +378,13 @@ def test_type_mapping_and_values(on, mysql_dsn):
         assert rows[0] == (1, "a", 2024, 5, b"\x00\xff", '{"k": [1, 2]}', dt.time(23, 59, 59, 500000), 16777215, 255,
                            "123456789012345678901234567890.12345", "ab", "é", "nb")
     finally:
-        with _mysql(mysql_dsn) as con, con.cursor() as cur:
+        with _mysql(mysql_admin_dsn) as con, con.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS fedq_my_types")
         on.refresh("my")
 
 
-def test_values_duckdb_cannot_hold_are_errors_not_guesses(on, mysql_dsn):
-    with _mysql(mysql_dsn) as con, con.cursor() as cur:
+def test_values_duckdb_cannot_hold_are_errors_not_guesses(on, mysql_admin_dsn):
+    with _mysql(mysql_admin_dsn) as con, con.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS fedq_my_odd")
         cur.execute("CREATE TABLE fedq_my_odd (id INT, span TIME, d DATE)")
         cur.execute("SET SESSION sql_mode = ''")
@@ -397,13 +397,13 @@ def test_values_duckdb_cannot_hold_are_errors_not_guesses(on, mysql_dsn):
             on.execute("SELECT d FROM my.fedq_my_odd").fetchall()
         assert on.execute("SELECT id FROM my.fedq_my_odd WHERE id = 1").fetchall() == [(1,)]
     finally:
-        with _mysql(mysql_dsn) as con, con.cursor() as cur:
+        with _mysql(mysql_admin_dsn) as con, con.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS fedq_my_odd")
         on.refresh("my")
 
 
-def test_reader_closed_early_drops_its_connection(off, mysql_dsn):
-    with _mysql(mysql_dsn) as con, con.cursor() as cur:
+def test_reader_closed_early_drops_its_connection(off, mysql_admin_dsn):
+    with _mysql(mysql_admin_dsn) as con, con.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS fedq_my_big")
         cur.execute("CREATE TABLE fedq_my_big AS SELECT seq AS id, REPEAT('x', 200) AS pad FROM seq_1_to_300000")
     try:
@@ -418,7 +418,7 @@ def test_reader_closed_early_drops_its_connection(off, mysql_dsn):
         assert time.monotonic() - started < 20
         assert off.execute("SELECT count(*) FROM my.fedq_my_big").fetchall() == [(300000,)]
     finally:
-        with _mysql(mysql_dsn) as con, con.cursor() as cur:
+        with _mysql(mysql_admin_dsn) as con, con.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS fedq_my_big")
         off.refresh("my")
 

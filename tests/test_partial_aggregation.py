@@ -14,8 +14,8 @@ ROWS, KEYS = 1_000_000, 25
 
 
 @pytest.fixture(scope="module")
-def setup(mysql_dsn, tmp_path_factory):
-    with pymysql.connect(**_parse_dsn(mysql_dsn), autocommit=True) as con, con.cursor() as cur:
+def setup(mysql_dsn, mysql_admin_dsn, tmp_path_factory):
+    with pymysql.connect(**_parse_dsn(mysql_admin_dsn), autocommit=True) as con, con.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS fedq_big_sales")
         cur.execute("CREATE TABLE fedq_big_sales (id INT PRIMARY KEY, store_id INT, channel INT, amount DECIMAL(10,2))")
         cur.execute(f"INSERT INTO fedq_big_sales SELECT seq, seq % {KEYS}, seq % 3, (seq % 1000) / 10 FROM seq_1_to_{ROWS}")

@@ -29,9 +29,9 @@ def _execute(dsn: str, *statements: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def dsn(pg_dsn):
+def dsn(pg_dsn, pg_admin_dsn):
     _execute(
-        pg_dsn,
+        pg_admin_dsn,
         f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE",
         f"CREATE SCHEMA {SCHEMA}",
         f"CREATE TABLE {SCHEMA}.t (id integer, amount numeric(12,2), label text, code char(4), day date, "

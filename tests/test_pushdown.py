@@ -17,10 +17,10 @@ SCHEMA = "fedq_push"
 
 
 @pytest.fixture(scope="module")
-def tpch_like(pg_dsn, tmp_path_factory):
+def tpch_like(pg_dsn, pg_admin_dsn, tmp_path_factory):
     """A tiny TPC-H shaped data set spread over the three source kinds."""
     root = tmp_path_factory.mktemp("push")
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         cur.execute(f"CREATE SCHEMA {SCHEMA}")
         cur.execute(

@@ -13,8 +13,8 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.DOTALL)
 
 
-def test_readme_python_examples_run(pg_dsn, monkeypatch, capsys):
-    subprocess.run([sys.executable, str(ROOT / "examples" / "make_data.py"), pg_dsn], check=True, capture_output=True)
+def test_readme_python_examples_run(pg_admin_dsn, monkeypatch, capsys):
+    subprocess.run([sys.executable, str(ROOT / "examples" / "make_data.py"), pg_admin_dsn], check=True, capture_output=True)
     monkeypatch.chdir(ROOT)
     blocks = _python_blocks()
     assert blocks

@@ -59,16 +59,16 @@ def _dims() -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def data(pg_dsn, mysql_dsn):
+def data(pg_dsn, mysql_dsn, pg_admin_dsn, mysql_admin_dsn):
     facts = _facts()
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         cur.execute(f"CREATE SCHEMA {SCHEMA}")
         cur.execute(f"CREATE TABLE {SCHEMA}.facts (id integer, k_int integer, k_text text, k_date date, "
                     "k_dec numeric(10,2), k2 integer, payload text)")
         cur.adbc_ingest("facts", facts, mode="append", db_schema_name=SCHEMA)
         cur.execute(f"ANALYZE {SCHEMA}.facts")
-    with pymysql.connect(autocommit=True, **_parse_dsn(mysql_dsn)) as con, con.cursor() as cur:
+    with pymysql.connect(autocommit=True, **_parse_dsn(mysql_admin_dsn)) as con, con.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS fedq_reduce_facts")
         cur.execute("CREATE TABLE fedq_reduce_facts (id INT, k_int INT, k_text VARCHAR(20), k_date DATE, "
                     "k_dec DECIMAL(10,2), k2 INT, payload VARCHAR(20), INDEX (k_int))")
@@ -320,10 +320,10 @@ def test_three_way_join_order_and_rows(data, monkeypatch, small_limits):
     _differential(data, sql)
 
 
-def test_text_keys_reach_a_postgresql_uuid_column_as_text(data, pg_dsn):
+def test_text_keys_reach_a_postgresql_uuid_column_as_text(data, pg_admin_dsn):
     """uuid (and json) columns read as text have no ``= text`` operator at PostgreSQL: the keys are
     compared with CAST(col AS TEXT), a no-op on text/varchar columns that keeps their index."""
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {SCHEMA}.uuids")
         cur.execute(f"CREATE TABLE {SCHEMA}.uuids AS SELECT i AS id, md5(i::text)::uuid AS u FROM generate_series(1, 100) i")
     import hashlib

@@ -31,7 +31,7 @@ ROWS = [(i, name, amount, f"2024-0{1 + i % 9}-01") for i, name, amount in
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory, pg_dsn):
+def sources(tmp_path_factory, pg_dsn, pg_admin_dsn):
     root = tmp_path_factory.mktemp("snap")
     with sqlite3.connect(root / "s.sqlite") as con:
         con.execute("CREATE TABLE t (id INTEGER, name TEXT, amount REAL, day DATE)")
@@ -39,7 +39,7 @@ def sources(tmp_path_factory, pg_dsn):
     with duckdb.connect(str(root / "d.duckdb")) as con:
         con.execute("CREATE TABLE t (id INTEGER, name VARCHAR, amount DOUBLE, day DATE)")
         con.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", ROWS)
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS fedq_snap CASCADE")
         cur.execute("CREATE SCHEMA fedq_snap")
         cur.execute("CREATE TABLE fedq_snap.t (id integer, name text, amount double precision, day date)")

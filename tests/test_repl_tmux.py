@@ -51,11 +51,11 @@ class Pane:
 
 
 @pytest.fixture
-def catalog(tmp_path, pg_dsn):
+def catalog(tmp_path, pg_dsn, pg_admin_dsn):
     with sqlite3.connect(tmp_path / "crm.sqlite") as con:
         con.execute("CREATE TABLE customers (id INTEGER, customer_name TEXT)")
         con.executemany("INSERT INTO customers VALUES (?, ?)", [(1, "Ann"), (2, "Bob")])
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS fedq_repl CASCADE")
         cur.execute("CREATE SCHEMA fedq_repl")
         cur.execute("CREATE TABLE fedq_repl.big AS SELECT i AS id FROM generate_series(1, 200000) i")

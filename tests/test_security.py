@@ -75,9 +75,10 @@ def _pg_connect(dsn):
 
 
 @pytest.fixture(scope="module")
-def pg(pg_dsn):
-    """Schema fedq_sec: values(id, v), canary(id, v), and one table per hostile name."""
-    con = _pg_connect(pg_dsn)
+def pg(pg_admin_dsn):
+    """Schema fedq_sec: values(id, v), canary(id, v), and one table per hostile name (an admin session:
+    fedq attaches as the read-only role)."""
+    con = _pg_connect(pg_admin_dsn)
     cur = con.cursor()
     cur.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
     cur.execute(f"CREATE SCHEMA {PG_SCHEMA}")
@@ -103,12 +104,12 @@ def pg_canary(con) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def my(mysql_dsn):
+def my(mysql_admin_dsn):
     import pymysql
 
     from fedq.sources.mysql import _parse_dsn
 
-    con = pymysql.connect(autocommit=True, charset="utf8mb4", **_parse_dsn(mysql_dsn))
+    con = pymysql.connect(autocommit=True, charset="utf8mb4", **_parse_dsn(mysql_admin_dsn))
     cur = con.cursor()
     text = "TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
     cur.execute(f"DROP TABLE IF EXISTS {MY_PREFIX}vals, {MY_PREFIX}canary")

@@ -38,7 +38,7 @@ CROSS_SOURCE_ROWS = [("Ann", 2, Decimal("57.25"), Decimal("4")), ("Bob", 1, Deci
 
 
 @pytest.fixture(scope="module")
-def catalog(pg_dsn, tmp_path_factory):
+def catalog(pg_dsn, pg_admin_dsn, tmp_path_factory):
     """catalog.toml next to crm.sqlite and lake/ (sales.parquet, returns.csv); PostgreSQL schema fedq_sqla."""
     root = tmp_path_factory.mktemp("sqla")
     db = sqlite3.connect(root / "crm.sqlite")
@@ -51,7 +51,7 @@ def catalog(pg_dsn, tmp_path_factory):
     (root / "lake").mkdir()
     pq.write_table(pa.table({"order_id": [10, 11, 12], "units": [3, 1, 1]}), root / "lake" / "sales.parquet")
     pacsv.write_csv(pa.table({"order_id": [11], "reason": ["broken"]}), root / "lake" / "returns.csv")
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         cur.execute(f"CREATE SCHEMA {SCHEMA}")
         cur.execute(f"CREATE TABLE {SCHEMA}.orders (id integer NOT NULL, customer_id integer, "

@@ -8,8 +8,8 @@ import adbc_driver_postgresql.dbapi as pgdb
 import fedq
 
 
-def test_analyze_reports_row_counts(tmp_path, pg_dsn):
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+def test_analyze_reports_row_counts(tmp_path, pg_dsn, pg_admin_dsn):
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("CREATE SCHEMA IF NOT EXISTS fedq_stats")
         cur.execute("DROP TABLE IF EXISTS fedq_stats.facts")
         cur.execute("CREATE TABLE fedq_stats.facts AS SELECT i AS id, i % 50 AS dim_id FROM generate_series(1, 20000) i")
@@ -34,7 +34,7 @@ def test_analyze_reports_row_counts(tmp_path, pg_dsn):
     assert len(rows) == 2000
 
 
-def test_statistics_per_source(tmp_path, mysql_dsn):
+def test_statistics_per_source(tmp_path, mysql_dsn, mysql_admin_dsn):
     """SQLite: sqlite_stat1 distinct counts and index min/max; Parquet: footer row counts and row-group
     min/max; CSV: nothing until ANALYZE counts it; MariaDB: TABLE_ROWS and index CARDINALITY."""
     import datetime as dt
@@ -55,7 +55,7 @@ def test_statistics_per_source(tmp_path, mysql_dsn):
     pq.write_table(pa.table({"id": list(range(100)), "d": [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(100)]}),
                    lake / "p.parquet", row_group_size=30)
     (lake / "c.csv").write_text("a,b\n1,2\n3,4\n")
-    with pymysql.connect(autocommit=True, **_parse_dsn(mysql_dsn)) as con, con.cursor() as cur:
+    with pymysql.connect(autocommit=True, **_parse_dsn(mysql_admin_dsn)) as con, con.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS fedq_reduce_stats")
         cur.execute("CREATE TABLE fedq_reduce_stats (id INT PRIMARY KEY, k VARCHAR(10), INDEX (k))")
         cur.executemany("INSERT INTO fedq_reduce_stats VALUES (%s, %s)", [(i, f"k{i % 10}") for i in range(500)])

@@ -21,9 +21,9 @@ INLINE_360 = f"SELECT name, total FROM ({VIEW_360}) AS customer_360 WHERE region
 
 
 @pytest.fixture
-def places(tmp_path, pg_dsn):
+def places(tmp_path, pg_dsn, pg_admin_dsn):
     """Orders in PostgreSQL, customers in SQLite, regions in Parquet."""
-    with pgdb.connect(pg_dsn, autocommit=True) as con, con.cursor() as cur:
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS fedq_views CASCADE")
         cur.execute("CREATE SCHEMA fedq_views")
         cur.execute("CREATE TABLE fedq_views.orders (id integer, customer_id integer, total numeric(10,2))")
@@ -243,8 +243,8 @@ def test_views_from_a_catalog_file_and_in_the_repl(tmp_path):
     assert "named,false,,SELECT upper(name) AS name FROM crm.customers" in done.stdout  # from the file, not the home catalog
 
 
-def test_a_column_whose_type_changed_under_a_cached_schema_is_caught_before_it_is_read(pg_dsn):
-    with pgdb.connect(pg_dsn, autocommit=True) as pg, pg.cursor() as cur:
+def test_a_column_whose_type_changed_under_a_cached_schema_is_caught_before_it_is_read(pg_dsn, pg_admin_dsn):
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as pg, pg.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS fedq_drift CASCADE")
         cur.execute("CREATE SCHEMA fedq_drift")
         cur.execute("CREATE TABLE fedq_drift.t (id integer, code integer)")
@@ -254,7 +254,7 @@ def test_a_column_whose_type_changed_under_a_cached_schema_is_caught_before_it_i
         con.register("one", pa.table({"k": [1]}))  # another source: the PostgreSQL table is a plain scan
         query = "SELECT code FROM pg.fedq_drift.t t, memory.one o ORDER BY code"
         assert con.execute(query).fetchall() == [(9,), (10,)]
-        with pgdb.connect(pg_dsn, autocommit=True) as pg, pg.cursor() as cur:
+        with pgdb.connect(pg_admin_dsn, autocommit=True) as pg, pg.cursor() as cur:
             cur.execute("ALTER TABLE fedq_drift.t ALTER COLUMN code TYPE text")  # '10' < '9' as text
         with pytest.raises(fedq.OperationalError, match=r"source table pg.fedq_drift.t changed shape since fedq read its "
                                                         r"schema: column 'code' changed type from INTEGER to VARCHAR"):

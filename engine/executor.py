@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from fedq.engine.deadline import Deadline
 from fedq.engine.planner import DYNAMIC_WAIT_SECONDS, Fragment, Plan
+from fedq.engine.sandbox import sandbox_refusal
 from fedq.errors import DatabaseError, DataError, Error, OperationalError, ProgrammingError
 from fedq.sources.arrow_util import with_exact_decimals
 from fedq.sources.handoff import put_until_stopped
@@ -241,6 +242,8 @@ class Execution:
         for stream in self.streams:  # a source failed with something that is not a fedq error: name it
             if stream.error is not None and not isinstance(stream.error, (KeyboardInterrupt, SystemExit)):
                 return stream.fragment.source.operational_error("reading failed", stream.error)
+        if (refused := sandbox_refusal(error)) is not None:  # a file, URL or setting the sandbox keeps closed
+            return refused
         message = str(error).strip().split("\n\nStack Trace:")[0]  # DuckDB's internal errors carry a C++ trace
         native = [f"source '{f.source.name}', table '{f.request.table.name}'" for f in self.plan.fragments if f.native is not None]
         if native and isinstance(error, (duckdb.InternalException, duckdb.FatalException)):

@@ -42,6 +42,7 @@ from fedq.engine.join_order import filtered_rows, order_joins
 from fedq.engine.reduction import MIN_REDUCTION_FACTOR, ROW_KEY_DIALECTS, Reduction, choose_reduction, choose_row_reduction, max_keys
 from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
+from fedq.engine.sandbox import refuse_local_reads, table_function_refused
 from fedq.engine.passthrough import native_query
 from fedq.errors import NotSupportedError, ProgrammingError
 from fedq.sources import FetchStats, Pushdown, ScanRequest, SQLSource
@@ -92,6 +93,7 @@ class Plan:
 # -- binding -----------------------------------------------------------------------------
 def bind_tables(tree: exp.Expression, catalog: Catalog) -> list[BoundTable]:
     """Resolve every catalog table in ``tree`` in place: full real names, an alias, a meta tag."""
+    refuse_local_reads(tree)  # early and clear; the sandboxed engine is the guarantee
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     bound: list[BoundTable] = []
     written: dict[tuple[str, ...], str] = {}  # each spelling of a bound table's name -> the alias it now has
@@ -103,11 +105,7 @@ def bind_tables(tree: exp.Expression, catalog: Catalog) -> list[BoundTable]:
         if table.meta.get(PASSTHROUGH_KEY) or isinstance(table.this, exp.GenerateSeries):
             continue  # query() stand-ins are fedq's; range() and generate_series() read nothing
         if not isinstance(table.this, exp.Identifier):
-            name = table.this.sql_name() if isinstance(table.this, exp.Func) else table.this.sql("duckdb")
-            raise NotSupportedError(
-                f"table function {name.lower()}() is not available: fedq reads data only through attached "
-                "sources, never the files of the machine it runs on (ATTACH a files source instead)"
-            )
+            raise table_function_refused(table.this)
         parts = [p.name for p in table.parts]
         if len(parts) == 1 and parts[0].lower() in cte_names:
             continue

@@ -15,6 +15,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from fedq.catalog import BoundTable
+from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
 from fedq.errors import ProgrammingError
 
 RESERVED_CATALOGS = {"memory", "system", "temp", "main"}
@@ -30,13 +31,27 @@ def friendly_duckdb_error(error: duckdb.Error) -> str:
 
 
 class Binder:
-    """Owns the mirror database; thread-safe."""
+    """Owns the mirror database (sandboxed like the local engine); thread-safe."""
 
-    def __init__(self) -> None:
-        self._db = duckdb.connect(config={"threads": 1})
-        self._db.execute("SET TimeZone = 'UTC'")
+    def __init__(self, allowed_directories: tuple[str, ...] = ()) -> None:
+        self._db = self._open(allowed_directories)
+        self._allowed = allowed_directories
         self._known: dict[tuple[str, str, str], pa.Schema] = {}  # mirrored table -> the schema it mirrors
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _open(allowed_directories: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+        return sandboxed_duckdb(config={"threads": 1}, allowed_directories=allowed_directories)
+
+    def allow(self, directories: tuple[str, ...]) -> None:
+        """Let the mirror read the local engine's native-read folders (local plans read Parquet there).
+
+        A locked sandbox cannot be widened, so a new mirror database replaces the old one (its mirror
+        tables are made again on demand); a describe still running keeps its cursor of the old one."""
+        with self._lock:
+            if directories == self._allowed:
+                return
+            self._db, self._allowed, self._known = self._open(directories), directories, {}
 
     def ensure(self, tables: list[BoundTable]) -> None:
         """Create empty mirror tables for ``tables`` (again when a table's schema has changed)."""
@@ -81,6 +96,6 @@ class Binder:
             relation = cursor.execute(f"DESCRIBE {sql}", params or None)
             return [(row[0], row[1]) for row in relation.fetchall()]
         except duckdb.Error as error:
-            raise ProgrammingError(friendly_duckdb_error(error)) from None
+            raise sandbox_refusal(error) or ProgrammingError(friendly_duckdb_error(error)) from None
         finally:
             cursor.close()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import duckdb
 from sqlglot import exp
 
+from fedq.engine.sandbox import sandboxed_duckdb
+
 
 def _constant(node: exp.Expression) -> bool:
     return not any(isinstance(n, (exp.Column, exp.Placeholder, exp.Subquery, exp.Select, exp.Func)) and not isinstance(n, exp.Cast)
@@ -22,8 +24,7 @@ def fold_constants(tree: exp.Expression) -> exp.Expression:
     ]
     if not targets:
         return tree
-    with duckdb.connect() as con:
-        con.execute("SET TimeZone = 'UTC'")
+    with sandboxed_duckdb(config={"threads": 1}) as con:
         for node in targets:
             try:
                 relation = con.execute(f"SELECT CAST(({node.sql('duckdb')}) AS VARCHAR), typeof({node.sql('duckdb')})")

@@ -31,6 +31,7 @@ from fedq.engine.drift import explain_drift
 from fedq.engine.executor import Execution
 from fedq.engine.explain import explain_table
 from fedq.engine.planner import Plan, Planner
+from fedq.engine.sandbox import sandboxed_duckdb
 from fedq.engine.statements import TOO_DEEP, attach_arguments, prepare
 from fedq.engine.views import describe_query, expand_views, view_name
 from fedq.errors import (
@@ -149,20 +150,27 @@ def connect(catalog: str | os.PathLike[str] | None = None, *, home: str | os.Pat
                       max_statement_length=max_statement_length)
 
 
-def _local_database(memory_limit: str | None, temp_directory: str | None) -> duckdb.DuckDBPyConnection:
+def _local_database(memory_limit: str | None, temp_directory: str | None,
+                    native_roots: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
     """The in-process DuckDB that finishes queries: UTC, and joins/aggregates larger than
-    ``memory_limit`` spill to ``temp_directory`` instead of failing."""
+    ``memory_limit`` spill to ``temp_directory`` instead of failing. Sandboxed (engine/sandbox.py):
+    the only files it may open are the catalog's local Parquet folders (``native_roots``) and its spill
+    folder, and its settings are fixed here, at creation."""
     spill = temp_directory or os.path.join(platformdirs.user_cache_dir("fedq"), "spill")
     os.makedirs(spill, exist_ok=True)
     config = {"threads": max(1, os.cpu_count() or 1), "temp_directory": spill}
     if memory_limit:
         config["memory_limit"] = memory_limit
     try:
-        database = duckdb.connect(config=config)
+        return sandboxed_duckdb(config=config, allowed_directories=native_roots)
     except duckdb.Error as error:
         raise ProgrammingError(f"invalid local engine setting: {error}") from None
-    database.execute("SET TimeZone = 'UTC'")
-    return database
+
+
+def _native_roots(catalog: Catalog) -> tuple[str, ...]:
+    """The local folders whose Parquet files DuckDB reads itself (files sources' ``native_root``)."""
+    roots = {getattr(source, "native_root", lambda: None)() for source in catalog.sources.values()}
+    return tuple(sorted(root for root in roots if root))
 
 
 class Connection:
@@ -183,6 +191,7 @@ class Connection:
         self.home = None if home is False else CatalogHome(home_directory(None if home is True else home))
         self._database = _local_database(memory_limit, temp_directory)
         self._local_settings = (memory_limit, temp_directory)
+        self._native_roots: tuple[str, ...] = ()  # the folders self._database and the binder may read
         self.memory_limit_bytes = _memory_bytes(memory_limit, self._database)  # also caps rows materialised in Python
         self._closed = False
         self.catalog.system[INFORMATION_SCHEMA] = InformationSchemaSource(name=INFORMATION_SCHEMA, catalog=self.catalog)
@@ -380,9 +389,25 @@ class Connection:
 
     def _plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
         """Plan a query after replacing its views by their (checked) SELECTs."""
+        self._sandbox_native_roots()
         expanded = expand_views(tree.copy(), self.catalog, self.binder)
         checkpoint("expanding views")
         return self._planner().plan(expanded, params)
+
+    def _sandbox_native_roots(self) -> None:
+        """Open the local engine and the binder to the catalog's current local Parquet folders.
+
+        A sandboxed DuckDB's configuration is locked, so when files sources are attached or detached
+        (or a relative folder moves with the working directory) a new local engine replaces the old
+        one before the next plan. The old one is not closed: a cursor still streaming from it keeps
+        it alive until that cursor closes. Plans made before the change may name folders the new
+        engine does not allow; DuckDB refuses them (NotSupportedError), it never reads more."""
+        roots = _native_roots(self.catalog)
+        if roots == self._native_roots:
+            return
+        self._database = _local_database(*self._local_settings, roots)
+        self.binder.allow(roots)
+        self._native_roots = roots
 
     def _planner(self) -> Planner:
         return Planner(self.catalog, self.binder, pushdown=self.pushdown, dynamic_filtering=self.dynamic_filtering)
@@ -397,7 +422,7 @@ class Connection:
         try:
             self._database.execute("SELECT 1").fetchall()
         except duckdb.Error:
-            self._database = _local_database(*self._local_settings)
+            self._database = _local_database(*self._local_settings, self._native_roots)
 
     def _secrets(self) -> list[str]:
         return [s for source in self.catalog.sources.values() for s in source.secrets()]

@@ -23,6 +23,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
 from fedq.errors import OperationalError, ProgrammingError
 from fedq.pgwire import BY_OID, TYPES, pg_type, typmod
 
@@ -250,7 +251,7 @@ class CatalogEngine:
 
     def __init__(self, connection: Any, settings: Settings, process_id: int) -> None:
         self.connection, self.settings, self.process_id = connection, settings, process_id
-        self.database = duckdb.connect(config={"enable_external_access": False})  # clients never reach the machine's files
+        self.database = sandboxed_duckdb(timezone=None)  # clients never reach the machine's files
         self.database.execute(f"CREATE SCHEMA {SCHEMA}")
         for name, columns in EMPTY_TABLES.items():
             self.database.execute(f"CREATE TABLE {SCHEMA}.{name} ({columns})")
@@ -456,7 +457,8 @@ class CatalogEngine:
         except duckdb.Error as error:
             if referenced & set(EMPTY_TABLES):
                 return _empty_result(tree)  # a query over tables fedq keeps empty has no rows
-            raise ProgrammingError(f"catalog query not supported by fedq: {str(error).splitlines()[0]}") from None
+            refused = sandbox_refusal(error)  # a file, URL or setting the sandbox keeps closed
+            raise refused or ProgrammingError(f"catalog query not supported by fedq: {str(error).splitlines()[0]}") from None
         names = column_names(tree)
         return table.rename_columns(names) if len(names) == table.num_columns else table
 

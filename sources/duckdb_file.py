@@ -1,5 +1,8 @@
 """DuckDB database files, opened read-only. The dialect is DuckDB's own, so everything but
-non-deterministic functions may be pushed: the source computes exactly what the local engine would."""
+non-deterministic functions may be pushed: the source computes exactly what the local engine would.
+
+The file is opened sandboxed (engine/sandbox.py): no other file or URL, no extension, no setting
+change, so neither a view stored in the file nor passthrough SQL can read the machine's files."""
 from __future__ import annotations
 
 import threading
@@ -13,6 +16,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from fedq.engine.capabilities import why_not_pushable
+from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
+from fedq.errors import Error, NotSupportedError
 from fedq.sources.base import FetchStats, Pushdown, SQLSource, TableName
 
 BATCH_ROWS = 100_000
@@ -42,8 +47,7 @@ class DuckDBSource(SQLSource):
                 if not Path(self.path).is_file():
                     raise self.operational_error("could not open", FileNotFoundError(f"no such file: {self.path}"))
                 try:
-                    self._database = duckdb.connect(self.path, read_only=True)
-                    self._database.execute("SET TimeZone = 'UTC'")
+                    self._database = sandboxed_duckdb(self.path, read_only=True)
                 except duckdb.Error as error:
                     raise self.operational_error("could not open", error) from None
             return self._database.cursor()
@@ -53,7 +57,7 @@ class DuckDBSource(SQLSource):
         try:
             return cursor.execute(sql, params).fetchall()
         except duckdb.Error as error:
-            raise self.operational_error("metadata query failed", error) from None
+            raise self._failure("metadata query failed", error) from None
         finally:
             cursor.close()
 
@@ -70,7 +74,7 @@ class DuckDBSource(SQLSource):
         try:
             return cursor.sql(f"SELECT * FROM {quoted} LIMIT 0").to_arrow_table().schema
         except duckdb.Error as error:
-            raise self.operational_error(f"cannot describe {table}", error) from None
+            raise self._failure(f"cannot describe {table}", error) from None
         finally:
             cursor.close()
 
@@ -91,7 +95,7 @@ class DuckDBSource(SQLSource):
             reader = cursor.sql(sql, params=list(params) or None).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as error:
             self._forget(cursor)
-            raise self.operational_error("query failed", error) from None
+            raise self._failure("query failed", error) from None
 
         def batches():
             try:
@@ -100,12 +104,19 @@ class DuckDBSource(SQLSource):
                     stats.bytes += batch.nbytes
                     yield batch
             except duckdb.Error as error:
-                raise self.operational_error("reading results failed", error) from None
+                raise self._failure("reading results failed", error) from None
             finally:
                 stats.seconds += time.perf_counter() - started
                 self._forget(cursor)
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def _failure(self, action: str, error: duckdb.Error) -> Error:
+        """The sandbox's refusal (a file, URL or extension) as NotSupportedError, else an OperationalError."""
+        refused = sandbox_refusal(error)
+        if refused is None:
+            return self.operational_error(action, error)
+        return NotSupportedError(f"source '{self.name}' ({self.type_name}): {action}: {refused}")
 
     def _forget(self, cursor: duckdb.DuckDBPyConnection) -> None:
         with self._lock:

@@ -31,6 +31,7 @@ import importlib
 import io
 import json
 import math
+import os
 import posixpath
 import re
 import time
@@ -48,6 +49,7 @@ import pyarrow.dataset as ds
 import pyarrow.json as pajson
 from sqlglot import exp
 
+from fedq.engine.sandbox import inside, sandboxed_duckdb
 from fedq.errors import DataError, OperationalError, ProgrammingError
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, Source, TableName
 
@@ -230,17 +232,29 @@ class FilesSource(Source):
         columns = {n: ColumnStatistics(min=lo, max=hi) for n, (lo, hi) in bounds.items() if n in names and n not in missing}
         return TableStatistics(rows=rows, columns=columns, exact=True)
 
+    def native_root(self) -> str | None:
+        """The folder (symbolic links resolved, ending in '/') DuckDB may read this source's Parquet from:
+        the local engine's sandbox allows exactly these folders. None for remote URLs (fsspec reads them,
+        never DuckDB's httpfs) and for ``reader = "arrow"``."""
+        if self.reader != "duckdb" or fsspec.utils.get_protocol(self.url) not in ("file", "local"):
+            return None
+        fs, root = self._fs
+        if not isinstance(fs, LocalFileSystem):
+            return None
+        return os.path.join(os.path.realpath(root or "/"), "")
+
     def native_table(self, table: TableName) -> exp.Expression | None:
-        """``read_parquet([...])`` when DuckDB can read the table's files itself (local Parquet, no hive
-        folders): it then decodes in parallel and prunes row groups with its own statistics, and no
-        Arrow stream is needed. None when the table goes through pyarrow and fsspec."""
-        if self.reader != "duckdb":
+        """``read_parquet([...])`` when DuckDB can read the table's files itself (local Parquet inside
+        :meth:`native_root`, no hive folders): it then decodes in parallel and prunes row groups with its
+        own statistics, and no Arrow stream is needed. None when the table goes through pyarrow and
+        fsspec (a declared pattern reaching outside the folder, or a link out of it, is read that way)."""
+        root = self.native_root()
+        if root is None:
             return None
         self.dataset(table)
-        fs, _ = self._fs
         patterns = self._table_paths()
         files, base = self._files(patterns[table.name])
-        if (not isinstance(fs, LocalFileSystem) or not files or any(_format_of(f) != "parquet" for f in files)
+        if (not files or any(_format_of(f) != "parquet" or not inside(f, root) for f in files)
                 or _hive_partitions(files, base) is not None):
             return None
         call = exp.Anonymous(this="read_parquet", expressions=[
@@ -263,8 +277,9 @@ class FilesSource(Source):
 
 def _footer_statistics(files: list[str], schema: pa.Schema) -> tuple[int, dict[str, tuple[Any, Any]], set[str]]:
     """Rows and per-column (min, max) from Parquet footers, read by DuckDB's ``parquet_metadata``: pyarrow's
-    metadata objects abort the whole process (an uncaught C++ exception) on some corrupt footers."""
-    database = duckdb.connect(config={"threads": 1})
+    metadata objects abort the whole process (an uncaught C++ exception) on some corrupt footers. The
+    DuckDB is sandboxed to exactly these files (their links resolved too)."""
+    database = sandboxed_duckdb(config={"threads": 1}, allowed_paths=files + [os.path.realpath(f) for f in files])
     try:
         meta = database.execute(
             "SELECT file_name, row_group_id, any_value(row_group_num_rows) AS n, "

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import fedq
+from fedq.engine.sandbox import sandboxed_duckdb
 from rest_server import ApiServer, Reply
 
 RUN = uuid.uuid4().hex[:8]
@@ -164,7 +165,7 @@ def file_canary(path, kind) -> tuple:
             rows = db.execute("SELECT id, v FROM canary ORDER BY id").fetchall()
         db.close()
     else:
-        with duckdb.connect(str(path), read_only=True) as db:
+        with sandboxed_duckdb(str(path), read_only=True) as db:  # fedq's open instance of the file: same settings
             rows = db.execute("SELECT id, v FROM canary ORDER BY id").fetchall()
     return len(rows), hashlib.md5(",".join(f"{i}:{v}" for i, v in rows).encode()).hexdigest()
 

@@ -346,6 +346,23 @@ def test_file_sources_still_read_natively_and_streamed(con, places):
     assert con.execute("ANALYZE lake.sales").fetchall()  # footer statistics: a sandboxed DuckDB per read
 
 
+def test_remote_file_sources_are_read_by_fsspec_never_by_duckdb():
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    folder = f"/sandbox-{uuid.uuid4().hex[:8]}"
+    with memory.open(f"{folder}/m.parquet", "wb") as handle:
+        pq.write_table(pa.table({"v": [1, 2]}), handle)
+    try:
+        with fedq.connect(home=False) as connection:
+            connection.attach("mem", "files", url=f"memory://{folder}")
+            assert [f.kind for f in connection.plan("SELECT v FROM mem.m").fragments] == ["scan"]
+            assert sorted(connection.execute("SELECT v FROM mem.m").fetchall()) == [(1,), (2,)]
+            assert connection._native_roots == ()  # nothing opened to DuckDB
+    finally:
+        memory.rm(folder, recursive=True)
+
+
 def test_a_files_source_attached_later_is_read_natively_and_streams_keep_going(places, tmp_path):
     later = tmp_path / "later"
     later.mkdir()

@@ -235,7 +235,7 @@ def _one_query(text: str, dialect: str, where: str) -> exp.Query:
         raise ProgrammingError(f"{where}: cannot read the native SQL: {detail}") from None
     if len(statements) != 1 or not isinstance(statements[0], (exp.Select, exp.SetOperation)):
         kind = "several statements" if len(statements) > 1 else (
-            type(statements[0]).__name__.upper() if statements else "no statement")
+            f"a {statements[0].key.upper()} statement (as sqlglot reads it)" if statements else "no statement")
         raise NotSupportedError(f"{where} runs only one read-only SELECT at the source; this is {kind}")
     return statements[0]
 
@@ -274,8 +274,8 @@ def _construct(node: exp.Expression, dialect: str) -> str:
 def _called_name(node: exp.Func, dialect: str, where: str) -> str | None:
     """The function name the source resolves for a call node, or None for operator and literal forms."""
     if isinstance(node.parent, exp.Dot) and node.parent.expression is node:
-        raise NotSupportedError(f"{where}: schema-qualified function {node.parent.sql(dialect)[:60]} is not accepted; "
-                                "call built-in functions unqualified")
+        raise NotSupportedError(f"{where}: schema-qualified function {node.parent.this.sql(dialect)}.{node.name.lower()}() "
+                                "is not accepted; call built-in functions unqualified")
     if isinstance(node, exp.Anonymous) and isinstance(node.this, exp.Identifier) and node.this.quoted:
         raise NotSupportedError(f"{where}: a quoted function name ({node.this.sql(dialect)}) is not accepted")
     try:

@@ -193,7 +193,7 @@ class Session:
 
     def _open(self) -> fedq.Connection:
         con = fedq.connect(timeout=10)
-        con.attach("crm", "sqlite", path=str(self.root / "crm.sqlite"))
+        con.attach("crm", "sqlite", path=str(self.root / "crm.sqlite"), passthrough=True)
         con.attach("lake", "files", url=str(self.root / "lake"))
         return con
 

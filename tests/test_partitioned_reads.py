@@ -54,7 +54,7 @@ def dsn(pg_dsn, pg_admin_dsn):
 
 def _connect(dsn: str, parts: int, **options) -> fedq.Connection:
     con = fedq.connect(**options)
-    con.attach("pg", "postgres", dsn=dsn, max_parallel_reads=parts, parallel_read_min_pages=1)
+    con.attach("pg", "postgres", dsn=dsn, max_parallel_reads=parts, parallel_read_min_pages=1, passthrough=True)
     return con
 
 

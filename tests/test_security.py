@@ -221,8 +221,8 @@ TABLES = {"pg": f"pg.{PG_SCHEMA}.vals", "my": f"my.{MY_PREFIX}vals", "lite": "li
 def con(request, local, api):
     """fedq over every source available (PostgreSQL and MariaDB skip their own cases when down)."""
     connection = fedq.connect()
-    connection.attach("lite", "sqlite", path=str(local / "sec.sqlite"))
-    connection.attach("duck", "duckdb", path=str(local / "sec.duckdb"))
+    connection.attach("lite", "sqlite", path=str(local / "sec.sqlite"), passthrough=True)
+    connection.attach("duck", "duckdb", path=str(local / "sec.duckdb"), passthrough=True)
     connection.attach("lake", "files", url=str(local / "lake"))
     connection.attach("api", "rest", base_url=api.server.url + "/api", max_requests_per_second=0,
                       tables={"vals": {"path": "/vals", "records": "", "filters": {"v": "v"},
@@ -234,10 +234,10 @@ def con(request, local, api):
 def attach_server(con, request, source: str) -> None:
     if source == "pg" and "pg" not in con.catalog.sources:
         request.getfixturevalue("pg")
-        con.attach("pg", "postgres", dsn=request.getfixturevalue("pg_dsn"))
+        con.attach("pg", "postgres", dsn=request.getfixturevalue("pg_dsn"), passthrough=True)
     if source == "my" and "my" not in con.catalog.sources:
         request.getfixturevalue("my")
-        con.attach("my", "mysql", dsn=request.getfixturevalue("mysql_dsn"))
+        con.attach("my", "mysql", dsn=request.getfixturevalue("mysql_dsn"), passthrough=True)
 
 
 def corpus_for(source: str) -> list[tuple[int, str]]:
@@ -390,10 +390,10 @@ def test_write_attempts_are_refused_and_never_reach_a_server(request, pg, my, pg
     logged_dsn = pg_dsn + ("&" if "?" in pg_dsn else "?") + "options=" + quote("-c log_statement=all")
     connection = fedq.connect()
     try:
-        connection.attach("pg", "postgres", dsn=logged_dsn)  # only fedq's own sessions log every statement
-        connection.attach("my", "mysql", dsn=mysql_dsn)
-        connection.attach("lite", "sqlite", path=str(local / "sec.sqlite"))
-        connection.attach("duck", "duckdb", path=str(local / "sec.duckdb"))
+        connection.attach("pg", "postgres", dsn=logged_dsn, passthrough=True)  # only fedq's own sessions log every statement
+        connection.attach("my", "mysql", dsn=mysql_dsn, passthrough=True)
+        connection.attach("lite", "sqlite", path=str(local / "sec.sqlite"), passthrough=True)
+        connection.attach("duck", "duckdb", path=str(local / "sec.duckdb"), passthrough=True)
         refused = {}
         for name, sql in write_attempts(local):
             with pytest.raises(fedq.Error) as info:
@@ -474,7 +474,7 @@ def test_a_postgres_dsn_keeps_its_options(pg_dsn):
     """fedq re-encoded the DSN's query with "+" for spaces, which libpq does not read: options=-c … broke."""
     dsn = pg_dsn + ("&" if "?" in pg_dsn else "?") + "options=" + quote("-c statement_timeout=12345")
     with fedq.connect() as connection:
-        connection.attach("pg", "postgres", dsn=dsn)
+        connection.attach("pg", "postgres", dsn=dsn, passthrough=True)
         rows = connection.execute("SELECT * FROM query('pg', 'SELECT current_setting(''statement_timeout'') AS t')").fetchall()
     assert rows == [("12345ms",)]
 

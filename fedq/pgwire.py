@@ -59,6 +59,10 @@ class SocketStream:
         self.poller = select.poll()
         self.poller.register(sock, select.POLLIN)
 
+    def wait(self, until: float) -> bool:
+        """True once input is there (buffered or arriving) before ``until`` (a monotonic time)."""
+        return bool(self.buffer) or bool(self.poller.poll(max(0, int((until - time.monotonic()) * 1000))))
+
     def read(self, n: int) -> bytes:
         while len(self.buffer) < n:
             self._fill(n - len(self.buffer))

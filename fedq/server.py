@@ -79,6 +79,7 @@ class ServerSettings:
     startup_timeout: float = 10.0  # seconds from TCP accept to authenticated
     idle_timeout: float = 3600.0  # seconds a logged-in client may send nothing; 0 = no limit
     max_message_size: int = 64 << 20  # bytes of one message after authentication (before: 10,000)
+    engine_idle_timeout: float = 60.0  # seconds after which an idle non-admin session closes its engine; 0 = never
 
     @classmethod
     def from_section(cls, section: dict[str, Any], host: str | None = None, port: int | None = None) -> "ServerSettings":
@@ -112,6 +113,8 @@ class ServerSettings:
             startup_timeout=_seconds(section.get("startup_timeout", cls.startup_timeout), "startup_timeout", allow_zero=False),
             idle_timeout=_seconds(section.get("idle_timeout", cls.idle_timeout), "idle_timeout", allow_zero=True),
             max_message_size=_size(section.get("max_message_size", cls.max_message_size), "max_message_size"),
+            engine_idle_timeout=_seconds(section.get("engine_idle_timeout", cls.engine_idle_timeout),
+                                         "engine_idle_timeout", allow_zero=True),
         )
 
 
@@ -285,6 +288,14 @@ class ServedConnection(Connection):
         self._require_admin(f"DROP VIEW {name}")
         super().drop_view(name, if_exists=if_exists)
 
+    def close(self) -> None:
+        """Also close the binder's mirror database now: left to the garbage collector, a session's
+        DuckDB threads would outlive it (Connection.close does not close it)."""
+        super().close()
+        mirror = getattr(self.binder, "_db", None)
+        if mirror is not None:
+            mirror.close()
+
     def register(self, name: str, obj: Any) -> None:
         self._require_admin(f"registering memory.{name}")
         super().register(name, obj)
@@ -331,6 +342,18 @@ class Session:
         if self._catalog is None:
             self._catalog = CatalogEngine(self.connection, self.settings, self.process_id)
         return self._catalog
+
+    def release_engine(self) -> bool:
+        """Close the fedq connection of an idle session that cannot have changed it (not an admin, no
+        open result): the next statement opens a fresh one. True if one was closed."""
+        if self._connection is None or self.admin or any(p.result is not None for p in self.portals.values()):
+            return False
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+        self._connection.close()
+        self._connection = None
+        return True
 
     def cancel(self) -> None:
         cursor = self.cursor
@@ -597,6 +620,7 @@ class Handler(socketserver.BaseRequestHandler):
                     b"C": self.close_object}
         while True:
             self.stream.deadline = time.monotonic() + limits.idle_timeout if limits.idle_timeout else None
+            self.release_when_idle()
             kind, body = pgwire.read_message(self.stream, limits.max_message_size, "[server] max_message_size")
             self.stream.deadline = None
             if kind in (b"X", b"S", b"H") and body:
@@ -628,6 +652,18 @@ class Handler(socketserver.BaseRequestHandler):
             except Exception as error:
                 self.send_error(error)
                 failed = True
+
+    def release_when_idle(self) -> None:
+        """Wait for the next message; past engine_idle_timeout, give the session's engine back first
+        (its DuckDB threads and memory), so that a session that once queried and now idles costs one thread."""
+        wait = self.server.settings.engine_idle_timeout
+        if not wait or self.session._connection is None:
+            return
+        release_at = time.monotonic() + wait
+        if self.stream.deadline is not None and self.stream.deadline <= release_at:
+            return
+        if not self.stream.wait(release_at) and self.session.release_engine():
+            log.info("session %d: idle for %g s; its engine is closed until its next statement", self.session.process_id, wait)
 
     def simple_query(self, sql: str) -> None:
         statements = split_statements(sql)

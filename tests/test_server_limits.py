@@ -31,7 +31,7 @@ psycopg = pytest.importorskip("psycopg", reason="the server tests speak to fedq 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD, ROOT_PASSWORD = "al-" + uuid.uuid4().hex[:10], "rt-" + uuid.uuid4().hex[:10]
 IDLE_SESSIONS, CAP = 300, 305
-STARTUP_TIMEOUT, IDLE_TIMEOUT = 2, 1
+STARTUP_TIMEOUT, IDLE_TIMEOUT, ENGINE_IDLE = 2, 1, 1
 PG_SCHEMA = "fedq_srv_limits"
 MARK = "fedq_lim_" + uuid.uuid4().hex[:8]
 pytestmark = pytest.mark.timeout(180)
@@ -109,6 +109,7 @@ admins = ["root"]
 max_connections = {CAP}
 startup_timeout = {STARTUP_TIMEOUT}
 idle_timeout = 0
+engine_idle_timeout = {ENGINE_IDLE}
 """)
     process, port = _start(catalog, home, {"FEDQ_LIM_ALICE": PASSWORD, "FEDQ_LIM_ROOT": ROOT_PASSWORD})
     try:
@@ -365,6 +366,28 @@ def test_idle_sessions_do_not_starve_a_client_and_the_cap_refuses_cleanly(guarde
     while _status(process)[0] > threads_before + 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _status(process)[0] <= threads_before + 2, "session threads outlived their clients"
+
+
+def _threads_settle(process: subprocess.Popen, low: int, high: int, seconds: float = 10) -> int:
+    deadline = time.monotonic() + seconds
+    while not low <= (threads := _status(process)[0]) <= high and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return threads
+
+
+def test_an_idle_session_gives_its_engine_back_and_an_admin_keeps_its_own(guarded):
+    process, port = guarded["process"], guarded["port"]
+    base = _status(process)[0]
+    with _connect(port) as con:
+        assert con.execute("SELECT count(*) FROM crm.customers").fetchone() == (3,)
+        busy = _status(process)[0]
+        assert busy > base + 2, "the first query opened no engine"  # DuckDB's threads
+        assert _threads_settle(process, 0, base + 1) <= base + 1, "the idle session kept its engine"
+        assert con.execute("SELECT name FROM crm.customers WHERE id = 1").fetchone() == ("Ann",)  # a fresh one
+    with _connect(port, "root", ROOT_PASSWORD) as con:  # an admin's session may hold state: it is kept
+        con.execute("CREATE TEMP VIEW mine AS SELECT 7 AS seven")
+        time.sleep(ENGINE_IDLE + 1)
+        assert con.execute("SELECT seven FROM mine").fetchone() == (7,)
 
 
 def test_a_slowloris_startup_is_dropped_after_the_startup_timeout(guarded):

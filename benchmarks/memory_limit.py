@@ -52,7 +52,7 @@ started = time.perf_counter()
 if args["engine"] == "fedq":
     import fedq
     con = fedq.connect(memory_limit=args["memory_limit"], temp_directory=args["spill"])
-    con.attach("pg", "postgres", dsn=args["dsn"])
+    con.attach("pg", "postgres", dsn=args["dsn"], allow_privileged_role=True)  # the account that loaded the data
     con.attach("lake", "files", url=args["lake"])
     con.execute("SELECT 1").fetchall()
     baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # interpreter, libraries, DuckDB: before the query

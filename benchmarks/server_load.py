@@ -76,7 +76,8 @@ def build(folder: Path) -> tuple[Path, dict[str, pa.Table]]:
         con.execute(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}') "
                     f"THEN CREATE ROLE {ROLE} LOGIN; END IF; END $$")
         con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        con.execute(f"CREATE SCHEMA {SCHEMA} AUTHORIZATION {ROLE}")
+        con.execute(f"CREATE SCHEMA {SCHEMA}")
+        con.execute(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {ROLE}")  # a reader: fedq refuses a role that may write
         con.execute(f"CREATE TABLE {SCHEMA}.orders (id integer PRIMARY KEY, customer_id integer, amount numeric(10,2))")
         with con.cursor().copy(f"COPY {SCHEMA}.orders FROM STDIN") as copy:
             for row in zip(*(orders[c].to_pylist() for c in orders.column_names)):

@@ -354,11 +354,17 @@ def _conformer(fetched: pa.Schema) -> tuple[pa.Schema, Any]:
 def _statement_timeout(seconds: float | None) -> tuple[str, ...]:
     """The statement's deadline for the server (``statement_timeout``, plus a grace so the local
     deadline normally ends the query first), so it stops the statement by itself even when no cancel
-    request reaches it. ``SET LOCAL`` ends with the transaction: a pooled session never keeps an
-    earlier query's timeout, and without a deadline the session's own default (DSN, role) holds."""
+    request reaches it; and as ``idle_in_transaction_session_timeout``, so a transaction whose client
+    stopped answering (a stalled path: the connection cannot be closed under its reader) does not
+    hold its locks past the deadline. (A statement that failed aborts its transaction, which holds
+    nothing then and reverts both settings.) ``SET LOCAL`` ends with the transaction:
+    a pooled session never keeps an earlier query's timeouts, and without a deadline the session's
+    own defaults (DSN, role) hold."""
     if seconds is None:
         return ()
-    return (f"SET LOCAL statement_timeout = {max(1, math.ceil((seconds + STATEMENT_TIMEOUT_GRACE) * 1000))}",)
+    milliseconds = max(1, math.ceil((seconds + STATEMENT_TIMEOUT_GRACE) * 1000))
+    return (f"SET LOCAL statement_timeout = {milliseconds}",
+            f"SET LOCAL idle_in_transaction_session_timeout = {milliseconds}")
 
 
 def _close(connection: Any) -> None:

@@ -113,10 +113,12 @@ def pg_data(pg_dsn: str, pg_admin_dsn: str) -> Iterator[str]:
 
 
 def _pg_running(dsn: str) -> int:
-    """fedq sessions at the server still running one of this module's statements."""
+    """fedq sessions at the server still running one of this module's statements or holding its
+    transaction open (an aborted one, waiting for a ROLLBACK that a dead path never brings, holds
+    no locks or snapshot: it does not count)."""
     with _pg_admin(dsn) as con, con.cursor() as cur:
         cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fedq' "
-                    "AND state <> 'idle' AND query LIKE '%fedq_fault%'")
+                    "AND state NOT IN ('idle', 'idle in transaction (aborted)') AND query LIKE '%fedq_fault%'")
         return cur.fetchall()[0][0]
 
 

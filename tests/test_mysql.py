@@ -19,6 +19,7 @@ from sqlglot import exp
 
 import fedq
 from fedq.sources.base import FetchStats, Pushdown, TableName
+from fedq.sources.mysql import MySQLSource
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -461,17 +462,19 @@ def test_escape_percent():
 
 
 # -- sessions ------------------------------------------------------------------------------------
-def test_session_is_read_only_and_utc(on):
+def test_session_is_read_only_and_utc(on, mysql_admin_dsn):
     source = on.source("my")
     settings = source.query("SELECT @@session.time_zone, @@session.tx_read_only, @@session.sql_mode, "
                             "@@collation_connection", (), FetchStats()).read_all().to_pylist()[0]
     assert list(settings.values())[:2] == ["+00:00", 1]
     assert "NO_BACKSLASH_ESCAPES" not in list(settings.values())[2]
+    source = MySQLSource(name="root", dsn=mysql_admin_dsn, allow_privileged_role=True)  # may write: the session refuses
     with pytest.raises(fedq.OperationalError, match="READ ONLY"):
         source.query("INSERT INTO fedq_my_orders VALUES (100, 1, 1, 1.00, NULL)", (), FetchStats()).read_all()
     with pytest.raises(fedq.OperationalError, match="READ ONLY"):
         source.query("CREATE TABLE fedq_my_never (a INT)", (), FetchStats()).read_all()
     count = source.query("SELECT COUNT(*) FROM fedq_my_orders", (), FetchStats()).read_all().column(0)[0].as_py()
+    source.close()
     assert count == len(ORDERS)
 
 

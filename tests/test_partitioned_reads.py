@@ -130,16 +130,16 @@ def test_ranges_cover_every_page_even_when_the_size_estimate_is_stale():
     assert block_ranges(2, 2) == [(None, 1), (1, None)]
 
 
-def test_all_partitions_read_one_snapshot(dsn, monkeypatch):
+def test_all_partitions_read_one_snapshot(dsn, pg_admin_dsn, monkeypatch):
     """Rows updated and inserted by another session after the first partition exported its snapshot
     (and before the others imported it) are invisible to every partition."""
-    _execute(dsn, f"DELETE FROM {SCHEMA}.moving WHERE id > 20000", f"UPDATE {SCHEMA}.moving SET version = 0")
+    _execute(pg_admin_dsn, f"DELETE FROM {SCHEMA}.moving WHERE id > 20000", f"UPDATE {SCHEMA}.moving SET version = 0")
     ranges = []
 
     def ctid_terms_then_write(start, end):
         ranges.append((start, end))
         if len(ranges) == 2:  # the leader has exported its snapshot; the others have not started
-            _execute(dsn, f"UPDATE {SCHEMA}.moving SET version = version + 1",
+            _execute(pg_admin_dsn, f"UPDATE {SCHEMA}.moving SET version = version + 1",
                      f"INSERT INTO {SCHEMA}.moving SELECT i, 1 FROM generate_series(20001, 21000) i")
         return ctid_terms(start, end)
 

@@ -444,17 +444,21 @@ def test_postgres_sessions_are_read_only(con, request, pg):
     FIGURES["defence in depth: sessions refusing a direct write"] += 1
 
 
-def test_mariadb_sessions_are_read_only(con, request, my):
+def test_mariadb_sessions_are_read_only(my, mysql_admin_dsn):
+    """root (allowed here on purpose; the read-only test account lacks DELETE anyway): the transaction refuses."""
     import pymysql
 
-    attach_server(con, request, "my")
-    lease = con.source("my")._acquire()
+    from fedq.sources.mysql import MySQLSource
+
+    source = MySQLSource(name="my", dsn=mysql_admin_dsn, allow_privileged_role=True)
+    lease = source._acquire()
     try:
         with lease.connection.cursor() as cursor:
             with pytest.raises(pymysql.Error, match="READ ONLY"):
                 cursor.execute(f"DELETE FROM {MY_PREFIX}canary")
     finally:
         lease.release(healthy=False)
+        source.close()
     assert my_canary(my)[0] == 100
     FIGURES["defence in depth: sessions refusing a direct write"] += 1
 

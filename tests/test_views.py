@@ -34,7 +34,7 @@ def places(tmp_path, pg_dsn, pg_admin_dsn):
     (tmp_path / "lake").mkdir()
     pq.write_table(pa.table({"customer_id": [1, 2, 3], "region": ["north", "north", "south"]}),
                    tmp_path / "lake" / "regions.parquet")
-    return {"pg": pg_dsn, "crm": str(tmp_path / "crm.sqlite"), "lake": str(tmp_path / "lake")}
+    return {"pg": pg_dsn, "pg_admin": pg_admin_dsn, "crm": str(tmp_path / "crm.sqlite"), "lake": str(tmp_path / "lake")}
 
 
 def _attach_all(con: fedq.Connection, places: dict[str, str], persistent: bool = True) -> None:
@@ -151,13 +151,13 @@ def test_a_source_table_that_changed_shape_is_named_against_the_view(places):
     with fedq.connect() as con:
         _attach_all(con, places, persistent=False)
         con.execute(f"CREATE TEMP VIEW customer_360 AS {VIEW_360}")
-        with pgdb.connect(places["pg"], autocommit=True) as pg, pg.cursor() as cur:
+        with pgdb.connect(places["pg_admin"], autocommit=True) as pg, pg.cursor() as cur:
             cur.execute("ALTER TABLE fedq_views.orders ALTER COLUMN total TYPE double precision")
         con.execute("REFRESH pg")
         with pytest.raises(fedq.ProgrammingError, match=r"view 'customer_360' no longer matches its sources: column 'total' "
                                                         r"was DECIMAL\(10,2\) and is now DOUBLE"):
             con.execute("SELECT * FROM customer_360")
-        with pgdb.connect(places["pg"], autocommit=True) as pg, pg.cursor() as cur:
+        with pgdb.connect(places["pg_admin"], autocommit=True) as pg, pg.cursor() as cur:
             cur.execute("ALTER TABLE fedq_views.orders RENAME COLUMN customer_id TO client_id")
         con.execute("REFRESH")
         with pytest.raises(fedq.ProgrammingError, match=r"view 'customer_360' no longer matches its sources: .*customer_id"):

@@ -79,7 +79,8 @@ class Layout:
         """A fedq catalog with the sources this layout uses (absolute paths)."""
         parts = [f"# fedq catalog for TPC-H SF {sf_label(self.sf)}, layout {self.name} (written by benchmarks.tpch)\n"]
         if self.tables_in("postgres"):
-            parts.append(f'[sources.pg]\ntype = "postgres"\ndsn = "{self.dsn}"\n')
+            parts.append(f'[sources.pg]\ntype = "postgres"\ndsn = "{self.dsn}"\n'
+                         "allow_privileged_role = true  # the account that loaded the tables (a benchmark server)\n")
         if self.tables_in("sqlite"):
             parts.append(f'[sources.lite]\ntype = "sqlite"\npath = "{self.sqlite_path}"\n')
         if self.tables_in("parquet"):

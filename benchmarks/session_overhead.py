@@ -7,9 +7,10 @@ three ways on one pooled connection, each the median time per statement after a 
 
 * **bare**: the driver alone, what a lease cost before (PostgreSQL: the statement; MariaDB: a ping,
   which proved a pooled connection alive, and the statement);
-* **source**: through fedq's source object, as every statement now runs (PostgreSQL: ``BEGIN READ
-  ONLY`` + statement + one round trip that commits and resets; MariaDB: ``START TRANSACTION READ
-  ONLY`` + statement + COM_RESET_CONNECTION + one SET);
+* **lease**: the same driver statement inside a lease of fedq's source pool, as every statement now
+  runs (PostgreSQL: ``BEGIN READ ONLY`` + statement + one round trip that commits and resets;
+  MariaDB: ``START TRANSACTION READ ONLY`` + statement + COM_RESET_CONNECTION + one SET); the
+  difference to *bare* is what read-only transactions and the reset add;
 * **fedq**: the whole path, ``fedq.connect().execute("SELECT … FROM pg.… WHERE id = ?")``, for scale.
 
 The servers come from FEDQ_TEST_PG_ADMIN_DSN / FEDQ_TEST_MYSQL_ADMIN_DSN (loading a small table) and
@@ -33,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import fedq  # noqa: E402
 from conftest import (MYSQL_ADMIN_DSN, MYSQL_DSN, PG_ADMIN_DSN, PG_DSN, create_mysql_reader,  # noqa: E402
                       create_pg_reader)
-from fedq.sources.base import FetchStats  # noqa: E402
 from fedq.sources.mysql import MySQLSource, _parse_dsn  # noqa: E402
 from fedq.sources.postgres import PostgresSource  # noqa: E402
 
@@ -83,11 +83,19 @@ def postgres(queries: int) -> dict[str, float]:
         return bare_cursor.fetch_arrow_table()
 
     source = PostgresSource(name="pg", dsn=PG_DSN)
+
+    def lease(i: int) -> object:
+        connection = source._acquire()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, parameters=(i,))
+            table = cursor.fetch_arrow_table()
+        source._release(connection, healthy=True)
+        return table
+
     con = fedq.connect(home=False)
     con.attach("pg", "postgres", dsn=PG_DSN)
     try:
-        return {"bare": median_us(bare, queries),
-                "source": median_us(lambda i: source.query(sql, (i,), FetchStats()).read_all(), queries),
+        return {"bare": median_us(bare, queries), "source": median_us(lease, queries),
                 "fedq": median_us(lambda i: con.execute(f"SELECT id, v FROM pg.{PG_TABLE} WHERE id = ?", [i]).fetchall(),
                                   queries)}
     finally:
@@ -108,11 +116,19 @@ def mariadb(queries: int) -> dict[str, float]:
             return cursor.fetchall()
 
     source = MySQLSource(name="my", dsn=MYSQL_DSN)
+
+    def lease(i: int) -> object:
+        held = source._acquire()
+        with held.connection.cursor() as cursor:
+            cursor.execute(sql, (i,))
+            rows = cursor.fetchall()
+        held.release(healthy=True)
+        return rows
+
     con = fedq.connect(home=False)
     con.attach("my", "mysql", dsn=MYSQL_DSN)
     try:
-        return {"bare": median_us(bare, queries),
-                "source": median_us(lambda i: source.query(sql, (i,), FetchStats()).read_all(), queries),
+        return {"bare": median_us(bare, queries), "source": median_us(lease, queries),
                 "fedq": median_us(lambda i: con.execute(f"SELECT id, v FROM my.{MY_TABLE} WHERE id = ?", [i]).fetchall(),
                                   queries)}
     finally:
@@ -123,13 +139,13 @@ def mariadb(queries: int) -> dict[str, float]:
 
 def report(results: dict[str, dict[str, float]], queries: int) -> str:
     lines = [f"# Per-statement cost of read-only transactions and session reset ({queries} statements, median)", "",
-             "| server | bare driver (µs) | fedq source lease (µs) | added per statement (µs) | whole fedq query (µs) | added / whole query |",
+             "| server | bare driver (µs) | in a fedq lease (µs) | added per statement (µs) | whole fedq query (µs) | added / whole query |",
              "|---|---|---|---|---|---|"]
     for server, r in results.items():
         added = r["source"] - r["bare"]
         lines.append(f"| {server} | {r['bare']:.0f} | {r['source']:.0f} | {added:.0f} | {r['fedq']:.0f} | {added / r['fedq']:.1%} |")
     lines += ["", "bare: the driver alone on a pooled connection (MariaDB: ping + statement, as a lease did before);",
-              "source lease: BEGIN READ ONLY … COMMIT + reset (PostgreSQL, 2 round trips added), START TRANSACTION",
+              "in a lease: the same, with BEGIN READ ONLY … COMMIT + reset (PostgreSQL, 2 round trips added), START TRANSACTION",
               "READ ONLY … COM_RESET_CONNECTION + SET (MariaDB, 2 added net); whole fedq query: connect().execute() with",
               "planning and DuckDB. Produced by benchmarks/session_overhead.py."]
     return "\n".join(lines) + "\n"

@@ -96,6 +96,13 @@ CAPABILITIES: dict[str, DialectCapabilities] = {
 NON_DETERMINISTIC = (exp.Rand, exp.Randn, exp.Uuid, exp.CurrentDate, exp.CurrentTimestamp, exp.CurrentTime,
                      exp.CurrentDatetime)
 
+# The same by the name DuckDB calls (read-only, so on the allowlist, but each evaluation may differ).
+NON_DETERMINISTIC_NAMES = frozenset({
+    "random", "gen_random_uuid", "uuid", "uuidv4", "uuidv7", "now", "today", "current_date", "current_time",
+    "current_timestamp", "current_localtime", "current_localtimestamp", "get_current_time", "get_current_timestamp",
+    "transaction_timestamp", "localtime", "localtimestamp",
+})
+
 
 def _type(node: exp.Expression) -> exp.DataType.Type:
     return node.type.this if node.type else T.UNKNOWN
@@ -151,7 +158,7 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
     caps = CAPABILITIES[dialect]
     if caps.same_semantics:
         for node in expression.walk():
-            if isinstance(node, NON_DETERMINISTIC) or (isinstance(node, exp.Anonymous) and node.name.lower() in ("random", "gen_random_uuid", "now")):
+            if isinstance(node, NON_DETERMINISTIC):
                 return f"{node.sql('duckdb')} is not deterministic (hazard 10)"
             if isinstance(node, exp.Func):
                 problem = _function_problem(node, dialect)
@@ -223,6 +230,8 @@ def _function_problem(node: exp.Func, dialect: str) -> str | None:
         return f"{error} is not on the {dialect} function allowlist"
     if isinstance(node.parent, exp.Dot) or (name is not None and name not in READ_ONLY_FUNCTIONS[dialect]):
         return f"{node.sql(dialect)[:60]}: function {name}() is not on the {dialect} function allowlist"
+    if name in NON_DETERMINISTIC_NAMES:
+        return f"{name}() is not deterministic (hazard 10)"
     return None
 
 

@@ -46,6 +46,11 @@ _STRING_TOKENS = {TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STR
                   TokenType.UNICODE_STRING, TokenType.BIT_STRING, TokenType.HEX_STRING, TokenType.BYTE_STRING,
                   TokenType.IDENTIFIER}
 _LINE_COMMENT_END = "\n"
+# Dialects where a name in FROM may be something other than a table: only listed tables are read.
+_TABLES_ONLY: dict[str, frozenset[tuple[str, str]]] = {
+    "duckdb": frozenset(),
+    "sqlite": frozenset({("main", "sqlite_master"), ("main", "sqlite_schema")}),
+}
 _CALL_HEAD = re.compile(r"([A-Za-z_][A-Za-z0-9_$]*)")
 
 
@@ -103,8 +108,7 @@ def _refuse_char(text: str, index: int, where: str, context: str) -> None:
 def _check_lexical(text: str, tokens: list[Token], dialect: str, where: str) -> None:
     """Refuse text whose tokens or the gaps between them (whitespace, comments) could read differently."""
     position = 0
-    previous: Token | None = None
-    for token in tokens:
+    for number, token in enumerate(tokens):
         _check_gap(text, position, token.start, dialect, where)
         if token.token_type not in _STRING_TOKENS:
             for index in range(token.start, token.end + 1):
@@ -112,21 +116,20 @@ def _check_lexical(text: str, tokens: list[Token], dialect: str, where: str) -> 
                     _refuse_char(text, index, where, "outside a string literal")
         elif "\x00" in text[token.start:token.end + 1]:
             _refuse_char(text, text.index("\x00", token.start), where, "inside a literal")
-        if token.token_type == TokenType.L_PAREN and previous is not None and _quoted_call(previous, tokens, token):
-            raise NotSupportedError(f"{where}: a quoted function name ({text[previous.start:previous.end + 1]}) is not "
+        if token.token_type == TokenType.L_PAREN and _quoted_call(tokens, number):
+            name = tokens[number - 1]
+            raise NotSupportedError(f"{where}: a quoted function name ({text[name.start:name.end + 1]}) is not "
                                     "accepted: quoting can reach a function other than the built-in one; write "
                                     "built-in functions unquoted")
-        previous = token
         position = token.end + 1
     _check_gap(text, position, len(text), dialect, where)
 
 
-def _quoted_call(name: Token, tokens: list[Token], paren: Token) -> bool:
+def _quoted_call(tokens: list[Token], paren: int) -> bool:
     """A quoted name directly before ``(`` is a call, unless it is an alias's column list (``AS "t"(a)``)."""
-    if name.token_type != TokenType.IDENTIFIER:
+    if paren < 1 or tokens[paren - 1].token_type != TokenType.IDENTIFIER:
         return False
-    index = tokens.index(paren)
-    return not (index >= 2 and tokens[index - 2].token_type == TokenType.ALIAS)
+    return not (paren >= 2 and tokens[paren - 2].token_type == TokenType.ALIAS)
 
 
 def _check_gap(text: str, start: int, end: int, dialect: str, where: str) -> None:
@@ -245,6 +248,7 @@ def _check_tree(tree: exp.Query, source: SQLSource, where: str) -> None:
     dialect = source.dialect
     allowed = READ_ONLY_FUNCTIONS[dialect]
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    tables: set[tuple[str, str]] | None = None  # the source's tables, read once when needed
     for node in tree.walk():
         if isinstance(node, exp.Func):
             name = _called_name(node, dialect, where)
@@ -257,8 +261,10 @@ def _check_tree(tree: exp.Query, source: SQLSource, where: str) -> None:
         elif not isinstance(node, _QUERY_NODES):
             raise NotSupportedError(f"{where}: {_construct(node, dialect)} is not on the read-only allowlist of "
                                     "query constructs, so the query is not sent")
-        if isinstance(node, exp.Table) and dialect == "duckdb":
-            _check_duckdb_table(node, source, ctes, where)
+        if isinstance(node, exp.Table) and dialect in _TABLES_ONLY and isinstance(node.this, exp.Identifier):
+            if tables is None:
+                tables = {(t.schema.lower(), t.name.lower()) for t in source.list_tables()} | _TABLES_ONLY[dialect]
+            _check_table(node, source, ctes, tables, where)
 
 
 def _construct(node: exp.Expression, dialect: str) -> str:
@@ -301,14 +307,13 @@ def call_name(node: exp.Func, dialect: str) -> str | None:
     return head.group(1).lower()
 
 
-def _check_duckdb_table(table: exp.Table, source: SQLSource, ctes: set[str], where: str) -> None:
-    """DuckDB reads a file for a name that is not a table (replacement scans): only the file's tables."""
-    if not isinstance(table.this, exp.Identifier):
-        return  # a table function: checked as a function
+def _check_table(table: exp.Table, source: SQLSource, ctes: set[str], tables: set[tuple[str, str]], where: str) -> None:
+    """DuckDB reads a file for a name that is not a table (replacement scans) and SQLite answers
+    eponymous virtual tables (pragma_database_list, dbstat): only the source's own tables are read."""
     if not table.catalog and not table.db and table.name.lower() in ctes:
         return
     schema = (table.db or source.default_schema).lower()
-    known = {(t.schema.lower(), t.name.lower()) for t in source.list_tables()}
-    if table.catalog or (schema, table.name.lower()) not in known:
-        raise NotSupportedError(f"{where}: {table.sql('duckdb')} is not a table of source '{source.name}' "
-                                "(DuckDB would read it as a file path), so the query is not sent")
+    if table.catalog or (schema, table.name.lower()) not in tables:
+        kind = "DuckDB would read it as a file path" if source.dialect == "duckdb" else "an eponymous virtual table"
+        raise NotSupportedError(f"{where}: {table.sql(source.dialect)} is not a table of source '{source.name}' "
+                                f"({kind}), so the query is not sent")

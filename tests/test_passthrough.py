@@ -142,6 +142,7 @@ SQLITE_NATIVE = [
     "SELECT printf('%05d', id) AS p, iif(id > 1, 'b', 'a') AS i, substr(name, 2) AS s FROM customers -- trailing",
     "SELECT strftime('%Y-%m', '2024-02-17') AS ym, date('2024-01-31', '+1 month') AS d, json_extract('{\"a\": 3}', '$.a') AS j",
     "WITH c AS (SELECT id FROM customers) SELECT count(*) AS n FROM c WHERE id IN (SELECT id FROM customers)",
+    "SELECT name, type FROM sqlite_master ORDER BY name",
 ]
 
 
@@ -203,7 +204,7 @@ def _normal(rows: list[tuple]) -> list[tuple]:
 
 # -- the non-passthrough path: only allowlisted functions are rendered into remote SQL ----------------
 @pytest.mark.parametrize("call", ["txid_current()", "current_setting('threads')", "getenv('HOME')",
-                                  "read_text('/etc/hostname')", "nextval('s')"])
+                                  "read_text('/etc/hostname')", "nextval('s')", "today()", "uuidv7()", "random()"])
 def test_duckdb_functions_not_on_the_allowlist_are_never_pushed(call):
     expression = parse_one(f"SELECT {call} FROM t", read="duckdb").expressions[0]
     assert why_not_pushable(expression, "duckdb") is not None

@@ -105,6 +105,8 @@ def attacks(tmp: Path) -> list[tuple[str, str, str, str]]:
         ("sqlite load_extension", "lite", f"SELECT load_extension('/tmp/{m(48)}')", r"function load_extension\(\)"),
         ("sqlite pragma function", "lite", f"SELECT * FROM pragma_database_list() WHERE name <> '{m(49)}'",
          r"function pragma_database_list\(\)"),
+        ("sqlite eponymous virtual table", "lite", f"SELECT * FROM pragma_database_list WHERE name <> '{m(50)}'",
+         r"pragma_database_list is not a table of source 'lite'"),
     ]
 
 

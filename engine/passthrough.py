@@ -45,7 +45,6 @@ _QUERY_NODES = (
 _STRING_TOKENS = {TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING, TokenType.HEREDOC_STRING,
                   TokenType.UNICODE_STRING, TokenType.BIT_STRING, TokenType.HEX_STRING, TokenType.BYTE_STRING,
                   TokenType.IDENTIFIER}
-_LINE_COMMENT_END = "\n"
 # Dialects where a name in FROM may be something other than a table: only listed tables are read.
 _TABLES_ONLY: dict[str, frozenset[tuple[str, str]]] = {
     "duckdb": frozenset(),
@@ -59,11 +58,11 @@ def native_query(source: SQLSource, sql: str) -> exp.Query:
     comments=False)``) is checked read-only; refusals are NotSupportedError, unreadable SQL a
     ProgrammingError, both naming the source and what is wrong."""
     where = f"query('{source.name}', …)"
-    if getattr(source, "passthrough", False) is not True:
+    if source.passthrough is not True:
         raise NotSupportedError(
             f"{where}: passthrough is off for source '{source.name}'; to send it native read-only SELECTs, "
             f"set passthrough = true in its catalog entry ([sources.{source.name}]) or attach it with "
-            f"passthrough=True (ATTACH … (TYPE {source.type_name}, PASSTHROUGH))")
+            f"passthrough=True (ATTACH … (TYPE {source.type_name}, PASSTHROUGH true))")
     dialect = source.dialect
     text = _decode_unicode_names(sql, dialect, where) if dialect == "postgres" else sql
     _check_lexical(text, _tokens(text, dialect, where), dialect, where)
@@ -156,7 +155,7 @@ def _check_gap(text: str, start: int, end: int, dialect: str, where: str) -> Non
 
 
 def _line_comment(text: str, index: int, end: int, where: str) -> int:
-    stop = text.find(_LINE_COMMENT_END, index, end)
+    stop = text.find("\n", index, end)
     stop = end if stop < 0 else stop
     for position in range(index, stop):
         if _odd_character(text[position]):

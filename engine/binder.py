@@ -53,6 +53,12 @@ class Binder:
                 return
             self._db, self._allowed, self._known = self._open(directories), directories, {}
 
+    def close(self) -> None:
+        """Close the mirror database now: left to the garbage collector, its DuckDB threads outlive
+        the connection (a served session would keep them while idle)."""
+        with self._lock:
+            self._db.close()
+
     def ensure(self, tables: list[BoundTable]) -> None:
         """Create empty mirror tables for ``tables`` (again when a table's schema has changed)."""
         with self._lock:

@@ -42,8 +42,8 @@ from fedq.engine.join_order import filtered_rows, order_joins
 from fedq.engine.reduction import MIN_REDUCTION_FACTOR, ROW_KEY_DIALECTS, Reduction, choose_reduction, choose_row_reduction, max_keys
 from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
-from fedq.engine.sandbox import refuse_local_reads, table_function_refused
 from fedq.engine.passthrough import native_query
+from fedq.engine.sandbox import refuse_local_reads, table_function_refused
 from fedq.errors import NotSupportedError, ProgrammingError
 from fedq.sources import FetchStats, Pushdown, ScanRequest, SQLSource
 

@@ -191,8 +191,8 @@ class Connection:
         self.home = None if home is False else CatalogHome(home_directory(None if home is True else home))
         self._database = _local_database(memory_limit, temp_directory)
         self._local_settings = (memory_limit, temp_directory)
-        self._native_roots: tuple[str, ...] = ()  # the folders self._database and the binder may read
         self.memory_limit_bytes = _memory_bytes(memory_limit, self._database)  # also caps rows materialised in Python
+        self._native_roots: tuple[str, ...] = ()  # the folders self._database and the binder may read
         self._closed = False
         self.catalog.system[INFORMATION_SCHEMA] = InformationSchemaSource(name=INFORMATION_SCHEMA, catalog=self.catalog)
         try:
@@ -372,6 +372,7 @@ class Connection:
             return
         self._closed = True
         self.catalog.close()
+        self.binder.close()
         self._database.close()
 
     def __enter__(self) -> "Connection":

@@ -288,14 +288,6 @@ class ServedConnection(Connection):
         self._require_admin(f"DROP VIEW {name}")
         super().drop_view(name, if_exists=if_exists)
 
-    def close(self) -> None:
-        """Also close the binder's mirror database now: left to the garbage collector, a session's
-        DuckDB threads would outlive it (Connection.close does not close it)."""
-        super().close()
-        mirror = getattr(self.binder, "_db", None)
-        if mirror is not None:
-            mirror.close()
-
     def register(self, name: str, obj: Any) -> None:
         self._require_admin(f"registering memory.{name}")
         super().register(name, obj)

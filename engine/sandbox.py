@@ -48,7 +48,7 @@ def sandboxed_duckdb(path: str = ":memory:", *, read_only: bool = False, config:
 
     ``config`` holds creation settings (threads, memory_limit, temp_directory); an in-memory database
     without a ``temp_directory`` gets none (it never spills, and no folder is opened to it)."""
-    settings = {**(config or {}), **NO_EXTENSIONS}
+    settings = {"async_threads": 0, **(config or {}), **NO_EXTENSIONS}  # DuckDB 2.0 starts 8 I/O threads per database otherwise; fedq's reads are local files and Arrow streams
     if path == ":memory:":
         settings.setdefault("temp_directory", "")
     database = duckdb.connect(path, read_only=read_only, config=settings)

@@ -149,7 +149,7 @@ result = {'count': count, 'total': total}
 """
     result = _run(code, url=lake)
     assert result["count"] == 6_000_000 and result["total"] == sum(i % 1000 for i in range(1000)) * 6000, result
-    assert result["rss_mb"] < 600, result
+    assert result["rss_mb"] < 800, result  # held whole, the rows would take over 1 GB on top of the ~200 MB start
 
 
 def test_fetch_arrow_table_over_memory_limit_is_a_clear_error(lake):

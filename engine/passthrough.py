@@ -67,14 +67,20 @@ def native_query(source: SQLSource, sql: str) -> exp.Query:
     text = _decode_unicode_names(sql, dialect, where) if dialect == "postgres" else sql
     _check_lexical(text, _tokens(text, dialect, where), dialect, where)
     tree = _one_query(text, dialect, where)
-    sent = tree.sql(dialect, comments=False)
+    sent = native_sql(source, tree)
     reread = _one_query(sent, dialect, where)
-    if reread.sql(dialect, comments=False) != sent:
+    if native_sql(source, reread) != sent:
         raise NotSupportedError(f"{where}: sqlglot does not read its own {dialect} rendering of this query back "
                                 "the same, so it is not sent")
     _check_lexical(sent, _tokens(sent, dialect, where), dialect, where)
     _check_tree(reread, source, where)
     return reread
+
+
+def native_sql(source: SQLSource, tree: exp.Expression) -> str:
+    """``tree`` as the source's server reads it, comments dropped: a source may name a dialect that
+    writes only its server's subset of the sqlglot dialect (``render_dialect``)."""
+    return tree.sql(getattr(source, "render_dialect", source.dialect), comments=False)
 
 
 # -- lexical rules ------------------------------------------------------------------------------

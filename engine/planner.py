@@ -42,7 +42,7 @@ from fedq.engine.join_order import filtered_rows, order_joins
 from fedq.engine.reduction import MIN_REDUCTION_FACTOR, ROW_KEY_DIALECTS, Reduction, choose_reduction, choose_row_reduction, max_keys
 from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
-from fedq.engine.passthrough import native_query
+from fedq.engine.passthrough import native_query, native_sql
 from fedq.engine.sandbox import refuse_local_reads, table_function_refused
 from fedq.errors import NotSupportedError, ProgrammingError
 from fedq.sources import FetchStats, Pushdown, ScanRequest, SQLSource
@@ -298,9 +298,9 @@ class Planner:
             if not isinstance(source, SQLSource):
                 raise ProgrammingError(f"query(): source '{source.name}' ({source.type_name}) does not run SQL")
             query = native_query(source, sql.this)  # allowlists; what is sent is sqlglot's text, not the user's
-            native = query.sql(source.dialect, comments=False)
+            native = native_sql(source, query)
             view = f"__fedq_{next(_view_ids)}"
-            probe_sql = exp.select("*").from_(query.subquery("fedq_probe")).limit(0).sql(source.dialect, comments=False)
+            probe_sql = native_sql(source, exp.select("*").from_(query.subquery("fedq_probe")).limit(0))
             probe = source.query(probe_sql, (), FetchStats())
             schema = probe.schema
             probe.close()

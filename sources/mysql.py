@@ -34,10 +34,11 @@ from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 from sqlglot import exp
+from sqlglot.dialects.mysql import MySQL
 
 from fedq.engine.capabilities import CAPABILITIES, type_family, why_not_pushable
 from fedq.errors import OperationalError
-from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
+from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SourceLimits, SQLSource, TableName
 from fedq.sources.privileges import PrivilegeGate, allow_setting, mysql_findings, privileged_role_error
 
 BATCH_ROWS = 32_768
@@ -314,6 +315,18 @@ class _Lease:
             self.source._release(self.connection, healthy)
 
 
+class MySQLServer(MySQL):
+    """sqlglot's MySQL dialect writing only what MySQL and MariaDB both run: ``x REGEXP y`` rather
+    than ``REGEXP_LIKE(x, y)``, which MariaDB does not have (passthrough text is regenerated)."""
+
+    class Generator(MySQL.Generator):
+        TRANSFORMS = {
+            **MySQL.Generator.TRANSFORMS,
+            exp.RegexpLike: lambda self, e: (self.binary(e, "REGEXP") if e.args.get("flag") is None
+                                             else self.function_fallback_sql(e)),
+        }
+
+
 @dataclass(eq=False)
 class MySQLSource(SQLSource):
     """A MySQL or MariaDB database reached by a ``mysql://user:password@host:port/database`` DSN."""
@@ -323,6 +336,8 @@ class MySQLSource(SQLSource):
     allow_privileged_role: bool = False  # skip the privilege check (sources/privileges.py)
     type_name = "mysql"
     dialect = "mysql"
+    limits = SourceLimits(max_columns=4096, max_parameters=65535, max_statement_bytes=16 << 20)  # columns, placeholders, default max_allowed_packet
+    render_dialect = MySQLServer  # how regenerated native SQL is written for the server
     _idle: "queue.LifoQueue[Any]" = field(default_factory=queue.LifoQueue, init=False, repr=False)
     _active: set = field(default_factory=set, init=False, repr=False)
     # Re-entrant: a lease may be released by a finalizer that runs while this thread holds the lock.

@@ -14,8 +14,6 @@ import http.server
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import uuid
 from pathlib import Path
@@ -28,10 +26,10 @@ import pytest
 import fedq
 from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
 from fedq.pg_catalog import CatalogEngine, Settings
+from served import start_server, stop_server
 
 MARKER = "fedq-secret-" + uuid.uuid4().hex  # the secret files' contents: must never show up
 PASSWD = "root:x:0:0"  # the first line of /etc/passwd
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -273,7 +271,6 @@ def test_the_local_engine_keeps_the_settings_fedq_gave_it(tmp_path):
 @pytest.fixture(scope="module")
 def server(places, tmp_path_factory):
     psycopg = pytest.importorskip("psycopg", reason="the server tests speak to fedq serve with psycopg 3")
-    from test_server import _free_port, _wait_for_port
 
     folder = tmp_path_factory.mktemp("sandbox-serve")
     catalog = folder / "catalog.toml"
@@ -295,21 +292,11 @@ passthrough = true
 users = {{ alice = "${{FEDQ_SANDBOX_PASSWORD}}" }}
 """)
     password = "pw-" + uuid.uuid4().hex[:8]
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "fedq.repl.cli", "serve", str(catalog), "--port", str(port)],
-                               cwd=ROOT, env={**os.environ, "FEDQ_SANDBOX_PASSWORD": password},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process, port = start_server(catalog, env={"FEDQ_SANDBOX_PASSWORD": password})
     try:
-        _wait_for_port(port, process)
         yield {"port": port, "password": password, "psycopg": psycopg}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
+        stop_server(process)
 
 SERVED = [template for template in ATTACKS if template.startswith("SELECT")] + [
     "SELECT c.relname, t.content FROM pg_catalog.pg_class c, read_text('{txt}') t",  # the session's catalog DuckDB

@@ -8,7 +8,6 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,32 +18,13 @@ from urllib.parse import urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from served import start_server, stop_server
 
 psycopg = pytest.importorskip("psycopg", reason="the server tests speak to fedq serve with psycopg 3 (pip install 'fedq[test]')")
 
 PSQL = shutil.which("psql")
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "s3cret-" + uuid.uuid4().hex[:8]
 pytestmark = pytest.mark.timeout(60)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"fedq serve exited: {process.stderr.read()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("fedq serve did not start listening in time")
 
 
 ROLE = "fedq_srv"  # the server reaches PostgreSQL as this role, so its sessions can be told from other fedq runs
@@ -104,20 +84,11 @@ users = {{ alice = "${{FEDQ_SRV_TEST_PASSWORD}}" }}
 
 @pytest.fixture(scope="module")
 def server(catalog: Path):
-    port = _free_port()
-    env = {**os.environ, "FEDQ_SRV_TEST_PASSWORD": PASSWORD}
-    process = subprocess.Popen([sys.executable, "-m", "fedq.repl.cli", "serve", str(catalog), "--port", str(port), "-v"],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process, port = start_server(catalog, "-v", env={"FEDQ_SRV_TEST_PASSWORD": PASSWORD}, stdout=subprocess.PIPE)
     try:
-        _wait_for_port(port, process)
         yield {"port": port, "process": process, "log": []}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_server(process)
 
 
 def _connect(server, user: str = "alice", password: str = PASSWORD, **kwargs):

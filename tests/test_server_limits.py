@@ -15,7 +15,6 @@ import socket
 import sqlite3
 import struct
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -24,11 +23,11 @@ from urllib.parse import quote
 import pytest
 
 import fedq
+from served import start_server, stop_server
 from fedq.server import ServerSettings
 
 psycopg = pytest.importorskip("psycopg", reason="the server tests speak to fedq serve with psycopg 3 (pip install 'fedq[test]')")
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD, ROOT_PASSWORD = "al-" + uuid.uuid4().hex[:10], "rt-" + uuid.uuid4().hex[:10]
 IDLE_SESSIONS, CAP = 300, 305
 STARTUP_TIMEOUT, IDLE_TIMEOUT, ENGINE_IDLE = 2, 1, 1
@@ -38,38 +37,8 @@ pytestmark = pytest.mark.timeout(180)
 
 
 # -- servers ----------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(catalog: Path, home: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "fedq.repl.cli", "serve", str(catalog), "--port", str(port)],
-                               cwd=ROOT, env={**os.environ, "FEDQ_HOME": str(home), **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"fedq serve exited: {process.stderr.read()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, port
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("fedq serve did not start listening in time")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-    process.stderr.close()
+    return start_server(catalog, env={"FEDQ_HOME": str(home), **env})
 
 
 def _status(process: subprocess.Popen) -> tuple[int, int]:
@@ -115,7 +84,7 @@ engine_idle_timeout = {ENGINE_IDLE}
     try:
         yield {"process": process, "port": port, "home": home / "catalog.toml"}
     finally:
-        _stop(process)
+        stop_server(process)
 
 
 def _pg_log_path() -> str | None:
@@ -153,7 +122,7 @@ max_message_size = "1MB"
     try:
         yield {"process": process, "port": port}
     finally:
-        _stop(process)
+        stop_server(process)
         with psycopg.connect(pg_admin_dsn, autocommit=True, connect_timeout=5) as con:
             con.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
 

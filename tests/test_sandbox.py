@@ -16,7 +16,6 @@ import os
 import sqlite3
 import threading
 import uuid
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa

@@ -39,17 +39,68 @@ def _tokens(sql: str):
 
 
 _TOKEN_REPR = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: \d+.*?>")
-_EXPLAIN = re.compile(r"^\s*EXPLAIN\b(\s+ANALYZE\b)?", re.IGNORECASE)
-_REFRESH = re.compile(r"^\s*REFRESH(?:\s+(\"[^\"]+\"|\w+))?\s*;?\s*$", re.IGNORECASE)
+_EXPLAIN = re.compile(r"EXPLAIN\b((?:\s|--[^\n]*|/\*.*?\*/)+ANALYZE\b)?", re.IGNORECASE | re.DOTALL)
+_REFRESH = re.compile(r"REFRESH\b", re.IGNORECASE)
+_NAME_TOKENS = (TokenType.VAR, TokenType.IDENTIFIER)
+
+
+def _text_start(sql: str) -> int:
+    """The offset of the first character that is neither whitespace nor part of a ``--`` or
+    (nested) ``/* */`` comment: fedq's own statements are recognised from there."""
+    index, length = 0, len(sql)
+    while index < length:
+        if sql[index].isspace():
+            index += 1
+        elif sql.startswith("--", index):
+            end = sql.find("\n", index)
+            index = length if end < 0 else end + 1
+        elif sql.startswith("/*", index):
+            depth, index = 1, index + 2
+            while index < length and depth:
+                if sql.startswith("/*", index):
+                    depth, index = depth + 1, index + 2
+                elif sql.startswith("*/", index):
+                    depth, index = depth - 1, index + 2
+                else:
+                    index += 1
+        else:
+            break
+    return index
+
+
+def _blank(text: str) -> str:
+    """Spaces for ``text``, keeping its line breaks (so positions after it stay where they were)."""
+    return re.sub(r"[^\n]", " ", text)
 
 
 def _explain_prefix(sql: str) -> tuple[str, str]:
-    """Blank out a leading ``EXPLAIN [ANALYZE]`` (keeping positions); return (kind, sql)."""
-    match = _EXPLAIN.match(sql)
+    """Blank out a leading ``EXPLAIN [ANALYZE]`` and the comments before it (keeping positions);
+    return (kind, sql)."""
+    match = _EXPLAIN.match(sql, _text_start(sql))
     if not match:
         return "query", sql
     kind = "explain_analyze" if match.group(1) else "explain"
-    return kind, " " * match.end() + sql[match.end():]
+    return kind, _blank(sql[:match.end()]) + sql[match.end():]
+
+
+def _refresh_target(sql: str) -> str | None:
+    """The source named by ``REFRESH [source]`` ('' for every source), or None if ``sql`` is not a
+    REFRESH. sqlglot reads ``REFRESH pg`` as a column with an alias, so the tokens are read here."""
+    if not _REFRESH.match(sql, _text_start(sql)):
+        return None
+    tokens = _tokens(sql)
+    while tokens and tokens[-1].token_type == TokenType.SEMICOLON:
+        tokens.pop()
+    if len(tokens) == 1:
+        return ""
+    if len(tokens) == 2 and (tokens[1].token_type in _NAME_TOKENS or tokens[1].text.isidentifier()):
+        return tokens[1].text
+    return None
+
+
+def _words(text: str) -> list[str]:
+    """The upper-cased tokens of ``text``, comments and ``;`` left out."""
+    return [t.text.upper() for t in _tokens(text) if t.token_type != TokenType.SEMICOLON]
 
 
 @dataclass(frozen=True)
@@ -99,7 +150,7 @@ def _number_placeholders(sql: str, params: Sequence[Any] | dict[str, Any] | None
             name = f"p{mark.text.lstrip('$')}"
             if name not in values:
                 raise ProgrammingError(f"parameter {mark.text} has no value ({len(params)} given)")
-        pieces += [sql[cursor:mark.start], f"${name}"]
+        pieces += [sql[cursor:mark.start], f"${name} "]  # a space: "$p1,$p2" would read as a $-quoted string
         cursor = mark.end + 1
         if mark.token_type == TokenType.QDCOLON:
             pieces.append("::")
@@ -133,10 +184,9 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
     """Parse ``sql`` with its parameters into a :class:`Statement`, refusing anything that writes."""
     if not isinstance(sql, str):
         raise ProgrammingError(f"SQL must be a string, not {type(sql).__name__}")
-    refresh = _REFRESH.match(sql)
-    if refresh:  # REFRESH [source]: sqlglot reads it as an expression, so it is recognised here
-        name = (refresh.group(1) or "").strip('"')
-        return Statement("refresh", exp.Identifier(this=name), {})  # an empty name: every source
+    refresh = _refresh_target(sql)
+    if refresh is not None:
+        return Statement("refresh", exp.Identifier(this=refresh), {})  # an empty name: every source
     kind, body = _explain_prefix(sql)
     try:
         tree: exp.Expression | None = parse_sql(body, shown=sql)  # errors carry positions in the text the user wrote
@@ -159,9 +209,9 @@ def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
         raise ProgrammingError("EXPLAIN takes a query (SELECT, WITH, UNION …)")
     if isinstance(tree, exp.Show) and str(tree.this).upper() == "TABLES":
         return Statement("show_tables", tree, values)
-    if isinstance(tree, exp.Command) and str(tree.this).upper() == "SHOW" and str(tree.expression).strip().upper() == "SOURCES":
+    if isinstance(tree, exp.Command) and str(tree.this).upper() == "SHOW" and _words(str(tree.expression)) == ["SOURCES"]:
         return Statement("show_sources", tree, values)
-    if isinstance(tree, exp.Command) and str(tree.this).upper() == "SHOW" and str(tree.expression).strip().upper() == "VIEWS":
+    if isinstance(tree, exp.Command) and str(tree.this).upper() == "SHOW" and _words(str(tree.expression)) == ["VIEWS"]:
         return Statement("show_views", tree, values)
     if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "VIEW":
         return Statement("create_view", tree, values)

@@ -1,13 +1,49 @@
 """The catalog as tables: SHOW SOURCES, SHOW TABLES [FROM source], DESCRIBE source.table.
 
-One implementation for SQL statements and the REPL's meta commands."""
+One implementation for SQL statements and the REPL's meta commands. A listing over every source
+leaves out a source that cannot be reached (one server down must not hide the others) and says so in
+a warning naming the source and the reason, never silently."""
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from fedq.catalog import Catalog
 from fedq.catalog.types import arrow_to_duckdb
 from fedq.catalog.views import VIEWS_SOURCE, View
+from fedq.engine.deadline import checkpoint
+from fedq.errors import DatabaseError, redact
+from fedq.sources.base import Source, TableName
+
+
+@dataclass
+class Listing:
+    """A catalog listing and the warnings about what it had to leave out."""
+
+    table: pa.Table
+    warnings: list[str] = field(default_factory=list)
+
+
+def left_out(source: Source, error: DatabaseError) -> str:
+    """The warning for a source a listing skipped: its name and the reason (secrets scrubbed)."""
+    reason = str(error).splitlines()[0] if str(error).strip() else type(error).__name__
+    reason = reason.removeprefix(f"source '{source.name}' ({source.type_name}): ")
+    return f"source '{source.name}' ({source.type_name}) is left out: {redact(reason, source.secrets())}"
+
+
+def reachable_tables(catalog: Catalog, sources: list[Source]) -> tuple[list[tuple[Source, TableName]], list[str]]:
+    """Every table of ``sources`` that can be listed, and a warning for each source that cannot
+    (a statement past its deadline or cancelled still stops)."""
+    tables: list[tuple[Source, TableName]] = []
+    warnings: list[str] = []
+    for source in sources:
+        try:
+            tables += [(source, name) for name in catalog.tables(source)]
+        except DatabaseError as error:
+            checkpoint("listing tables")
+            warnings.append(left_out(source, error))
+    return tables, warnings
 
 
 def _view(catalog: Catalog, parts: list[str]) -> View | None:
@@ -25,15 +61,20 @@ def sources_table(catalog: Catalog) -> pa.Table:
     })
 
 
-def tables_table(catalog: Catalog, source: str | None = None) -> pa.Table:
-    """Tables of every source (or one), then views under the ``views`` pseudo-source."""
+def tables_table(catalog: Catalog, source: str | None = None) -> Listing:
+    """Tables of every source (or one), then views under the ``views`` pseudo-source. Listing all
+    sources skips (with a warning) one that cannot be reached; a source named on its own fails."""
     views = source is None or source.lower() == VIEWS_SOURCE
-    sources = [] if source and views else [catalog.source(source)] if source else list(catalog.sources.values())
-    rows = [(s.name, t.schema, t.name) for s in sources for t in catalog.tables(s)]
+    if source and not views:
+        one = catalog.source(source)
+        found, warnings = [(one, t) for t in catalog.tables(one)], []
+    else:
+        found, warnings = reachable_tables(catalog, [] if source else list(catalog.sources.values()))
+    rows = [(s.name, t.schema, t.name) for s, t in found]
     if views:
         rows += [(VIEWS_SOURCE, "main", v.name) for v in sorted(catalog.views.values(), key=lambda v: v.name.lower())]
-    return pa.table({name: pa.array([r[i] for r in rows], pa.string())
-                     for i, name in enumerate(["source", "schema", "table"])})
+    return Listing(pa.table({name: pa.array([r[i] for r in rows], pa.string())
+                             for i, name in enumerate(["source", "schema", "table"])}), warnings)
 
 
 def views_table(catalog: Catalog) -> pa.Table:

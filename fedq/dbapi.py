@@ -476,6 +476,7 @@ class Cursor:
         self.description: list[tuple] | None = None
         self.rowcount = -1
         self.plan: Plan | None = None
+        self._warnings: list[str] = []  # of the last statement, besides its scans' (see messages)
         self._reader: pa.RecordBatchReader | None = None
         self._batch: pa.RecordBatch | None = None  # the Arrow batch being turned into rows, CONVERT_ROWS at a time
         self._converted = 0  # rows of it converted so far; self._rows are its rows [_converted - len(_rows), _converted)
@@ -486,6 +487,16 @@ class Cursor:
         self._execution: Execution | None = None
         self._cancel_requested = threading.Event()
         self._closed = False
+
+    @property
+    def messages(self) -> list[tuple[type[Warning], Warning]]:
+        """PEP 249's optional ``Cursor.messages``: ``(Warning, Warning(text))`` for what the last statement
+        left out, such as a source that could not be reached while listing tables (SHOW TABLES,
+        information_schema). Cleared by execute(); complete once the rows are fetched."""
+        notes = list(self._warnings)
+        if self.plan is not None:
+            notes += [note for fragment in self.plan.fragments for note in fragment.stats.warnings]
+        return [(Warning, Warning(note)) for note in notes]
 
     # -- running ------------------------------------------------------------------------
     def execute(self, operation: str, parameters: Sequence[Any] | None = None) -> "Cursor":
@@ -526,7 +537,9 @@ class Cursor:
             return
         if statement.kind == "show_tables":
             source = statement.tree.args.get("from_")
-            self._set_result(introspection.tables_table(connection.catalog, source.name if source else None).to_reader())
+            listing = introspection.tables_table(connection.catalog, source.name if source else None)
+            self._warnings = listing.warnings
+            self._set_result(listing.table.to_reader())
             return
         if statement.kind == "analyze":
             bound = [connection.catalog.resolve([p.name for p in t.parts]) for t in statement.tree.args["tables"]]
@@ -598,6 +611,7 @@ class Cursor:
         self._batch, self._converted = None, 0
         self._rows, self._position, self._fetched = [], 0, 0
         self.description, self.rowcount, self.plan = None, -1, None
+        self._warnings = []
 
     # -- fetching -----------------------------------------------------------------------
     def _stream(self) -> pa.RecordBatchReader:

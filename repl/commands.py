@@ -31,6 +31,7 @@ class Reply:
     headers: list[str] = field(default_factory=list)
     status: str | None = None
     text: str | None = None  # preformatted (plan pictures)
+    warnings: list[str] = field(default_factory=list)  # printed as WARNING lines (a source left out)
     quit: bool = False
 
 
@@ -58,7 +59,10 @@ def _sources(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
 
 @command("\\tables", "\\tables [source]", "list tables, of one source or all")
 def _tables(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
-    return _reply(introspection.tables_table(con.catalog, arg or None))
+    listing = introspection.tables_table(con.catalog, arg or None)
+    reply = _reply(listing.table)
+    reply.warnings = listing.warnings
+    return reply
 
 
 @command("\\views", "\\views", "list views: name, kept in the home catalog or not, columns, SELECT")

@@ -79,6 +79,7 @@ class Runner:
                 reply = run_command(self.connection, self.settings, statement)
                 self.quit = reply.quit
                 self._print_reply(reply)
+                self._warn(reply.warnings)
                 return True
             return self._query(statement)
         except fedq.Error as error:
@@ -129,8 +130,10 @@ class Runner:
                 self._error(str(error))
                 return False
             raise error
+        warnings = [str(warning) for _, warning in cursor.messages]
         if outcome.get("rows") is None:
             self._write("OK")
+            self._warn(warnings)
             return True
         names = [d[0] for d in cursor.description]
         types = output.type_names(cursor.description)
@@ -139,6 +142,7 @@ class Runner:
         if self.settings.format == "table":
             text += "\n" + output.status(len(rows), elapsed if self.settings.timing else None)
         self._page(text)
+        self._warn(warnings)
         return True
 
     # -- printing -----------------------------------------------------------------------
@@ -174,6 +178,12 @@ class Runner:
     def _write(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
+
+    def _warn(self, warnings: list[str]) -> None:
+        """Warnings (a source left out of a listing) on the error stream, so results stay clean."""
+        for warning in warnings:
+            self.err.write(f"WARNING: {warning}\n")
+        self.err.flush()
 
     def _error(self, message: str) -> None:
         self.err.write(f"ERROR: {message}\n")

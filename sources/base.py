@@ -71,6 +71,7 @@ class FetchStats:
     seconds: float = 0.0
     partitions: int = 0  # a table scan split over this many connections (0: one stream)
     deadline: float | None = None  # time.monotonic() by which the query must end; None: no deadline
+    warnings: list[str] = field(default_factory=list)  # what the scan left out (Cursor.messages shows them)
 
     def remaining(self) -> float | None:
         """Seconds left before the query's deadline (never below 0.001), or None without one.

@@ -12,7 +12,8 @@ from sqlglot import exp
 
 from fedq.catalog.types import arrow_to_duckdb
 from fedq.catalog.views import VIEWS_SOURCE
-from fedq.errors import OperationalError
+from fedq.engine.introspection import left_out, reachable_tables
+from fedq.errors import DatabaseError
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, Source, TableName
 from fedq.sources.files import scan_dataset, to_arrow_filter
 
@@ -28,7 +29,7 @@ SCHEMAS = {
 
 @dataclass(eq=False)
 class InformationSchemaSource(Source):
-    """The catalog as two tables; a source that cannot be reached is left out rather than failing."""
+    """The catalog as two tables; a source that cannot be reached is left out, with a warning, rather than failing."""
 
     catalog: Any = field(default=None, repr=False)
     type_name = "information_schema"
@@ -49,26 +50,23 @@ class InformationSchemaSource(Source):
     def classify_filter(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> Pushdown:
         return Pushdown.EXACT if to_arrow_filter(term, schema, {}) is not None else Pushdown.UNSUPPORTED
 
-    def _rows(self, table: str) -> pa.Table:
+    def _rows(self, table: str) -> tuple[pa.Table, list[str]]:
+        """The rows of ``table`` and a warning for each source (or table) left out because it failed."""
         rows: list[dict[str, Any]] = []
-        for source in list(self.catalog.sources.values()):
-            if source is self:
+        others = [s for s in self.catalog.sources.values() if s is not self]
+        found, warnings = reachable_tables(self.catalog, others)
+        for source, name in found:
+            base = {"table_catalog": source.name, "table_schema": name.schema, "table_name": name.name}
+            if table == "tables":
+                rows.append({**base, "table_type": "BASE TABLE"})
                 continue
             try:
-                tables = self.catalog.tables(source)
-            except OperationalError:
+                schema = self.catalog.schema(source, name)
+            except DatabaseError as error:
+                warnings.append(left_out(source, error) + f" (table {name})")
                 continue
-            for name in tables:
-                base = {"table_catalog": source.name, "table_schema": name.schema, "table_name": name.name}
-                if table == "tables":
-                    rows.append({**base, "table_type": "BASE TABLE"})
-                    continue
-                try:
-                    schema = self.catalog.schema(source, name)
-                except OperationalError:
-                    continue
-                rows += [{**base, "column_name": f.name, "ordinal_position": i, "data_type": arrow_to_duckdb(f.type),
-                          "is_nullable": "YES" if f.nullable else "NO"} for i, f in enumerate(schema, 1)]
+            rows += [{**base, "column_name": f.name, "ordinal_position": i, "data_type": arrow_to_duckdb(f.type),
+                      "is_nullable": "YES" if f.nullable else "NO"} for i, f in enumerate(schema, 1)]
         for view in sorted(self.catalog.views.values(), key=lambda v: v.name.lower()):
             base = {"table_catalog": VIEWS_SOURCE, "table_schema": "main", "table_name": view.name}
             if table == "tables":
@@ -76,7 +74,9 @@ class InformationSchemaSource(Source):
             else:
                 rows += [{**base, "column_name": name, "ordinal_position": i, "data_type": type_name, "is_nullable": "YES"}
                          for i, (name, type_name) in enumerate(view.columns, 1)]
-        return pa.Table.from_pylist(rows, schema=SCHEMAS[table])
+        return pa.Table.from_pylist(rows, schema=SCHEMAS[table]), warnings
 
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
-        return scan_dataset(self, ds.InMemoryDataset(self._rows(request.table.name)), request, stats)
+        """The rows; what was left out goes to ``stats.warnings``, which the cursor shows as ``Cursor.messages``."""
+        rows, stats.warnings = self._rows(request.table.name)
+        return scan_dataset(self, ds.InMemoryDataset(rows), request, stats)

@@ -1,5 +1,7 @@
 """Remote SQL snapshots per dialect (hazard 18): a sqlglot upgrade that changes what a source
-receives shows up here as a diff. Regenerate with FEDQ_UPDATE_SNAPSHOTS=1 after reviewing it."""
+receives shows up here as a diff. Regenerate with FEDQ_UPDATE_SNAPSHOTS=1 after reviewing it. A missing
+snapshot fails under CI=true (deleting the file must not make the test pass); locally it is written
+and the test is skipped with a message to review and commit it."""
 from __future__ import annotations
 
 import json
@@ -42,12 +44,15 @@ def sources(tmp_path_factory, pg_dsn, pg_admin_dsn):
     with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS fedq_snap CASCADE")
         cur.execute("CREATE SCHEMA fedq_snap")
-        cur.execute("CREATE TABLE fedq_snap.t (id integer, name text, amount double precision, day date)")
-        for row in ROWS:
-            cur.execute("INSERT INTO fedq_snap.t VALUES ($1, $2, $3, $4::date)", row)
-    return {"sqlite": ("lite", "sqlite", {"path": str(root / "s.sqlite")}, "lite.t"),
-            "duckdb": ("duck", "duckdb", {"path": str(root / "d.duckdb")}, "duck.t"),
-            "postgres": ("pg", "postgres", {"dsn": pg_dsn}, "pg.fedq_snap.t")}
+        try:
+            cur.execute("CREATE TABLE fedq_snap.t (id integer, name text, amount double precision, day date)")
+            for row in ROWS:
+                cur.execute("INSERT INTO fedq_snap.t VALUES ($1, $2, $3, $4::date)", row)
+            yield {"sqlite": ("lite", "sqlite", {"path": str(root / "s.sqlite")}, "lite.t"),
+                   "duckdb": ("duck", "duckdb", {"path": str(root / "d.duckdb")}, "duck.t"),
+                   "postgres": ("pg", "postgres", {"dsn": pg_dsn}, "pg.fedq_snap.t")}
+        finally:
+            cur.execute("DROP SCHEMA IF EXISTS fedq_snap CASCADE")
 
 
 def _remote_sql(sources) -> dict[str, dict[str, list[str]]]:
@@ -56,10 +61,8 @@ def _remote_sql(sources) -> dict[str, dict[str, list[str]]]:
         for pushdown in (True, False):
             con = fedq.connect(pushdown=pushdown)
             con.attach(name, kind, **options)
-            rows = {}
             for label, sql in QUERIES.items():
-                text = sql.format(t=table)
-                rows[pushdown] = con.execute(text, PARAMS.get(label)).fetchall()
+                con.execute(sql.format(t=table), PARAMS.get(label)).fetchall()
                 if pushdown:
                     result.setdefault(dialect, {})[label] = list(con.source(name).statements)
                     con.source(name).statements.clear()
@@ -67,11 +70,44 @@ def _remote_sql(sources) -> dict[str, dict[str, list[str]]]:
     return result
 
 
+def check_snapshot(actual: dict, path: Path) -> None:
+    """``actual`` must equal the snapshot at ``path``. FEDQ_UPDATE_SNAPSHOTS=1 rewrites it; a missing one
+    fails under CI=true and is written locally (the test then skips, asking for a review)."""
+    if os.environ.get("FEDQ_UPDATE_SNAPSHOTS") == "1":
+        path.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n")
+    elif not path.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"snapshot {path} is missing: regenerate it locally with FEDQ_UPDATE_SNAPSHOTS=1, review the "
+                        "remote SQL and commit it (CI=true never writes snapshots)", pytrace=False)
+        path.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n")
+        pytest.skip(f"snapshot {path} was missing and has been written: review the remote SQL in it and commit it")
+    assert actual == json.loads(path.read_text())
+
+
 def test_remote_sql_matches_the_snapshots(sources):
-    actual = _remote_sql(sources)
-    if os.environ.get("FEDQ_UPDATE_SNAPSHOTS") == "1" or not SNAPSHOTS.exists():
-        SNAPSHOTS.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n")
-    assert actual == json.loads(SNAPSHOTS.read_text())
+    check_snapshot(_remote_sql(sources), SNAPSHOTS)
+
+
+SAMPLE = {"sqlite": {"filters": ["SELECT 1"]}}
+
+
+def test_a_missing_snapshot_fails_under_ci_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("FEDQ_UPDATE_SNAPSHOTS", raising=False)
+    with pytest.raises(pytest.fail.Exception, match=r"snapshot .*missing\.json is missing: regenerate it locally"):
+        check_snapshot(SAMPLE, tmp_path / "missing.json")
+    assert not (tmp_path / "missing.json").exists()
+
+
+def test_a_missing_snapshot_is_written_locally_and_the_test_skips_asking_for_review(tmp_path, monkeypatch):
+    monkeypatch.setenv("CI", "false")
+    monkeypatch.delenv("FEDQ_UPDATE_SNAPSHOTS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="was missing and has been written: review"):
+        check_snapshot(SAMPLE, tmp_path / "new.json")
+    assert json.loads((tmp_path / "new.json").read_text()) == SAMPLE
+    check_snapshot(SAMPLE, tmp_path / "new.json")  # now it is there, and equal
+    with pytest.raises(AssertionError):
+        check_snapshot({"sqlite": {"filters": ["SELECT 2"]}}, tmp_path / "new.json")
 
 
 @pytest.mark.parametrize("label", sorted(QUERIES))

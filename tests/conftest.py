@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 import filekeyring
+from cleanup import drop_pg_schemas, mysql_objects, pg_objects
 
 READER = "fedq_reader"
 PG_ADMIN_DSN = os.environ.get("FEDQ_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -125,15 +126,52 @@ def mysql_dsn(mysql_admin_dsn: str) -> str:
     return _require_server("MySQL/MariaDB (read-only account)", MYSQL_DSN, _mysql_error(MYSQL_DSN))
 
 
+# -- nothing left behind on the shared servers ---------------------------------------------------
+_BEFORE = pytest.StashKey[dict[str, set[str]]]()  # what the servers held when the run started
+
+
+def _server_objects() -> dict[str, set[str]]:
+    """Schemas and tables now on each reachable test server (a server that does not answer is left out)."""
+    found: dict[str, set[str]] = {}
+    for name, dsn, error, objects in (("PostgreSQL", PG_ADMIN_DSN, _postgres_error, pg_objects),
+                                      ("MariaDB", MYSQL_ADMIN_DSN, _mysql_error, mysql_objects)):
+        if error(dsn) is None:
+            found[name] = objects(dsn)
+    return found
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_BEFORE] = _server_objects()
+
+
+@pytest.hookimpl(trylast=True)  # after the session fixtures' teardown (the runner's sessionfinish)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Name every schema or table the run created and left on a shared server; under CI=true that fails the
+    run. (Other runs against the same servers at the same time show up here too: CI runs alone.)"""
+    before = session.config.stash.get(_BEFORE, {})
+    after = _server_objects()
+    left = [f"{server}: {item}" for server, items in after.items() for item in sorted(items - before.get(server, set()))]
+    if not left:
+        return
+    ci = os.environ.get("CI", "").lower() == "true"
+    report = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = (f"{'ERROR' if ci else 'WARNING'}: the tests left {len(left)} schema(s)/table(s) on the shared test "
+               f"servers (each fixture must drop what it creates): {', '.join(left)}")
+    if report is not None:
+        report.write_line(message, red=ci, yellow=not ci)
+    if ci:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 # -- the differential-test data set (see tests/diffdata.py) ------------------------------------
 @pytest.fixture(scope="session")
 def diff_dataset(pg_dsn: str, pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory):
     """One data set placed across PostgreSQL (schema fedq_diff), SQLite, DuckDB, Parquet/CSV/JSON files and REST.
 
-    Rebuilt from scratch each session: the PostgreSQL schema is dropped and recreated, files are
-    written under a fresh pytest temporary folder.
+    Rebuilt from scratch each session: the PostgreSQL schema is dropped and recreated (and dropped at the
+    end), files are written under a fresh pytest temporary folder.
     """
-    from diffdata import build_dataset, make_nation, nation_route
+    from diffdata import PG_SCHEMA, build_dataset, make_nation, nation_route
     from rest_server import ApiServer
 
     api = ApiServer()  # a real HTTP server on 127.0.0.1 serving the REST table
@@ -142,6 +180,7 @@ def diff_dataset(pg_dsn: str, pg_admin_dsn: str, tmp_path_factory: pytest.TempPa
         yield build_dataset(pg_dsn, tmp_path_factory.mktemp("diff"), rest_url=api.url + "/api", admin_dsn=pg_admin_dsn)
     finally:
         api.close()
+        drop_pg_schemas(pg_admin_dsn, PG_SCHEMA)
 
 
 @pytest.fixture(scope="session")

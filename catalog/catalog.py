@@ -1,7 +1,6 @@
 """The catalog: named sources, name resolution with suggestions, and a per-connection schema cache."""
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import threading
 import time
@@ -14,7 +13,8 @@ from fedq.catalog.statistics import StatisticsCache, TableStatistics
 from fedq.catalog.types import arrow_to_duckdb
 from fedq.catalog.views import VIEWS_SOURCE, View
 from fedq.errors import OperationalError, ProgrammingError
-from fedq.sources import Source, TableName, source_class
+from fedq.sources import REGISTRY, Source, TableName, source_class
+from fedq.sources.settings import CatalogSettings, check_settings
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def _closest(word: str, candidates: list[str]) -> str:
     return ", ".join(by_lower[m] for m in matches)
 
 
-DEFAULT_METADATA_TTL = 300.0  # seconds a source's table list and schemas are trusted before they are read again
+DEFAULT_METADATA_TTL = CatalogSettings.metadata_ttl  # seconds a source's table list and schemas are trusted before they are read again
 
 
 class Catalog:
@@ -60,19 +60,16 @@ class Catalog:
 
     # -- sources ----------------------------------------------------------------------
     def add(self, name: str, type_name: str, **options: Any) -> Source:
+        """Make and register a source; its settings are checked against the source class's
+        declarations first (sources/settings.py), so a wrong value is an error naming it."""
+        if not isinstance(name, str) or not name:
+            raise ProgrammingError(f"a source needs a non-empty name, not {name!r}")
+        if not isinstance(type_name, str):
+            raise ProgrammingError(f"source '{name}': setting 'type' must be a text naming the source type "
+                                   f"({', '.join(sorted(REGISTRY))}), not {type_name!r}")
         cls = source_class(type_name)
+        options = check_settings(cls, name, options)
         ttl = options.pop("metadata_ttl", DEFAULT_METADATA_TTL)
-        allowed = {f.name for f in dataclasses.fields(cls) if f.init and f.name != "name"}
-        unknown = set(options) - allowed
-        if unknown:
-            raise ProgrammingError(
-                f"source '{name}' ({cls.type_name}): unknown setting(s) {sorted(unknown)}; "
-                f"allowed: {sorted(allowed | {'metadata_ttl'})}"
-            )
-        try:
-            ttl = float(ttl)
-        except (TypeError, ValueError):
-            raise ProgrammingError(f"source '{name}': metadata_ttl must be a number of seconds, not {ttl!r}") from None
         key = name.lower()
         if key == VIEWS_SOURCE:
             raise ProgrammingError(f"'{name}' is reserved for views (views.NAME); choose another source name")

@@ -68,11 +68,13 @@ def resolve_relative(options: dict[str, Any], base: Path) -> dict[str, Any]:
     """Make ``path`` and scheme-less ``url`` options relative to the catalog file's folder."""
     resolved = dict(options)
     for key in PATH_OPTIONS & resolved.keys():
+        if not isinstance(resolved[key], str):
+            continue  # not a path: the source's settings check names it (sources/settings.py)
         path = Path(resolved[key]).expanduser()
         resolved[key] = str(path if path.is_absolute() else (base / path).resolve())
     for key in URL_OPTIONS & resolved.keys():
-        url = str(resolved[key])
-        if "://" not in url:
+        url = resolved[key]
+        if isinstance(url, str) and "://" not in url:
             path = Path(url).expanduser()
             resolved[key] = str(path if path.is_absolute() else (base / path).resolve())
     return resolved

@@ -17,6 +17,8 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
 from fedq.errors import NotSupportedError, ProgrammingError, caret_message
+from fedq.sources import source_class
+from fedq.sources.settings import from_sql_text
 
 QUERY_TYPES = (exp.Select, exp.SetOperation)
 TOO_DEEP = "the statement nests too deeply (parentheses, subqueries or operators about 40 levels deep); simplify it"
@@ -241,9 +243,7 @@ def attach_arguments(tree: exp.Attach) -> tuple[str, str, dict[str, Any]]:
     type_name = None
     for option in tree.expressions:
         key = option.this.name.lower() if option.this else ""
-        value = option.expression.name if option.expression is not None else True
-        if isinstance(option.expression, exp.Boolean):  # PASSTHROUGH true / false: a bool, as in a catalog file
-            value = option.expression.this
+        value = _option_value(option.expression)
         if key == "type":
             type_name = str(value).lower()
         elif key == "read_write" or (key == "read_only" and option.expression is not None
@@ -265,4 +265,20 @@ def attach_arguments(tree: exp.Attach) -> tuple[str, str, dict[str, Any]]:
             raise ProgrammingError(f"ATTACH '{name}': add (TYPE postgres|sqlite|files)")
     key = {"postgres": "dsn", "postgresql": "dsn", "sqlite": "path", "duckdb": "path", "files": "url"}.get(type_name, "dsn")
     options[key] = location
-    return name, type_name, options
+    return name, type_name, from_sql_text(source_class(type_name), options)  # '4' for a count, 'on' for a boolean
+
+
+def _option_value(value: exp.Expression | None) -> Any:
+    """An ATTACH option's value as Python: a bare option is true, true/false a bool, a number a
+    number, anything else (a 'text' or a bare word) its text."""
+    if value is None:
+        return True
+    if isinstance(value, exp.Boolean):
+        return value.this
+    if isinstance(value, exp.Literal) and not value.is_string:
+        for number in (int, float):
+            try:
+                return number(value.this)
+            except ValueError:
+                continue
+    return value.name

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Hashable
 import pyarrow as pa
 from sqlglot import exp
 
-from fedq.errors import OperationalError, ProgrammingError, redact
+from fedq.errors import OperationalError, redact
 
 if TYPE_CHECKING:
     from fedq.catalog.statistics import TableStatistics
@@ -169,11 +169,6 @@ class SQLSource(Source):
     """A source that runs SQL: whole subtrees of the query may be sent to it."""
 
     passthrough: bool = False  # query(source, 'native SQL') is refused unless the catalog turns it on
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.passthrough, bool):
-            raise ProgrammingError(f"source '{self.name}' ({self.type_name}): setting 'passthrough' must be a "
-                                   f"boolean (true or false), not {self.passthrough!r}")
 
     def render(self, tree: exp.Expression, params: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         """Remote SQL text and bind values for a tree that already uses this source's names."""

@@ -37,7 +37,7 @@ import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Annotated, Any, Hashable
 
 import duckdb
 import fsspec
@@ -52,6 +52,7 @@ from sqlglot import exp
 from fedq.engine.sandbox import inside, sandboxed_duckdb
 from fedq.errors import DataError, OperationalError, ProgrammingError
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, Source, TableName
+from fedq.sources.settings import OneOf
 
 FORMATS = {
     ".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv",
@@ -90,7 +91,7 @@ class FilesSource(Source):
     type_name = "files"
     dialect = None
     default_schema = "main"
-    reader: str = "duckdb"  # "duckdb": local Parquet is read by DuckDB itself; "arrow": always pyarrow + fsspec
+    reader: Annotated[str, OneOf(("duckdb", "arrow"))] = "duckdb"  # "duckdb": local Parquet is read by DuckDB itself; "arrow": always pyarrow + fsspec
     _datasets: dict[str, ds.Dataset] = field(default_factory=dict, init=False, repr=False)
     _view_columns: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False)
 

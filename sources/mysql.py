@@ -29,7 +29,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterator
+from typing import Annotated, Any, Hashable, Iterator
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
@@ -39,7 +39,8 @@ from sqlglot.dialects.mysql import MySQL
 from fedq.engine.capabilities import CAPABILITIES, type_family, why_not_pushable
 from fedq.errors import OperationalError
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SourceLimits, SQLSource, TableName
-from fedq.sources.privileges import PrivilegeGate, allow_setting, mysql_findings, privileged_role_error
+from fedq.sources.privileges import PrivilegeGate, mysql_findings, privileged_role_error
+from fedq.sources.settings import POSITIVE
 
 BATCH_ROWS = 32_768
 UTC = dt.timezone.utc
@@ -332,7 +333,7 @@ class MySQLSource(SQLSource):
     """A MySQL or MariaDB database reached by a ``mysql://user:password@host:port/database`` DSN."""
 
     dsn: str = field(default="mysql://root@127.0.0.1:3306/test", repr=False)  # may hold a password
-    connect_timeout: float = 10.0
+    connect_timeout: Annotated[float, POSITIVE] = 10.0
     allow_privileged_role: bool = False  # skip the privilege check (sources/privileges.py)
     type_name = "mysql"
     dialect = "mysql"
@@ -346,10 +347,6 @@ class MySQLSource(SQLSource):
     _server: dict = field(default_factory=dict, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
     _gate: PrivilegeGate = field(default_factory=PrivilegeGate, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        getattr(super(), "__post_init__", lambda: None)()
-        allow_setting(self.name, self.type_name, self.allow_privileged_role)
 
     # -- identity ---------------------------------------------------------------------
     @property

@@ -15,7 +15,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Annotated, Any, Hashable
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
@@ -30,7 +30,8 @@ from fedq.sources.arrow_util import conform_array, with_exact_decimals
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
 from fedq.sources.pg_partitions import (default_parallel_reads, partition_count, partitioned_query, partitioned_scan,
                                         query_partitions)
-from fedq.sources.privileges import PrivilegeGate, allow_setting, postgres_findings, privileged_role_error
+from fedq.sources.privileges import PrivilegeGate, postgres_findings, privileged_role_error
+from fedq.sources.settings import AT_LEAST_ONE, POSITIVE
 
 SESSION_SETUP = (
     "SET default_transaction_read_only = on",
@@ -70,9 +71,9 @@ class PostgresSource(SQLSource):
     """A PostgreSQL database reached by a ``postgresql://`` DSN."""
 
     dsn: str = field(default="", repr=False)  # may hold a password
-    connect_timeout: float = 10.0
-    max_parallel_reads: int = field(default_factory=default_parallel_reads)  # connections a large table scan is split over (1: never)
-    parallel_read_min_pages: int = 8192  # 8 kB pages each partition reads at least (64 MB); smaller tables: one stream
+    connect_timeout: Annotated[float, POSITIVE] = 10.0
+    max_parallel_reads: Annotated[int, AT_LEAST_ONE] = field(default_factory=default_parallel_reads)  # connections a large table scan is split over (1: never)
+    parallel_read_min_pages: Annotated[int, AT_LEAST_ONE] = 8192  # 8 kB pages each partition reads at least (64 MB); smaller tables: one stream
     allow_privileged_role: bool = False  # skip the privilege check (sources/privileges.py)
     type_name = "postgres"
     dialect = "postgres"
@@ -81,10 +82,6 @@ class PostgresSource(SQLSource):
     _idle: "queue.LifoQueue[Any]" = field(default_factory=queue.LifoQueue, init=False, repr=False)
     _active: set = field(default_factory=set, init=False, repr=False)
     _gate: PrivilegeGate = field(default_factory=PrivilegeGate, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        getattr(super(), "__post_init__", lambda: None)()
-        allow_setting(self.name, self.type_name, self.allow_privileged_role)
 
     def context(self) -> Hashable:
         return ("postgres", self.dsn)

@@ -15,7 +15,7 @@ import re
 import threading
 from typing import Any, Callable
 
-from fedq.errors import OperationalError, ProgrammingError
+from fedq.errors import OperationalError
 
 README_SECTION = 'README section "A read-only role for fedq"'
 SHOWN = 4  # findings named in the error; the rest are counted
@@ -115,14 +115,6 @@ def mysql_findings(fetch: Callable[[str], list[tuple[Any, ...]]]) -> tuple[str, 
 
 
 # -- the check, once per source ---------------------------------------------------------------
-def allow_setting(source: str, type_name: str, value: Any) -> bool:
-    """``allow_privileged_role`` as a bool, or a ProgrammingError naming source, key, type and value."""
-    if not isinstance(value, bool):
-        raise ProgrammingError(f"source '{source}' ({type_name}): allow_privileged_role must be true or false, "
-                               f"not {type(value).__name__} {value!r}")
-    return value
-
-
 def privileged_role_error(source: str, type_name: str, role: str, findings: list[str]) -> OperationalError:
     """The refusal: who (``role`` as in "role fedq" / "account u@h"), what was found (the first few),
     and how to fix it."""

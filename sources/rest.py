@@ -26,7 +26,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterator
+from typing import Annotated, Any, Hashable, Iterator
 
 import httpx
 import pyarrow as pa
@@ -35,6 +35,7 @@ from sqlglot import exp
 from fedq.errors import DataError, OperationalError, ProgrammingError, redact
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, Source, TableName
 from fedq.sources.files import MAX_JSON_DEPTH, json_too_deep
+from fedq.sources.settings import AT_LEAST_ONE, NOT_NEGATIVE, POSITIVE
 
 READ_TIMEOUT_GRACE = 0.5  # seconds a request may outlive the query's deadline (the deadline's own error comes first)
 TABLE_SETTINGS = {"path", "records", "pagination", "filters", "required", "columns", "params"}
@@ -265,13 +266,13 @@ class RestSource(Source):
 
     base_url: str = ""
     headers: dict[str, str] = field(default_factory=dict, repr=False)  # usually credentials
-    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
-    max_requests_per_second: float = 10.0  # 0: unlimited
-    max_concurrency: int = 8  # request sequences of one IN fan-out running at once
-    timeout_seconds: float = 30.0
-    max_attempts: int = 5  # per request, on 429, 5xx and connection errors
-    retry_base_seconds: float = 0.5  # backoff: base * 2**attempt, unless Retry-After says otherwise
-    max_retry_after_seconds: float = 30.0
+    tables: dict[str, dict[str, Any] | str] = field(default_factory=dict)  # a table's settings, or just its path
+    max_requests_per_second: Annotated[float, NOT_NEGATIVE] = 10.0  # 0: unlimited
+    max_concurrency: Annotated[int, AT_LEAST_ONE] = 8  # request sequences of one IN fan-out running at once
+    timeout_seconds: Annotated[float, POSITIVE] = 30.0
+    max_attempts: Annotated[int, AT_LEAST_ONE] = 5  # per request, on 429, 5xx and connection errors
+    retry_base_seconds: Annotated[float, NOT_NEGATIVE] = 0.5  # backoff: base * 2**attempt, unless Retry-After says otherwise
+    max_retry_after_seconds: Annotated[float, NOT_NEGATIVE] = 30.0
     type_name = "rest"
     dialect = None
     default_schema = "main"

@@ -240,8 +240,8 @@ def test_allow_privileged_role_must_be_a_bool(pg_dsn, value):
     with fedq.connect() as con:
         with pytest.raises(fedq.ProgrammingError) as caught:
             con.attach("src", "postgres", dsn=pg_dsn, allow_privileged_role=value)
-    assert str(caught.value) == (f"source 'src' (postgres): allow_privileged_role must be true or false, "
-                                 f"not {type(value).__name__} {value!r}")
+    assert str(caught.value) == (f"source 'src' (postgres): setting 'allow_privileged_role' must be a boolean "
+                                 f"(true or false), not {value!r}")
 
 
 def test_mariadb_root_is_refused_and_allowed_when_the_catalog_says_so(mysql_admin_dsn, my_table):

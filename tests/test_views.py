@@ -197,7 +197,7 @@ def test_metadata_is_cached_for_the_ttl_and_refresh_forgets_it(tmp_path):
         assert con.execute("SELECT count(*) FROM cached.u").fetchall() == [(0,)]
         with pytest.raises(fedq.ProgrammingError, match="unknown source 'cachd'; did you mean cached"):
             con.execute("REFRESH cachd")
-        with pytest.raises(fedq.ProgrammingError, match="metadata_ttl must be a number of seconds"):
+        with pytest.raises(fedq.ProgrammingError, match=r"source 'bad' \(sqlite\): setting 'metadata_ttl' must be a number \(at least 0\), not 'soon'"):
             con.attach("bad", "sqlite", path=str(path), metadata_ttl="soon")
 
 

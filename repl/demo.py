@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-DEMO_VERSION = 2  # 2: PostgreSQL is attached as the read-only role fedq_demo_reader
+DEMO_VERSION = 3  # 2: PostgreSQL is attached as the read-only role fedq_demo_reader; 3: and only its schema
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "fedq_demo"
 PG_READER = "fedq_demo_reader"  # reads PG_SCHEMA only: fedq refuses a role that may write
@@ -325,12 +325,14 @@ def _catalog_text(postgres_dsn: str | None, reader_dsn: str | None = None) -> st
         'url = "lake"',
         'tables = { events = "events/*.parquet", returns = "returns.csv", products = "products.csv" }',
     ]
+    only_demo = f"schemas = [{_toml_string(PG_SCHEMA)}]  # the demo's own schema, not the rest of the database"
     if reader_dsn:
-        lines += ["", "[sources.pg]", 'type = "postgres"', f"dsn = {_toml_string(reader_dsn)}  # reads {PG_SCHEMA} only"]
+        lines += ["", "[sources.pg]", 'type = "postgres"', f"dsn = {_toml_string(reader_dsn)}  # reads {PG_SCHEMA} only",
+                  only_demo]
     elif postgres_dsn:
         lines += ["", "[sources.pg]", 'type = "postgres"', f"dsn = {_toml_string(postgres_dsn)}",
                   f"# the account that loaded the demo data ({PG_READER} could not log in without a password):",
-                  "allow_privileged_role = true"]
+                  "allow_privileged_role = true", only_demo]
     return "\n".join(lines) + "\n"
 
 

@@ -75,6 +75,7 @@ class PostgresSource(SQLSource):
     max_parallel_reads: Annotated[int, AT_LEAST_ONE] = field(default_factory=default_parallel_reads)  # connections a large table scan is split over (1: never)
     parallel_read_min_pages: Annotated[int, AT_LEAST_ONE] = 8192  # 8 kB pages each partition reads at least (64 MB); smaller tables: one stream
     allow_privileged_role: bool = False  # skip the privilege check (sources/privileges.py)
+    schemas: list[str] = field(default_factory=list)  # only these schemas' tables are attached (empty: every schema)
     type_name = "postgres"
     dialect = "postgres"
     binds_arrays = True  # ADBC binds an Arrow list as one array parameter: ``col = ANY($1)``
@@ -179,7 +180,8 @@ class PostgresSource(SQLSource):
             "SELECT table_schema, table_name FROM information_schema.tables "
             "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
         ).to_pylist()
-        return [TableName(r["table_schema"], r["table_name"]) for r in rows]
+        return [TableName(r["table_schema"], r["table_name"]) for r in rows
+                if not self.schemas or r["table_schema"] in self.schemas]
 
     def table_schema(self, table: TableName) -> pa.Schema:
         rows = self._fetch_all(

@@ -18,6 +18,7 @@ import pytest
 
 import fedq
 from fedq.sources.mysql import _parse_dsn
+from cleanup import drop_mysql_tables, drop_pg_schemas
 
 NAMES = ["abc", "ABC", "abc ", "Émile", "€uro", "", None, "a%b", "a_b", "a\\b", "zeta", "éclair", "Zeta", "b"]
 ROWS = [
@@ -59,7 +60,9 @@ RULES = {
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory, pg_dsn, mysql_dsn, pg_admin_dsn, mysql_admin_dsn):
+def sources(request, tmp_path_factory, pg_dsn, mysql_dsn, pg_admin_dsn, mysql_admin_dsn):
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, "fedq_conf"))
+    request.addfinalizer(lambda: drop_mysql_tables(mysql_admin_dsn, "fedq_conf_hz"))
     root = tmp_path_factory.mktemp("conformance")
     with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS fedq_conf CASCADE")

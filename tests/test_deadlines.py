@@ -7,10 +7,12 @@ import adbc_driver_postgresql.dbapi as pgdb
 import pytest
 
 import fedq
+from cleanup import drop_pg_schemas
 
 
 @pytest.fixture(scope="module")
-def big(pg_dsn, pg_admin_dsn):
+def big(request, pg_dsn, pg_admin_dsn):
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, "fedq_deadline"))
     with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("CREATE SCHEMA IF NOT EXISTS fedq_deadline")
         cur.execute("DROP TABLE IF EXISTS fedq_deadline.big")

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 import fedq
-from fedq.repl.demo import BANNER_QUERIES, DEMO_VERSION, banner, build_demo, demo_dir
+from cleanup import drop_pg_schemas
+from fedq.repl.demo import BANNER_QUERIES, DEMO_VERSION, PG_SCHEMA, _catalog_text, banner, build_demo, demo_dir
 
 NO_POSTGRES = "postgresql://postgres@127.0.0.1:1/test"
 
@@ -104,9 +105,16 @@ def test_without_postgres(tmp_path: Path) -> None:
         assert sql in text
 
 
+@pytest.fixture
+def demo_schema_dropped(request: pytest.FixtureRequest, pg_admin_dsn: str) -> str:
+    """The admin DSN; the demo's schema is dropped after the test (the test database is shared)."""
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, PG_SCHEMA))
+    return pg_admin_dsn
+
+
 @pytest.mark.postgres
-def test_with_postgres(tmp_path: Path, pg_admin_dsn: str) -> None:
-    catalog = build_demo(tmp_path, postgres_dsn=pg_admin_dsn)
+def test_with_postgres(tmp_path: Path, demo_schema_dropped: str) -> None:
+    catalog = build_demo(tmp_path, postgres_dsn=demo_schema_dropped)
     assert "fedq_demo_reader@" in catalog.read_text() and "allow_privileged_role" not in catalog.read_text()
     with fedq.connect(catalog) as con:
         assert "pg" in con.catalog.sources
@@ -116,3 +124,32 @@ def test_with_postgres(tmp_path: Path, pg_admin_dsn: str) -> None:
             "JOIN crm.customers c ON c.id = t.customer_id GROUP BY c.country ORDER BY c.country").fetchall()
         assert sum(n for _, n in rows) > 0
     assert "support_tickets" in banner(catalog, with_postgres=True)
+
+
+FOREIGN = "fedq_demo_foreign"  # someone else's schema in the same database, readable by everyone
+
+
+@pytest.mark.postgres
+def test_the_demo_attaches_only_its_own_schema(tmp_path: Path, demo_schema_dropped: str) -> None:
+    import adbc_driver_postgresql.dbapi as pg
+
+    admin = demo_schema_dropped
+    try:
+        with pg.connect(admin, autocommit=True) as con, con.cursor() as cur:
+            cur.execute(f"DROP SCHEMA IF EXISTS {FOREIGN} CASCADE")
+            cur.execute(f"CREATE SCHEMA {FOREIGN}")
+            cur.execute(f"CREATE TABLE {FOREIGN}.secret_plans (id integer)")
+            cur.execute(f"GRANT USAGE ON SCHEMA {FOREIGN} TO PUBLIC")
+            cur.execute(f"GRANT SELECT ON {FOREIGN}.secret_plans TO PUBLIC")
+        reader_catalog = build_demo(tmp_path / "reader", postgres_dsn=admin)
+        loader_catalog = reader_catalog.with_name("loader.toml")  # the fallback: the loading account reads everything
+        loader_catalog.write_text(_catalog_text(admin, None))
+        for catalog in (reader_catalog, loader_catalog):
+            with fedq.connect(catalog) as con:
+                assert con.execute("SHOW TABLES FROM pg").fetchall() == [("pg", PG_SCHEMA, "support_tickets")], catalog
+                listed = [row[:2] for row in con.execute("SHOW TABLES").fetchall()]
+                assert ("pg", FOREIGN) not in listed and ("pg", PG_SCHEMA) in listed
+                with pytest.raises(fedq.ProgrammingError, match="secret_plans"):
+                    con.execute(f"SELECT * FROM pg.{FOREIGN}.secret_plans")
+    finally:
+        drop_pg_schemas(admin, FOREIGN)

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fedq
+from cleanup import drop_mysql_tables, drop_pg_schemas
 from rest_server import ApiServer, Reply
 
 INPUTS: Counter[str] = Counter()  # target -> inputs fuzzed
@@ -548,7 +549,9 @@ def servers(request):
         import adbc_driver_postgresql.dbapi as pg
 
         dsn = request.getfixturevalue("pg_dsn")
-        with pg.connect(request.getfixturevalue("pg_admin_dsn"), autocommit=True) as db, db.cursor() as cur:
+        admin = request.getfixturevalue("pg_admin_dsn")
+        request.addfinalizer(lambda: drop_pg_schemas(admin, "fedq_sec"))
+        with pg.connect(admin, autocommit=True) as db, db.cursor() as cur:
             cur.execute("CREATE SCHEMA IF NOT EXISTS fedq_sec")
             cur.execute("DROP TABLE IF EXISTS fedq_sec.fuzz")
             cur.execute("CREATE TABLE fedq_sec.fuzz (id bigint, v text, d date, n numeric(10,2), f float8)")
@@ -563,7 +566,9 @@ def servers(request):
         from fedq.sources.mysql import _parse_dsn
 
         dsn = request.getfixturevalue("mysql_dsn")
-        with pymysql.connect(autocommit=True, **_parse_dsn(request.getfixturevalue("mysql_admin_dsn"))) as db, db.cursor() as cur:
+        my_admin = request.getfixturevalue("mysql_admin_dsn")
+        request.addfinalizer(lambda: drop_mysql_tables(my_admin, "fedq_sec_fuzz"))
+        with pymysql.connect(autocommit=True, **_parse_dsn(my_admin)) as db, db.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS fedq_sec_fuzz")
             cur.execute("CREATE TABLE fedq_sec_fuzz (id BIGINT, v TEXT COLLATE utf8mb4_nopad_bin, d DATE, "
                         "n DECIMAL(10,2), f DOUBLE)")

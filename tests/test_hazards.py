@@ -13,12 +13,14 @@ import pyarrow.parquet as pq
 import pytest
 
 import fedq
+from cleanup import drop_pg_schemas
 
 SCHEMA = "fedq_hazards"
 
 
 @pytest.fixture(scope="module")
-def setup(pg_dsn, pg_admin_dsn, tmp_path_factory):
+def setup(request, pg_dsn, pg_admin_dsn, tmp_path_factory):
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, SCHEMA))
     root = tmp_path_factory.mktemp("hazards")
     with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")

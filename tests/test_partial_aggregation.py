@@ -9,12 +9,14 @@ import pytest
 
 import fedq
 from fedq.sources.mysql import _parse_dsn
+from cleanup import drop_mysql_tables
 
 ROWS, KEYS = 1_000_000, 25
 
 
 @pytest.fixture(scope="module")
-def setup(mysql_dsn, mysql_admin_dsn, tmp_path_factory):
+def setup(request, mysql_dsn, mysql_admin_dsn, tmp_path_factory):
+    request.addfinalizer(lambda: drop_mysql_tables(mysql_admin_dsn, "fedq_big_sales"))
     with pymysql.connect(**_parse_dsn(mysql_admin_dsn), autocommit=True) as con, con.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS fedq_big_sales")
         cur.execute("CREATE TABLE fedq_big_sales (id INT PRIMARY KEY, store_id INT, channel INT, amount DECIMAL(10,2))")

@@ -16,6 +16,7 @@ import fedq
 from fedq.sources.base import FetchStats, ScanRequest, TableName
 from fedq.sources import pg_partitions
 from fedq.sources.pg_partitions import block_ranges, ctid_terms
+from cleanup import drop_pg_schemas
 
 SCHEMA = "fedq_part"
 ROWS = 5_003  # a prime: the last page is partly filled, pages do not divide evenly
@@ -29,7 +30,8 @@ def _execute(dsn: str, *statements: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def dsn(pg_dsn, pg_admin_dsn):
+def dsn(request, pg_dsn, pg_admin_dsn):
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, SCHEMA))
     _execute(
         pg_admin_dsn,
         f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE",

@@ -12,12 +12,14 @@ import pyarrow.parquet as pq
 import pytest
 
 import fedq
+from cleanup import drop_pg_schemas
 
 SCHEMA = "fedq_push"
 
 
 @pytest.fixture(scope="module")
-def tpch_like(pg_dsn, pg_admin_dsn, tmp_path_factory):
+def tpch_like(request, pg_dsn, pg_admin_dsn, tmp_path_factory):
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, SCHEMA))
     """A tiny TPC-H shaped data set spread over the three source kinds."""
     root = tmp_path_factory.mktemp("push")
     with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:

@@ -23,6 +23,7 @@ import pytest
 import fedq
 from fedq.engine import reduction
 from fedq.sources.mysql import _parse_dsn
+from cleanup import drop_mysql_tables, drop_pg_schemas
 
 SCHEMA = "fedq_reduce"
 ROWS = 3000
@@ -59,7 +60,9 @@ def _dims() -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def data(pg_dsn, mysql_dsn, pg_admin_dsn, mysql_admin_dsn):
+def data(request, pg_dsn, mysql_dsn, pg_admin_dsn, mysql_admin_dsn):
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, SCHEMA))
+    request.addfinalizer(lambda: drop_mysql_tables(mysql_admin_dsn, "fedq_reduce_facts"))
     facts = _facts()
     with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")

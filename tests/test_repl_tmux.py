@@ -15,6 +15,8 @@ from pathlib import Path
 import adbc_driver_postgresql.dbapi as pgdb
 import pytest
 
+from cleanup import drop_pg_schemas
+
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 FEDQ = str(Path(sys.executable).parent / "fedq")
 
@@ -51,7 +53,8 @@ class Pane:
 
 
 @pytest.fixture
-def catalog(tmp_path, pg_dsn, pg_admin_dsn):
+def catalog(request, tmp_path, pg_dsn, pg_admin_dsn):
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, "fedq_repl"))
     with sqlite3.connect(tmp_path / "crm.sqlite") as con:
         con.execute("CREATE TABLE customers (id INTEGER, customer_name TEXT)")
         con.executemany("INSERT INTO customers VALUES (?, ?)", [(1, "Ann"), (2, "Bob")])

@@ -35,6 +35,7 @@ import pytest
 import fedq
 from fedq.engine.sandbox import sandboxed_duckdb
 from rest_server import ApiServer, Reply
+from cleanup import drop_pg_schemas
 
 RUN = uuid.uuid4().hex[:8]
 PG_SCHEMA = "fedq_sec"
@@ -76,9 +77,10 @@ def _pg_connect(dsn):
 
 
 @pytest.fixture(scope="module")
-def pg(pg_admin_dsn):
+def pg(request, pg_admin_dsn):
     """Schema fedq_sec: values(id, v), canary(id, v), and one table per hostile name (an admin session:
     fedq attaches as the read-only role)."""
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, PG_SCHEMA))
     con = _pg_connect(pg_admin_dsn)
     cur = con.cursor()
     cur.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
@@ -134,7 +136,7 @@ def my(mysql_admin_dsn):
     yield con
     for name in allowed:
         cur.execute("DROP TABLE IF EXISTS `" + (MY_PREFIX + "t" + name).replace("`", "``") + "`")
-    cur.execute(f"DROP TABLE IF EXISTS {MY_PREFIX}vals")
+    cur.execute(f"DROP TABLE IF EXISTS {MY_PREFIX}vals, {MY_PREFIX}canary")
     cur.close()
     con.close()
 

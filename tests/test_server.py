@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cleanup import drop_pg_schemas
 from served import start_server, stop_server
 
 psycopg = pytest.importorskip("psycopg", reason="the server tests speak to fedq serve with psycopg 3 (pip install 'fedq[test]')")
@@ -40,7 +41,8 @@ def _as_role(dsn: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def catalog(pg_dsn: str, pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def catalog(request: pytest.FixtureRequest, pg_dsn: str, pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, "fedq_srv"))
     folder = tmp_path_factory.mktemp("serve")
     with _pg(pg_admin_dsn) as con:
         con.execute(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}') "

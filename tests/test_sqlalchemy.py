@@ -21,6 +21,7 @@ from sqlalchemy import (  # noqa: E402
 )
 
 import fedq  # noqa: E402
+from cleanup import drop_pg_schemas  # noqa: E402
 
 SCHEMA = "fedq_sqla"
 
@@ -38,8 +39,9 @@ CROSS_SOURCE_ROWS = [("Ann", 2, Decimal("57.25"), Decimal("4")), ("Bob", 1, Deci
 
 
 @pytest.fixture(scope="module")
-def catalog(pg_dsn, pg_admin_dsn, tmp_path_factory):
+def catalog(request, pg_dsn, pg_admin_dsn, tmp_path_factory):
     """catalog.toml next to crm.sqlite and lake/ (sales.parquet, returns.csv); PostgreSQL schema fedq_sqla."""
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, SCHEMA))
     root = tmp_path_factory.mktemp("sqla")
     db = sqlite3.connect(root / "crm.sqlite")
     db.execute("CREATE TABLE customers (id INTEGER, name TEXT, country TEXT)")

@@ -6,9 +6,11 @@ import sqlite3
 import adbc_driver_postgresql.dbapi as pgdb
 
 import fedq
+from cleanup import drop_mysql_tables, drop_pg_schemas
 
 
-def test_analyze_reports_row_counts(tmp_path, pg_dsn, pg_admin_dsn):
+def test_analyze_reports_row_counts(request, tmp_path, pg_dsn, pg_admin_dsn):
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, "fedq_stats"))
     with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("CREATE SCHEMA IF NOT EXISTS fedq_stats")
         cur.execute("DROP TABLE IF EXISTS fedq_stats.facts")
@@ -34,7 +36,8 @@ def test_analyze_reports_row_counts(tmp_path, pg_dsn, pg_admin_dsn):
     assert len(rows) == 2000
 
 
-def test_statistics_per_source(tmp_path, mysql_dsn, mysql_admin_dsn):
+def test_statistics_per_source(request, tmp_path, mysql_dsn, mysql_admin_dsn):
+    request.addfinalizer(lambda: drop_mysql_tables(mysql_admin_dsn, "fedq_reduce_stats"))
     """SQLite: sqlite_stat1 distinct counts and index min/max; Parquet: footer row counts and row-group
     min/max; CSV: nothing until ANALYZE counts it; MariaDB: TABLE_ROWS and index CARDINALITY."""
     import datetime as dt

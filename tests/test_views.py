@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import fedq
+from cleanup import drop_pg_schemas
 
 VIEW_360 = ("SELECT c.name, o.total, r.region FROM pg.fedq_views.orders o JOIN crm.customers c ON c.id = o.customer_id "
             "JOIN lake.regions r ON r.customer_id = c.id WHERE o.total > 10")
@@ -21,8 +22,9 @@ INLINE_360 = f"SELECT name, total FROM ({VIEW_360}) AS customer_360 WHERE region
 
 
 @pytest.fixture
-def places(tmp_path, pg_dsn, pg_admin_dsn):
+def places(request, tmp_path, pg_dsn, pg_admin_dsn):
     """Orders in PostgreSQL, customers in SQLite, regions in Parquet."""
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, "fedq_views"))
     with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS fedq_views CASCADE")
         cur.execute("CREATE SCHEMA fedq_views")
@@ -243,7 +245,8 @@ def test_views_from_a_catalog_file_and_in_the_repl(tmp_path):
     assert "named,false,,SELECT upper(name) AS name FROM crm.customers" in done.stdout  # from the file, not the home catalog
 
 
-def test_a_column_whose_type_changed_under_a_cached_schema_is_caught_before_it_is_read(pg_dsn, pg_admin_dsn):
+def test_a_column_whose_type_changed_under_a_cached_schema_is_caught_before_it_is_read(request, pg_dsn, pg_admin_dsn):
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, "fedq_drift"))
     with pgdb.connect(pg_admin_dsn, autocommit=True) as pg, pg.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS fedq_drift CASCADE")
         cur.execute("CREATE SCHEMA fedq_drift")

@@ -7,6 +7,7 @@ types it reports for a pushed-down subquery are those the all-local reference qu
 """
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -25,9 +26,49 @@ def _quoted(*parts: str) -> str:
     return ".".join(exp.to_identifier(p, quoted=True).sql("duckdb") for p in parts)
 
 
-def friendly_duckdb_error(error: duckdb.Error) -> str:
-    """DuckDB's message without the exception class prefix noise."""
-    return str(error).strip()
+class BindError(ProgrammingError):
+    """A query DuckDB's binder refused. The text never shows the SQL fedq gave the binder (its
+    rewritten table names, ``DESCRIBE``); ``target`` is the text DuckDB marked in it, so
+    engine/statements.py's ``point_at`` can put the caret in the SQL the user wrote."""
+
+    target: str | None = None
+
+
+_LINE = re.compile(r"\n*(?P<line>LINE \d+: .*)\n(?P<pad> *)(?P<mark>\^+)\s*$")
+_PREFIX = re.compile(r"^(?:Binder|Catalog|Parser) Error: ")
+_CANDIDATES = re.compile(r"\s*Candidate bindings:(?:\s*:)?\s*(?P<names>.*)$", re.DOTALL)
+_MESSAGES = (  # DuckDB's wording -> fedq's
+    (re.compile(r'^Referenced column (?P<column>"[^"]*") not found in FROM clause!?$'), "unknown column {column}"),
+    (re.compile(r'^Table (?P<table>"[^"]*") does not have a column named (?P<column>"[^"]*")$'),
+     "table {table} has no column {column}"),
+)
+
+
+def friendly_duckdb_error(error: duckdb.Error) -> BindError:
+    """DuckDB's binder message in fedq's words: no class prefix, no excerpt of fedq's internal SQL,
+    the candidate names as ``(closest names: …)`` (DuckDB 2.0 writes ``Candidate bindings: : "name"``)."""
+    text = str(error).strip()
+    target = None
+    line = _LINE.search(text)
+    if line:  # the excerpt of fedq's SQL and DuckDB's marks under it: only the marked text is kept
+        pad, mark = len(line.group("pad")), len(line.group("mark"))
+        target = line.group("line")[pad:pad + mark].strip() or None
+        text = text[:line.start()]
+    text = _PREFIX.sub("", text).strip()
+    candidates = _CANDIDATES.search(text)
+    names = candidates.group("names").strip() if candidates else ""
+    if candidates:
+        text = text[:candidates.start()].strip()
+    first, _, rest = text.partition("\n")
+    for pattern, wording in _MESSAGES:
+        match = pattern.match(first.strip())
+        if match:
+            first = wording.format(**match.groupdict())
+    hints = [h.strip()[0].lower() + h.strip()[1:] for h in rest.splitlines() if h.strip()]  # "did you mean …?"
+    message = first.rstrip("!") + (f" (closest names: {names})" if names else "") + "".join(f"; {h}" for h in hints)
+    bind_error = BindError(message)
+    bind_error.target = target
+    return bind_error
 
 
 class Binder:
@@ -102,6 +143,6 @@ class Binder:
             relation = cursor.execute(f"DESCRIBE {sql}", params or None)
             return [(row[0], row[1]) for row in relation.fetchall()]
         except duckdb.Error as error:
-            raise sandbox_refusal(error) or ProgrammingError(friendly_duckdb_error(error)) from None
+            raise sandbox_refusal(error) or friendly_duckdb_error(error) from None
         finally:
             cursor.close()

@@ -172,14 +172,27 @@ def parse_sql(sql: str, shown: str | None = None) -> exp.Expression:
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         description = _TOKEN_REPR.sub(r"'\1'", str(first.get("description", error)))
-        raise ProgrammingError(
-            caret_message(shown or sql, first.get("line", 1), first.get("col", 1), f"syntax error: {description}")
-        ) from None
+        line, column = _token_start(sql, first.get("line", 1), first.get("col", 1), first.get("highlight") or "")
+        raise ProgrammingError(caret_message(shown or sql, line, column, f"syntax error: {description}")) from None
     if not trees:
         raise ProgrammingError("empty statement")
     if len(trees) > 1:
         raise ProgrammingError("one statement at a time, please (found several separated by ';')")
     return trees[0]
+
+
+def _token_start(sql: str, line: int, column: int, highlight: str) -> tuple[int, int]:
+    """Where the token sqlglot reports at ``line``/``column`` (its last character) starts, so the
+    caret sits under its first character (``GROUPBY`` under the ``G``)."""
+    lines = sql.split("\n")
+    if not highlight or not 1 <= line <= len(lines):
+        return line, column
+    end = sum(len(text) + 1 for text in lines[:line - 1]) + column  # one past the token's last character
+    start = end - len(highlight)
+    if start < 0 or sql[start:end] != highlight:
+        return line, column
+    before = sql[:start]
+    return before.count("\n") + 1, start - (before.rfind("\n") + 1) + 1
 
 
 def prepare(sql: str, params: Sequence[Any] | None = None) -> Statement:
@@ -282,3 +295,34 @@ def _option_value(value: exp.Expression | None) -> Any:
             except ValueError:
                 continue
     return value.name
+
+
+def point_at(error: Exception, sql: str) -> str:
+    """``error``'s text, with the place DuckDB's binder marked (engine/binder.py ``BindError.target``)
+    found in ``sql``, the statement as the user wrote it, and shown there with a caret; the text
+    alone when it is not such an error or the place is not in ``sql``."""
+    target = getattr(error, "target", None)
+    offset = _find_tokens(sql, target) if target and isinstance(sql, str) else None
+    if offset is None:
+        return str(error)
+    before = sql[:offset]
+    return caret_message(sql, before.count("\n") + 1, offset - before.rfind("\n"), str(error))  # 1-based column
+
+
+def _find_tokens(sql: str, target: str) -> int | None:
+    """The offset in ``sql`` of the first run of tokens that reads like ``target`` (case and
+    quoting aside; a 'text' never matches a name), else of the first name like its last one."""
+    def words(text: str) -> list[tuple[bool, str]]:
+        return [(t.token_type == TokenType.STRING, t.text.casefold()) for t in sqlglot.tokenize(text, read="duckdb")]
+
+    try:
+        tokens = sqlglot.tokenize(_explain_prefix(sql)[1], read="duckdb")  # EXPLAIN reads as one COMMAND token
+        wanted = words(target)
+    except (TokenError, ParseError):
+        return None
+    found = [(t.token_type == TokenType.STRING, t.text.casefold()) for t in tokens]
+    for want in (wanted, wanted[-1:] if wanted and wanted[-1][1] != ")" else []):
+        for index in range(len(found) - len(want) + 1 if want else 0):
+            if found[index:index + len(want)] == want:
+                return tokens[index].start
+    return None

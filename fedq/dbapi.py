@@ -32,7 +32,7 @@ from fedq.engine.executor import Execution
 from fedq.engine.explain import explain_table
 from fedq.engine.planner import Plan, Planner
 from fedq.engine.sandbox import sandboxed_duckdb
-from fedq.engine.statements import TOO_DEEP, attach_arguments, prepare
+from fedq.engine.statements import TOO_DEEP, attach_arguments, point_at, prepare
 from fedq.engine.views import describe_query, expand_views, view_name
 from fedq.errors import (
     DatabaseError, DataError, Error, IntegrityError, InterfaceError, InternalError, NotSupportedError,
@@ -386,7 +386,10 @@ class Connection:
         """The plan fedq would run for ``sql`` (what EXPLAIN shows), without running it."""
         _check_length(sql, self.max_statement_length)
         statement = prepare(sql, parameters)
-        return self._plan(statement.tree, statement.params)
+        try:
+            return self._plan(statement.tree, statement.params)
+        except ProgrammingError as error:
+            raise type(error)(point_at(error, sql)) from None
 
     def _plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
         """Plan a query after replacing its views by their (checked) SELECTs."""
@@ -510,7 +513,7 @@ class Cursor:
         except Error as error:
             self._reset()
             self.connection._recover_local_engine()
-            raise type(error)(redact(str(error), self.connection._secrets())) from None
+            raise type(error)(redact(point_at(error, operation), self.connection._secrets())) from None
         except RecursionError:  # a parsed but very deep tree, while planning or rendering it
             self._reset()
             raise ProgrammingError(TOO_DEEP) from None

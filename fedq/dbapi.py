@@ -39,6 +39,7 @@ from fedq.errors import (
     OperationalError, ProgrammingError, Warning, redact,
 )
 from fedq.sources import Source
+from fedq.sources.settings import check_connection_settings
 from fedq.sources.information_schema import NAME as INFORMATION_SCHEMA, InformationSchemaSource
 
 # -- module globals ------------------------------------------------------------------------
@@ -180,8 +181,9 @@ class Connection:
                  pushdown: bool = True, dynamic_filtering: bool = True, memory_limit: str | None = None,
                  temp_directory: str | None = None, timeout: float | None = None,
                  max_statement_length: int = MAX_STATEMENT_LENGTH) -> None:
-        if isinstance(max_statement_length, bool) or not isinstance(max_statement_length, int) or max_statement_length < 1:
-            raise ProgrammingError(f"max_statement_length must be a positive number of characters, not {max_statement_length!r}")
+        timeout = check_connection_settings(pushdown=pushdown, dynamic_filtering=dynamic_filtering, memory_limit=memory_limit,
+                                            temp_directory=temp_directory, timeout=timeout,
+                                            max_statement_length=max_statement_length)["timeout"]  # an int becomes a float
         self.max_statement_length = max_statement_length
         self.catalog = Catalog()
         self.binder = Binder()

@@ -66,6 +66,24 @@ class CatalogSettings:
     metadata_ttl: Annotated[float, NOT_NEGATIVE] = 300.0  # seconds a table list and schemas are trusted
 
 
+@dataclass
+class ConnectionSettings:
+    """The engine settings of ``fedq.connect()`` (fedq/dbapi.py Connection, where the defaults are),
+    checked like a source's."""
+
+    pushdown: bool
+    dynamic_filtering: bool
+    memory_limit: str | None  # DuckDB's syntax ("4GB"); DuckDB itself reads the text
+    temp_directory: str | None
+    timeout: Annotated[float, POSITIVE] | None  # seconds; None: no deadline
+    max_statement_length: Annotated[int, AT_LEAST_ONE]  # characters
+
+
+def check_connection_settings(**settings: Any) -> dict[str, Any]:
+    """``fedq.connect()``'s keyword settings checked against :class:`ConnectionSettings`."""
+    return check_values("fedq.connect()", declared(ConnectionSettings), settings)
+
+
 def _describe(hint: Any) -> str:
     """The expected type in words, for the error message."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -121,12 +139,17 @@ def _conform(value: Any, hint: Any) -> tuple[bool, Any]:
     return True, value
 
 
+def source_settings(cls: type) -> dict[str, tuple[Any, bool]]:
+    """:func:`declared` for a source class: its fields plus the catalog's own settings."""
+    return declared(cls, CatalogSettings)
+
+
 @functools.cache
-def declared(cls: type) -> dict[str, tuple[Any, bool]]:
-    """Setting name -> (declared type, whether its value is secret: a ``repr=False`` field), for a
-    source class plus the catalog's own settings."""
+def declared(*owners: type) -> dict[str, tuple[Any, bool]]:
+    """Setting name -> (declared type, whether its value is secret: a ``repr=False`` field), for the
+    fields of the dataclasses ``owners``."""
     result: dict[str, tuple[Any, bool]] = {}
-    for owner in (cls, CatalogSettings):
+    for owner in owners:
         hints = typing.get_type_hints(owner, include_extras=True)
         for f in dataclasses.fields(owner):
             if f.init and f.name != "name" and not f.name.startswith("_"):
@@ -150,8 +173,11 @@ def check_settings(cls: type, source: str, options: dict[str, Any]) -> dict[str,
     """``options`` checked against ``cls``'s declarations (and the catalog's own settings); floats
     for ints where a number is declared. A ProgrammingError names the source, the setting, the
     expected type and the value (secret settings: only its type)."""
-    where = f"source '{source}' ({cls.type_name})"
-    known = declared(cls)
+    return check_values(f"source '{source}' ({cls.type_name})", source_settings(cls), options)
+
+
+def check_values(where: str, known: dict[str, tuple[Any, bool]], options: dict[str, Any]) -> dict[str, Any]:
+    """:func:`check_settings` for any declarations (``where`` starts the error text)."""
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ProgrammingError(f"{where}: unknown setting(s) {unknown}; allowed: {sorted(known)}")
@@ -168,7 +194,7 @@ def from_sql_text(cls: type, options: dict[str, Any]) -> dict[str, Any]:
     """SQL ``ATTACH`` options, whose values are literals (``MAX_PARALLEL_READS '4'``, ``PASSTHROUGH 'on'``),
     converted to the declared scalar types where the text reads as one; anything else is left for
     :func:`check_settings` to refuse with its message."""
-    known = declared(cls)
+    known = source_settings(cls)
     return {key: _from_text(value, known[key][0]) if key in known else value for key, value in options.items()}
 
 

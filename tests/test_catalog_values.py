@@ -19,7 +19,7 @@ import tomli_w
 
 import fedq
 from fedq.sources import REGISTRY, source_class
-from fedq.sources.settings import OneOf, Range, declared
+from fedq.sources.settings import ConnectionSettings, OneOf, Range, declared, source_settings
 
 SECRET = "s3cretHeaderValue"
 
@@ -49,8 +49,9 @@ def wrong_values(hint: Any) -> list[Any]:
     """Values a setting declared as ``hint`` must refuse: another type, and each rule broken."""
     hint, rules = _plain(hint)
     origin = typing.get_origin(hint)
-    if origin in (Union, types.UnionType):
-        return [v for v in (5, "x", [1]) if all(v in wrong_values(a) for a in typing.get_args(hint))][:1]
+    if origin in (Union, types.UnionType):  # wrong for every member (None is right only for None)
+        members = [wrong_values(a) for a in typing.get_args(hint) if a is not type(None)]
+        return [v for v in members[0] if all(v in m for m in members)]
     values: list[Any] = {bool: ["maybe", 1], int: ["four", 2.5, True], float: ["fast", True], str: [5, ["a"]]}.get(hint, [])
     if origin is dict:
         values = ["sales", ["a"]] + ([{"k": 5}] if typing.get_args(hint)[1] is str else [])
@@ -64,7 +65,7 @@ def wrong_values(hint: Any) -> list[Any]:
 
 CASES = [(type_name, key, value)
          for type_name in sorted(REGISTRY)
-         for key, (hint, _) in sorted(declared(source_class(type_name)).items())
+         for key, (hint, _) in sorted(source_settings(source_class(type_name)).items())
          for value in wrong_values(hint)]
 
 
@@ -89,7 +90,7 @@ def test_wrong_value_from_python_attach_names_source_key_type_and_value(tmp_path
         with pytest.raises(fedq.ProgrammingError) as caught:
             con.attach("s", type_name, **settings)
         assert con.catalog.sources == {}
-    _assert_names_everything(str(caught.value), type_name, key, value, declared(source_class(type_name))[key][1])
+    _assert_names_everything(str(caught.value), type_name, key, value, source_settings(source_class(type_name))[key][1])
 
 
 @pytest.mark.parametrize("type_name,key,value", CASES, ids=[f"{t}-{k}-{v!r}" for t, k, v in CASES])
@@ -98,13 +99,13 @@ def test_wrong_value_in_a_catalog_file_names_source_key_type_and_value(tmp_path,
     catalog.write_text(tomli_w.dumps({"sources": {"s": {"type": type_name, **base_settings(type_name, tmp_path), key: value}}}))
     with pytest.raises(fedq.ProgrammingError) as caught:
         fedq.connect(catalog=str(catalog), home=False)
-    _assert_names_everything(str(caught.value), type_name, key, value, declared(source_class(type_name))[key][1])
+    _assert_names_everything(str(caught.value), type_name, key, value, source_settings(source_class(type_name))[key][1])
 
 
 SQL_LOCATION = {"postgres": "dsn", "mysql": "dsn", "sqlite": "path", "duckdb": "path", "files": "url", "rest": "dsn"}
 SQL_CASES = [(t, k, v) for t, k, v in CASES
              if isinstance(v, str) and k != SQL_LOCATION[t] and t != "rest"
-             and _plain(declared(source_class(t))[k][0])[0] in (bool, int, float, str)]
+             and _plain(source_settings(source_class(t))[k][0])[0] in (bool, int, float, str)]
 
 
 @pytest.mark.parametrize("type_name,key,value", SQL_CASES, ids=[f"{t}-{k}-{v!r}" for t, k, v in SQL_CASES])
@@ -167,7 +168,7 @@ def test_every_declared_default_satisfies_its_own_declaration(tmp_path):
         cls = source_class(type_name)
         with fedq.connect(home=False) as con:
             source = con.attach("s", type_name, **base_settings(type_name, tmp_path))
-            defaults = {k: getattr(source, k) for k in declared(cls) if k != "metadata_ttl"}
+            defaults = {k: getattr(source, k) for k in source_settings(cls) if k != "metadata_ttl"}
             con.detach("s")
             con.attach("s", type_name, **defaults)
 
@@ -193,3 +194,26 @@ def test_a_whole_number_for_a_number_setting_becomes_a_float(tmp_path):
 def test_boundary_values_are_accepted(key, value):
     with fedq.connect(home=False) as con:
         con.attach("pg", "postgres", dsn="postgresql://u@127.0.0.1:1/db", **{key: value})
+
+
+# -- fedq.connect()'s engine settings go through the same check ---------------------------------------------
+CONNECT_CASES = [(key, value) for key, (hint, _) in sorted(declared(ConnectionSettings).items()) for value in wrong_values(hint)]
+
+
+def test_every_connection_setting_has_wrong_values_to_try():
+    assert {key for key, _ in CONNECT_CASES} == set(declared(ConnectionSettings))
+
+
+@pytest.mark.parametrize("key,value", CONNECT_CASES, ids=[f"{k}-{v!r}" for k, v in CONNECT_CASES])
+def test_wrong_connection_setting_names_the_setting_type_and_value(key, value):
+    with pytest.raises(fedq.ProgrammingError) as caught:
+        fedq.connect(home=False, **{key: value})
+    message = str(caught.value)
+    assert message.startswith(f"fedq.connect(): setting '{key}' must be "), message
+    assert message.endswith(f", not {value!r}"), message
+
+
+def test_connection_timeout_as_a_whole_number_is_seconds():
+    with fedq.connect(home=False, timeout=2) as con:
+        assert con.timeout == 2.0 and isinstance(con.timeout, float)
+        assert con.execute("SELECT 1").fetchall() == [(1,)]

@@ -411,4 +411,5 @@ def test_syntax_error_caret_sits_under_the_first_character_of_the_token(con, sql
     start = sql.rindex(target) if word == "FROM" else sql.index(target)
     line_number, column, echoed, caret = caret_position(str(info.value))
     assert line_number == sql[:start].count("\n") + 1
+    assert echoed == sql.splitlines()[line_number - 1]
     assert column == caret == start - (sql.rfind("\n", 0, start) + 1) + 1, str(info.value)

@@ -110,7 +110,7 @@ def test_the_default_limit_refuses_a_million_literal_in_list_at_once():
 
 @pytest.mark.parametrize("bad", [0, -5, "1000", True, 1.5])
 def test_a_bad_max_statement_length_is_a_clear_error(bad):
-    with pytest.raises(fedq.ProgrammingError, match="max_statement_length must be a positive number of characters"):
+    with pytest.raises(fedq.ProgrammingError, match=r"fedq.connect\(\): setting 'max_statement_length' must be a whole number \(at least 1\)"):
         fedq.connect(home=False, max_statement_length=bad)
 
 

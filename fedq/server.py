@@ -94,7 +94,12 @@ class ServerSettings:
         users = section.get("users") or {}
         if not isinstance(users, dict):
             raise ProgrammingError("[server] users must be a table of user = \"password\" (normally \"${ENV_VAR}\")")
-        users = {str(k): str(v) for k, v in users.items()}
+        for user, password in users.items():
+            if not isinstance(password, str):
+                raise ProgrammingError(f"[server] users: the password of '{user}' must be a text (normally \"${{ENV_VAR}}\"), "
+                                       f"not {type(password).__name__} (value not shown)")
+        if not isinstance(section.get("host", DEFAULT_HOST), str):
+            raise ProgrammingError(f"[server] host must be a text (an address such as \"127.0.0.1\"), not {section['host']!r}")
         admins = section.get("admins", [])
         if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
             raise ProgrammingError(f"[server] admins must be a list of user names, e.g. admins = [\"alice\"], not {admins!r}")

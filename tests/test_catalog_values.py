@@ -217,3 +217,32 @@ def test_connection_timeout_as_a_whole_number_is_seconds():
     with fedq.connect(home=False, timeout=2) as con:
         assert con.timeout == 2.0 and isinstance(con.timeout, float)
         assert con.execute("SELECT 1").fetchall() == [(1,)]
+
+
+# -- the catalog file's [server] section (fedq serve) ---------------------------------------------------------
+@pytest.mark.parametrize("key,value", [
+    ("host", 5), ("port", "x"), ("port", 70000), ("timeout", -1), ("max_connections", 0), ("startup_timeout", "soon"),
+    ("idle_timeout", -1), ("max_message_size", "lots"), ("engine_idle_timeout", True), ("admins", "alice"),
+])
+def test_wrong_server_setting_names_the_setting_and_value(tmp_path, key, value):
+    from fedq.catalog.config import load_server_settings
+    from fedq.server import ServerSettings
+
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(tomli_w.dumps({"server": {key: value}}))
+    with pytest.raises(fedq.ProgrammingError) as caught:
+        ServerSettings.from_section(load_server_settings(catalog))
+    message = str(caught.value)
+    assert message.startswith(f"[server] {key} must be "), message
+    assert message.endswith(f"not {value!r}"), message
+
+
+def test_a_server_password_of_the_wrong_type_is_named_but_not_shown(tmp_path):
+    from fedq.catalog.config import load_server_settings
+    from fedq.server import ServerSettings
+
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(tomli_w.dumps({"server": {"users": {"alice": 987654321}}}))
+    with pytest.raises(fedq.ProgrammingError, match=r"\[server\] users: the password of 'alice' must be a text") as caught:
+        ServerSettings.from_section(load_server_settings(catalog))
+    assert "987654321" not in str(caught.value)

@@ -396,6 +396,10 @@ class Planner:
         for fragment, native, columns, stand_in in natives:
             if fragment.view in streamed:
                 continue
+            hazard = fragment.source.nan_hazard(tree, fragment.schema)
+            if hazard is not None:  # DuckDB's Parquet statistics leave NaN out (issue 14)
+                self._notes.append(f"{fragment.view} ({fragment.source.name}.{fragment.request.table.name}) {hazard}")
+                continue
             fragment.kind, fragment.native = "native", native  # filters reach its scan from the local query
             select = exp.select(*[exp.column(c, quoted=True) for c in columns] or [exp.Star()]).from_(native.copy())
             stand_in.replace(exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(stand_in.alias_or_name))))
@@ -1164,7 +1168,7 @@ def _filter_reason(source: Any, term: exp.Expression, target: BoundTable, params
     if isinstance(source, SQLSource):
         return why_not_pushable(term, source.dialect) or f"{source.name} declined it"
     if source.type_name == "files":
-        return "no Arrow filter has DuckDB's meaning for it (NaN order, view types, casts)"
+        return source.filter_reason(term, target.schema, target.table)
     return f"{source.type_name} source {source.name} cannot apply it"
 
 

@@ -58,7 +58,9 @@ FORMATS = {
     ".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv",
     ".json": "json", ".jsonl": "json", ".ndjson": "json",
 }
-CSV_CONVERT = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
+# Only an empty unquoted field is NULL: pyarrow's default null markers would also read "nan"/"NaN" in a
+# DOUBLE column and "NA"/"NULL"/"n/a" in a text column as NULL (issue 14: NaN over CSV).
+CSV_CONVERT = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False, null_values=[""])
 # URL protocol -> (package fsspec needs for it, fedq extra that installs it)
 PROTOCOL_PACKAGES = {
     "http": ("aiohttp", "http"), "https": ("aiohttp", "http"),
@@ -261,15 +263,37 @@ class FilesSource(Source):
         call = exp.Anonymous(this="read_parquet", expressions=[
             exp.Array(expressions=[exp.Literal.string(f) for f in files]),
             exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
+            # Parquet writers leave NaN out of min/max: without this DuckDB skips row groups holding NaN
+            # for isnan(x), x > c, x = 'NaN', joins and Top-N on x (see nan_hazard and tests/test_nan.py)
+            exp.EQ(this=exp.column("can_have_nan"), expression=exp.true()),
         ])
         return call
 
+    def nan_hazard(self, query: exp.Expression, schema: pa.Schema) -> str | None:
+        """Why ``query`` must not read these columns with ``read_parquet`` (None when it may). Even with
+        ``can_have_nan`` DuckDB 2.0 answers MIN/MAX of a FLOAT/DOUBLE column from the files' statistics
+        (NaN when none is there; without the option, the largest number when NaN is there), so such a
+        query streams the table through pyarrow instead (tests/test_nan.py)."""
+        floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+        if not floats or next(query.find_all(exp.Min, exp.Max, exp.ArgMin, exp.ArgMax), None) is None:
+            return None
+        return (f"read through pyarrow, not DuckDB's read_parquet: MIN/MAX would come from Parquet statistics, "
+                f"which leave NaN out (floating-point columns {', '.join(floats)})")
+
     # -- pushdown ---------------------------------------------------------------------
     def classify_filter(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> Pushdown:
-        self.dataset(table)
+        dataset = self.dataset(table)
         if any(c.name in self._view_columns.get(table.name, ()) for c in term.find_all(exp.Column)):
             return Pushdown.UNSUPPORTED  # Arrow's compute kernels cannot compare view-typed columns
-        return Pushdown.EXACT if to_arrow_filter(term, schema, {}) is not None else Pushdown.UNSUPPORTED
+        return Pushdown.EXACT if to_arrow_filter(term, schema, {}, _prunes(dataset)) is not None else Pushdown.UNSUPPORTED
+
+    def filter_reason(self, term: exp.Expression, schema: pa.Schema, table: TableName) -> str:
+        """Why ``term`` stays with DuckDB, in a short phrase for EXPLAIN."""
+        dataset = self.dataset(table)
+        if (not any(c.name in self._view_columns.get(table.name, ()) for c in term.find_all(exp.Column))
+                and _prunes(dataset) and to_arrow_filter(term, schema, {}) is not None):
+            return "a NaN makes it true, and pyarrow skips Parquet row groups by min/max statistics, which leave NaN out"
+        return "no Arrow filter has DuckDB's meaning for it (NaN order, view types, casts)"
 
     # -- execution --------------------------------------------------------------------
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
@@ -451,7 +475,7 @@ def scan_dataset(source: Source, dataset: ds.Dataset, request: ScanRequest, stat
     """Stream a pyarrow dataset with the request's columns and every filter Arrow can express."""
     predicate = None
     for term in request.filters:
-        expression = to_arrow_filter(term, dataset.schema, request.params)
+        expression = to_arrow_filter(term, dataset.schema, request.params, _prunes(dataset))
         if expression is not None:
             predicate = expression if predicate is None else predicate & expression
     columns = list(request.columns) or [dataset.schema.names[0]]
@@ -481,6 +505,11 @@ _FLIPPED = {exp.LT: exp.GT, exp.LTE: exp.GTE, exp.GT: exp.LT, exp.GTE: exp.LTE, 
 
 class _NotPushable(Exception):
     pass
+
+
+def _prunes(dataset: ds.Dataset) -> bool:
+    """Whether pyarrow skips parts of ``dataset`` by their min/max statistics (Parquet row groups)."""
+    return isinstance(dataset, ds.FileSystemDataset) and isinstance(dataset.format, ds.ParquetFileFormat)
 
 
 def _literal(node: exp.Expression, dtype: pa.DataType, params: dict[str, Any]) -> pa.Scalar:
@@ -536,28 +565,43 @@ def _field(node: exp.Expression, schema: pa.Schema) -> tuple[pc.Expression, pa.D
     return pc.field(node.name), dtype
 
 
-def _translate(node: exp.Expression, schema: pa.Schema, params: dict[str, Any]) -> pc.Expression:
+@dataclass(frozen=True)
+class _Context:
+    """What a translation may produce: ``nan_safe`` (Parquet, where pyarrow prunes row groups by min/max
+    statistics that leave NaN out) asks that no float comparison be true for a NaN, or pyarrow would
+    skip a row group whose NaN rows DuckDB keeps; ``negated`` is whether the term sits under a NOT."""
+
+    params: dict[str, Any]
+    nan_safe: bool
+    negated: bool = False
+
+    def flipped(self) -> "_Context":
+        return _Context(self.params, self.nan_safe, not self.negated)
+
+
+def _translate(node: exp.Expression, schema: pa.Schema, context: _Context) -> pc.Expression:
+    params = context.params
     if isinstance(node, exp.Paren):
-        return _translate(node.this, schema, params)
+        return _translate(node.this, schema, context)
     if isinstance(node, exp.And):
-        return _translate(node.this, schema, params) & _translate(node.expression, schema, params)
+        return _translate(node.this, schema, context) & _translate(node.expression, schema, context)
     if isinstance(node, exp.Or):
-        return _translate(node.this, schema, params) | _translate(node.expression, schema, params)
+        return _translate(node.this, schema, context) | _translate(node.expression, schema, context)
     if isinstance(node, exp.Not):
-        return ~_translate(node.this, schema, params)
+        return ~_translate(node.this, schema, context.flipped())
     if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
         column, _ = _field(node.this, schema)
         return column.is_null()
     if isinstance(node, exp.In) and not node.args.get("query"):
         column, dtype = _field(node.this, schema)
-        _reject_float_order(dtype, exp.EQ)
+        _reject_float_order(dtype, exp.EQ, context)
         values = [_literal(v, dtype, params) for v in node.expressions]
         if len({v.type for v in values}) > 1:
             raise _NotPushable  # (1, 0.5) on an integer column: one array of the first's type would hold 0
         return column.isin(pa.array([v.as_py() for v in values], type=values[0].type if values else dtype))
     if isinstance(node, exp.Between):
         column, dtype = _field(node.this, schema)
-        _reject_float_order(dtype, exp.GTE)
+        _reject_float_order(dtype, exp.GTE, context)
         low, high = _literal(node.args["low"], dtype, params), _literal(node.args["high"], dtype, params)
         return (column >= low) & (column <= high)
     for kind, method in _COMPARE.items():
@@ -566,20 +610,28 @@ def _translate(node: exp.Expression, schema: pa.Schema, params: dict[str, Any]) 
             if not isinstance(left, exp.Column):
                 left, right, op = right, left, _FLIPPED[kind]
             column, dtype = _field(left, schema)
-            _reject_float_order(dtype, op)
+            _reject_float_order(dtype, op, context)
             return getattr(column, _COMPARE[op])(_literal(right, dtype, params))
     raise _NotPushable
 
 
-def _reject_float_order(dtype: pa.DataType, op: type) -> None:
-    """DuckDB orders NaN above every number; Arrow's IEEE comparisons do not (hazard 6)."""
-    if pa.types.is_floating(dtype) and op in (exp.GT, exp.GTE):
+def _reject_float_order(dtype: pa.DataType, op: type, context: _Context) -> None:
+    """DuckDB orders NaN above every number; Arrow's IEEE comparisons do not (hazard 6). On Parquet, a
+    float comparison that is true for NaN (``<>``, or any under NOT) would let pyarrow's statistics skip
+    NaN rows (issue 14): only ``=``, ``<``, ``<=`` and IN, not negated, are pushed there."""
+    if not pa.types.is_floating(dtype):
+        return
+    if op in (exp.GT, exp.GTE):
+        raise _NotPushable
+    if context.nan_safe and (context.negated or op is exp.NEQ):
         raise _NotPushable
 
 
-def to_arrow_filter(term: exp.Expression, schema: pa.Schema, params: dict[str, Any]) -> pc.Expression | None:
-    """A pyarrow filter with DuckDB's meaning for ``term``, or None if it cannot be expressed."""
+def to_arrow_filter(term: exp.Expression, schema: pa.Schema, params: dict[str, Any],
+                    nan_safe: bool = False) -> pc.Expression | None:
+    """A pyarrow filter with DuckDB's meaning for ``term``, or None if it cannot be expressed. With
+    ``nan_safe`` (a Parquet dataset) none that a NaN could make true, since pyarrow prunes by statistics."""
     try:
-        return _translate(term, schema, params)
+        return _translate(term, schema, _Context(params, nan_safe))
     except (_NotPushable, ValueError, TypeError, decimal.InvalidOperation, pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None

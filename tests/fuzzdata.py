@@ -30,8 +30,11 @@ is checked value by value against the generated rows (:attr:`FuzzDataset.round_t
 
 Values: NULLs in every column but ``id`` (unique, a total order), empty strings, mixed case,
 non-ASCII (composed and decomposed), trailing/leading spaces, LIKE metacharacters, negative numbers,
-decimals, finite doubles (NaN and infinities are left to tests/test_differential.py: MariaDB cannot
-store them and SQLite stores NaN as NULL), dates and naive timestamps with microseconds.
+decimals, finite doubles, dates and naive timestamps with microseconds. The Parquet copies alone also
+hold NaN and ±infinity in ``f`` (:func:`parquet_float`; MariaDB cannot store them, SQLite stores NaN as
+NULL), written in row groups of four rows so that some row groups mix NaN with numbers and some have
+none: their min/max statistics leave NaN out, which DuckDB's and pyarrow's row-group pruning got wrong
+(issue 14).
 """
 from __future__ import annotations
 
@@ -75,6 +78,23 @@ TEXTS = [
 ]
 CATEGORIES = ["a", "A", "b", "B", "b ", "", "é", "É", "zz", "Zz"]
 FLOATS = [0.0, 0.1, -0.1, 0.25, -2.5, 1.5, 3.75, 10.0, 0.3, 1e6, -1e-3, 2.0 / 3.0]
+PARQUET_ROW_GROUP = 4  # rows per Parquet row group: several per file, with and without NaN
+
+
+def parquet_float(row_id: int, value: float | None) -> float | None:
+    """``f`` as the Parquet copies store it: NaN in one row of five, +inf and -inf now and then."""
+    if row_id % 5 == 1:
+        return float("nan")
+    if row_id % 17 == 3:
+        return float("inf")
+    if row_id % 19 == 8:
+        return float("-inf")
+    return value
+
+
+def with_parquet_floats(table: pa.Table) -> pa.Table:
+    floats = [parquet_float(i, v) for i, v in zip(table.column("id").to_pylist(), table.column("f").to_pylist())]
+    return table.set_column(table.schema.get_field_index("f"), "f", pa.array(floats, pa.float64()))
 
 
 def make_table(name: str, rows: int, seed: int) -> pa.Table:
@@ -192,8 +212,9 @@ def write_files(root: Path, tables: dict[str, pa.Table]) -> None:
         folder = root / "pq" / name
         folder.mkdir(parents=True)
         half = table.num_rows // 2
-        pq.write_table(table.slice(0, half), folder / "part-0.parquet")
-        pq.write_table(table.slice(half), folder / "part-1.parquet")
+        stored = with_parquet_floats(table)
+        pq.write_table(stored.slice(0, half), folder / "part-0.parquet", row_group_size=PARQUET_ROW_GROUP)
+        pq.write_table(stored.slice(half), folder / "part-1.parquet", row_group_size=PARQUET_ROW_GROUP)
         (root / "csv").mkdir(exist_ok=True)
         pacsv.write_csv(table, root / "csv" / f"{name}.csv")
         (root / "js").mkdir(exist_ok=True)
@@ -304,6 +325,8 @@ def expected_row(kind: str, row: tuple) -> tuple:
     """A generated row as fedq reads it from ``kind``: JSON has no date type (pyarrow reads ISO dates as
     timestamp[s] and leaves timestamps with fractions as text); CSV and JSON decimals are doubles."""
     values = list(row)
+    if kind == "parquet":
+        values[6] = parquet_float(values[0], values[6])
     if kind in ("csv", "json"):
         values[5] = None if values[5] is None else float(values[5])
     if kind == "json":

@@ -6,7 +6,8 @@ columns ``id k g s t n f d ts``) and formatted per placement. Every random decis
 first option of every choice is the simplest) or from a seed (:class:`RandomChooser`: the long run).
 
 What is generated: joins (inner and left, some right/full; keys of matching types: int, text, date;
-extra ON terms on either side), WHERE filters (comparisons across numeric types, AND/OR/NOT,
+extra ON terms on either side), WHERE filters (comparisons across numeric types, NaN and ±infinity
+literals and [NOT] isnan() on doubles, AND/OR/NOT,
 IS [NOT] NULL, IS [NOT] DISTINCT FROM, [NOT] IN lists with NULLs, [NOT] BETWEEN, [NOT] LIKE/ILIKE
 with ESCAPE, arithmetic on ints/decimals/doubles, text functions, dates and timestamps with
 intervals), aggregates with GROUP BY/HAVING (count, count distinct, sum, min, max, avg), DISTINCT,
@@ -51,7 +52,9 @@ TEXT_LITERALS = ["apple", "Apple", "", "a", "A", "b", "b ", "é", "É", "Émile"
 LIKE_PATTERNS = ["%", "a%", "A%", "%a%", "%e%", "_", "__", "%é%", "É%", "_mile", "%ß%", "%\\_%", "%\\%",
                  "%_done", "b _", "", "%e\u0301%", "M%", "m%", " %", "% "]
 DEC_LITERALS = ["0.00", "2.50", "-1.25", "100.00", "12.34", "0.10", "-50.00", "499.99", "250.5"]
-FLOAT_LITERALS = ["0.1", "1.5e0", "-2.5e0", "0.25", "3.75", "1e6", "0.3", "-0.001", "10.0", "0.0"]
+FLOAT_LITERALS = ["0.1", "1.5e0", "-2.5e0", "0.25", "3.75", "1e6", "0.3", "-0.001", "10.0", "0.0",
+                  "CAST('NaN' AS DOUBLE)", "CAST('Infinity' AS DOUBLE)", "CAST('-Infinity' AS DOUBLE)"]
+SPECIAL_FLOATS = {"CAST('NaN' AS DOUBLE)", "CAST('Infinity' AS DOUBLE)", "CAST('-Infinity' AS DOUBLE)"}  # never ? values
 DATE_LITERALS = ["2023-03-01", "2023-12-31", "2024-02-29", "2024-06-15", "2022-12-31", "2024-12-01", "2023-07-04"]
 TS_LITERALS = ["2023-06-01 12:00:00", "2024-01-01 00:00:00.5", "2023-01-01 00:00:00", "2024-06-30 23:59:59.999999",
                "2024-02-29 08:30:00", "2023-09-15 00:00:00.123456"]
@@ -194,7 +197,7 @@ class Generator:
     def value(self, family: str) -> E:
         """A literal, or now and then a ``?`` bind parameter with the same value (a marker until :meth:`bind`)."""
         literal = self.literal(family)
-        if not self.params_ok or not self.c.chance(20):
+        if not self.params_ok or literal.sql in SPECIAL_FLOATS or not self.c.chance(20):
             return literal
         text = literal.sql
         python = {
@@ -341,7 +344,7 @@ class Generator:
         return family
 
     def predicate(self, scope: Scope, depth: int, subqueries: bool = True) -> str:
-        kinds = ["compare", "compare", "null", "in", "between", "like", "distinct"]
+        kinds = ["compare", "compare", "null", "in", "between", "like", "distinct", "isnan", "float_compare", "float_compare"]
         if depth > 0:
             kinds += ["and", "or", "not", "and", "or"]
         if subqueries and depth > 0:
@@ -358,6 +361,12 @@ class Generator:
             return f"{left.sql} {op} {right.sql}"
         if kind == "null":
             return f"{self.operand(scope, family, sub).sql} IS {self.c.choice(['', 'NOT '])}NULL"
+        if kind == "isnan":
+            return f"{self.c.choice(['', 'NOT '])}isnan({self.operand(scope, 'float', sub).sql})"
+        if kind == "float_compare":  # a double against NaN, ±infinity or a number: NaN orders above all
+            left = self.operand(scope, "float", sub)
+            right = self.c.choice(sorted(SPECIAL_FLOATS) + FLOAT_LITERALS[:3])
+            return f"{left.sql} {self.c.choice(['=', '<', '>', '<>', '<=', '>='])} {right}"
         if kind == "distinct":
             left = self.operand(scope, family, sub)
             right = self.expr(scope, self.comparable(family), sub)

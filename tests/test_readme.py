@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cleanup import drop_pg_schemas
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -13,7 +15,8 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.DOTALL)
 
 
-def test_readme_python_examples_run(pg_admin_dsn, monkeypatch, capsys):
+def test_readme_python_examples_run(request, pg_admin_dsn, monkeypatch, capsys):
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, "fedq_example"))  # examples/make_data.py's schema
     subprocess.run([sys.executable, str(ROOT / "examples" / "make_data.py"), pg_admin_dsn], check=True, capture_output=True)
     monkeypatch.chdir(ROOT)
     blocks = _python_blocks()

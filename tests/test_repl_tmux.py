@@ -110,7 +110,21 @@ def test_completion_and_ctrl_c_in_a_real_terminal(catalog, tmp_path, pg_dsn):
         pane.close()
 
 
-def test_fedq_demo_opens_the_repl_and_its_banner_queries_return_rows(tmp_path):
+@pytest.fixture
+def demo_schema_dropped():
+    """`fedq demo` loads its schema into the default PostgreSQL when that answers: drop it afterwards."""
+    import adbc_driver_manager
+
+    from fedq.repl.demo import DEFAULT_POSTGRES_DSN, PG_SCHEMA
+
+    yield
+    try:
+        drop_pg_schemas(DEFAULT_POSTGRES_DSN, PG_SCHEMA)
+    except adbc_driver_manager.OperationalError:
+        pass  # PostgreSQL not reachable: the demo loaded nothing there
+
+
+def test_fedq_demo_opens_the_repl_and_its_banner_queries_return_rows(tmp_path, demo_schema_dropped):
     from fedq.repl.demo import BANNER_QUERIES
 
     pane = Pane(f"{FEDQ} demo", {"FEDQ_DEMO_DIR": str(tmp_path / "demo"), "FEDQ_HISTORY": str(tmp_path / "history"),

@@ -35,6 +35,7 @@ class BindError(ProgrammingError):
 
 
 _LINE = re.compile(r"\n*(?P<line>LINE \d+: .*)\n(?P<pad> *)(?P<mark>\^+)\s*$")
+SHOWN_HINTS = 4  # lines of DuckDB's advice kept after its message
 _PREFIX = re.compile(r"^(?:Binder|Catalog|Parser) Error: ")
 _CANDIDATES = re.compile(r"\s*Candidate bindings:(?:\s*:)?\s*(?P<names>.*)$", re.DOTALL)
 _MESSAGES = (  # DuckDB's wording -> fedq's
@@ -65,6 +66,8 @@ def friendly_duckdb_error(error: duckdb.Error) -> BindError:
         if match:
             first = wording.format(**match.groupdict())
     hints = [h.strip()[0].lower() + h.strip()[1:] for h in rest.splitlines() if h.strip()]  # "did you mean …?"
+    if len(hints) > SHOWN_HINTS:  # "candidate functions:" lists every overload of "+"
+        hints = [*hints[:SHOWN_HINTS], f"and {len(hints) - SHOWN_HINTS} more"]
     message = first.rstrip("!") + (f" (closest names: {names})" if names else "") + "".join(f"; {h}" for h in hints)
     bind_error = BindError(message)
     bind_error.target = target

@@ -413,3 +413,13 @@ def test_syntax_error_caret_sits_under_the_first_character_of_the_token(con, sql
     assert line_number == sql[:start].count("\n") + 1
     assert echoed == sql.splitlines()[line_number - 1]
     assert column == caret == start - (sql.rfind("\n", 0, start) + 1) + 1, str(info.value)
+
+
+def test_a_type_mismatch_lists_only_a_few_of_duckdbs_candidate_functions(con):
+    sql = "SELECT id FROM crm.customers WHERE name + 1 > 2"
+    with pytest.raises(fedq.ProgrammingError) as info:
+        con.execute(sql)
+    message = str(info.value)
+    assert message.startswith("No function matches the given name and argument types '+(VARCHAR, INTEGER_LITERAL)'")
+    assert len(message) < 600 and "more at line 1" in message, message
+    _caret_under(message, sql, "+")

@@ -212,7 +212,10 @@ class Connection:
             if name.lower() in self.catalog.sources:
                 continue
             options = document.resolved_source(name)
-            self.catalog.add(name, options.pop("type"), **options)
+            try:
+                self.catalog.add(name, options.pop("type"), **options)
+            except ProgrammingError as error:  # which file to fix: a bad home catalog stops every connect
+                raise ProgrammingError(f"catalog file {document.path}: {error}") from None
             self.catalog.definitions[name.lower()] = resolve_relative(written, document.path.parent.resolve())
             if persistent:
                 self.catalog.persistent.add(name.lower())

@@ -69,10 +69,11 @@ CASES = [(type_name, key, value)
          for value in wrong_values(hint)]
 
 
-def _assert_names_everything(message: str, type_name: str, key: str, value: Any, secret: bool) -> None:
-    assert message.startswith(f"source 's' ({type_name}): setting '{key}' must be "), message
+def _assert_names_everything(message: str, type_name: str, key: str, value: Any, secret: bool, file: Path | None = None) -> None:
+    where = f"catalog file {file}: " if file else ""
+    assert message.startswith(f"{where}source 's' ({type_name}): setting '{key}' must be "), message
     if secret:
-        assert "(value not shown)" in message and repr(value) not in message, message
+        assert message.endswith("(value not shown)") and repr(value) not in message.split(" must be ", 1)[1], message
     else:
         assert message.endswith(f", not {value!r}"), message
     assert "Traceback" not in message
@@ -99,7 +100,7 @@ def test_wrong_value_in_a_catalog_file_names_source_key_type_and_value(tmp_path,
     catalog.write_text(tomli_w.dumps({"sources": {"s": {"type": type_name, **base_settings(type_name, tmp_path), key: value}}}))
     with pytest.raises(fedq.ProgrammingError) as caught:
         fedq.connect(catalog=str(catalog), home=False)
-    _assert_names_everything(str(caught.value), type_name, key, value, source_settings(source_class(type_name))[key][1])
+    _assert_names_everything(str(caught.value), type_name, key, value, source_settings(source_class(type_name))[key][1], catalog)
 
 
 SQL_LOCATION = {"postgres": "dsn", "mysql": "dsn", "sqlite": "path", "duckdb": "path", "files": "url", "rest": "dsn"}
@@ -137,7 +138,16 @@ def test_issue_examples_in_a_catalog_file(tmp_path, written, message):
     catalog.write_text(f"[sources.s]\n{written}\n")
     with pytest.raises(fedq.ProgrammingError) as caught:
         fedq.connect(catalog=str(catalog), home=False)
-    assert str(caught.value) == message
+    assert str(caught.value) == f"catalog file {catalog}: {message}"
+
+
+def test_a_bad_value_in_the_home_catalog_names_the_home_catalog_file(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "catalog.toml").write_text('[sources.s]\ntype = "sqlite"\npath = "a.sqlite"\nmetadata_ttl = "soon"\n')
+    with pytest.raises(fedq.ProgrammingError, match=rf"^catalog file {home / 'catalog.toml'}: source 's' \(sqlite\): "
+                                                    r"setting 'metadata_ttl' must be a number \(at least 0\), not 'soon'$"):
+        fedq.connect(home=home)
 
 
 def test_a_secret_setting_of_the_wrong_type_is_not_echoed(tmp_path):

@@ -344,7 +344,7 @@ class Generator:
         return family
 
     def predicate(self, scope: Scope, depth: int, subqueries: bool = True) -> str:
-        kinds = ["compare", "compare", "null", "in", "between", "like", "distinct", "isnan", "float_compare", "float_compare"]
+        kinds = ["compare", "compare", "null", "in", "between", "like", "distinct", "isnan", "nan_term", "nan_term"]
         if depth > 0:
             kinds += ["and", "or", "not", "and", "or"]
         if subqueries and depth > 0:
@@ -363,10 +363,8 @@ class Generator:
             return f"{self.operand(scope, family, sub).sql} IS {self.c.choice(['', 'NOT '])}NULL"
         if kind == "isnan":
             return f"{self.c.choice(['', 'NOT '])}isnan({self.operand(scope, 'float', sub).sql})"
-        if kind == "float_compare":  # a double against NaN, ±infinity or a number: NaN orders above all
-            left = self.operand(scope, "float", sub)
-            right = self.c.choice(sorted(SPECIAL_FLOATS) + FLOAT_LITERALS[:3])
-            return f"{left.sql} {self.c.choice(['=', '<', '>', '<>', '<=', '>='])} {right}"
+        if kind == "nan_term":
+            return self.nan_term(self.operand(scope, "float", sub).sql)
         if kind == "distinct":
             left = self.operand(scope, family, sub)
             right = self.expr(scope, self.comparable(family), sub)
@@ -576,10 +574,41 @@ class Generator:
         operator = self.c.choice(["UNION", "UNION ALL", "INTERSECT", "EXCEPT", "INTERSECT ALL", "EXCEPT ALL"])
         return f"{sides[0]} {operator} {sides[1]}", [E("", f) for f in families], True
 
+    def nan_term(self, column: str) -> str:
+        """A predicate on a double that NaN rows may satisfy or not: isnan, NaN/±inf comparisons, IN and
+        BETWEEN with NaN, IS [NOT] DISTINCT FROM, NOT (…)."""
+        special = self.c.choice(sorted(SPECIAL_FLOATS) + FLOAT_LITERALS[:4])
+        number = self.c.choice(FLOAT_LITERALS[:6])
+        op = self.c.choice(["=", "<", ">", "<>", "<=", ">="])
+        return self.c.choice([
+            f"isnan({column})", f"NOT isnan({column})", f"{column} {op} {special}", f"{special} {op} {column}",
+            f"{column} {self.c.choice(['', 'NOT '])}IN ({number}, CAST('NaN' AS DOUBLE))",
+            f"{column} {self.c.choice(['', 'NOT '])}BETWEEN {number} AND {special}",
+            f"{column} IS {self.c.choice(['', 'NOT '])}DISTINCT FROM {special}", f"NOT ({column} {op} {number})",
+        ])
+
+    def nan_select(self) -> tuple[str, list[E], bool]:
+        """One table and a predicate on its double ``f`` that NaN rows may satisfy or not (isnan, NaN/±inf
+        comparisons, IN and BETWEEN with NaN, IS [NOT] DISTINCT FROM, NOT …), then rows, MIN/MAX or
+        (through :meth:`order_limit`) a Top-N led by ``f``: the shapes DuckDB's and pyarrow's Parquet
+        row-group statistics got wrong (issue 14)."""
+        source, rel = self.table()
+        scope = Scope([rel])
+        column = f"{rel.alias}.f"
+        term = self.nan_term(column)
+        if self.c.chance(30):
+            term = f"({term} {self.c.choice(['AND', 'OR'])} {self.predicate(scope, 0, subqueries=False)})"
+        if self.c.chance(30):
+            items = [E(f"max({column})", "float"), E(f"min({column})", "float"), E("count(*)", "int")]
+        else:
+            items = [E(column, "float"), E(f"{rel.alias}.id", "int")]
+        columns = ", ".join(f"{e.sql} AS c{i}" for i, e in enumerate(items))
+        return f"SELECT {columns} FROM {source} WHERE {term}", items, True
+
     def query(self) -> Query:
-        shape = self.c.choice(["plain", "aggregate", "set", "plain", "aggregate"])
+        shape = self.c.choice(["plain", "aggregate", "set", "plain", "aggregate", "nan", "nan"])
         sql, items, ordering_safe = {"plain": self.plain_select, "aggregate": self.aggregate_select,
-                                     "set": self.set_operation}[shape]()
+                                     "set": self.set_operation, "nan": self.nan_select}[shape]()
         suffix, ordered = self.order_limit(items, ordering_safe)
         sql, params = self.bind(sql + suffix)
         return Query(sql, ordered, frozenset(self.tables), params)

@@ -341,10 +341,14 @@ class Planner:
         for unit, split in units:
             checkpoint("planning (remote queries)")
             original = originals[unit.meta[UNIT_KEY]]
-            if split is None:
-                fragment, replacement = self._unit_fragment(unit, original, bound, params)
-            elif isinstance(split, Partial):
-                fragment, replacement = self._partial_fragment(unit, split, original, bound, params)
+            try:
+                fragment, replacement = (self._unit_fragment(unit, original, bound, params) if split is None else
+                                         self._partial_fragment(unit, split, original, bound, params) if isinstance(split, Partial)
+                                         else self._split_fragment(unit, split, original, bound, params))
+            except OverLimit as over:
+                self._notes.append(f"kept local (its tables are scanned): {over}")
+                continue
+            if isinstance(split, Partial):
                 for table in replacement.find_all(exp.Table):  # the other tables are scanned as usual
                     if TABLE_KEY in table.meta:
                         tables[table.meta[TABLE_KEY]] = table
@@ -355,8 +359,6 @@ class Planner:
                     original.replace(replacement)
                 pushed_tables.add(split.table.meta[TABLE_KEY])
                 continue
-            else:
-                fragment, replacement = self._split_fragment(unit, split, original, bound, params)
             fragments.append(fragment)
             if original is tree:
                 tree = replacement
@@ -574,7 +576,9 @@ class Planner:
                 ]))
             remote.set("limit", exp.Limit(expression=exp.Literal.number(count)))
         _to_remote_names(remote, bound)
+        _check_limits(source, remote)
         remote_sql, values = source.render(remote, params)
+        _check_limits(source, None, remote_sql)
 
         names = self.binder.describe(original.sql("duckdb"), _used_params(original, params))
         view = f"__fedq_{next(_view_ids)}"
@@ -706,7 +710,9 @@ class Planner:
         _to_remote_names(core, bound)
         for projection in core.expressions[: len(partial.keys)]:  # outputs keep DuckDB-visible names
             projection.set("alias", exp.to_identifier(projection.alias, quoted=True))
+        _check_limits(source, core)
         remote_sql, values = source.render(core, params)
+        _check_limits(source, None, remote_sql)
         view = f"__fedq_{next(_view_ids)}"
 
         pushed_sql = {t.sql("duckdb") for t in partial.pushed}
@@ -741,7 +747,9 @@ class Planner:
         _to_mirror_names(mirror, bound)
         types = [t for _, t in self.binder.describe(mirror.sql("duckdb"), _used_params(mirror, params))]
         _to_remote_names(core, bound)
+        _check_limits(source, core)
         remote_sql, values = source.render(core, params)
+        _check_limits(source, None, remote_sql)
 
         view = f"__fedq_{next(_view_ids)}"
         frag = exp.to_identifier(view)
@@ -958,11 +966,52 @@ class Planner:
                             local_only=local_only, bound=target,
                             schema=schema if columns else pa.schema([pa.field("__fedq_one", pa.int64())]))
         if isinstance(source, SQLSource):
-            fragment.remote_sql, fragment.remote_params = source.render_scan(request)
+            try:
+                _check_limits(source, None, parameters=sum(1 for t in pushed for _ in t.find_all(exp.Placeholder)))
+                fragment.remote_sql, fragment.remote_params = source.render_scan(request)
+                _check_limits(source, None, fragment.remote_sql)
+            except OverLimit as over:  # the filters stay with DuckDB; the scan itself fits
+                if not pushed:
+                    raise
+                kept = [f"{t} (not pushed: {over})" for t in exact + inexact]
+                fragment = self._scan_fragment(target, columns, [], params)
+                fragment.local_only = kept + local_only
         return fragment
 
 
 # -- helpers ------------------------------------------------------------------------------
+class OverLimit(Exception):
+    """A pushed query would exceed one of its source's limits (sources/base.py SourceLimits)."""
+
+
+def _check_limits(source: SQLSource, tree: exp.Expression | None, sql: str = "", parameters: int | None = None) -> None:
+    """The one place the planner compares a remote query with its source's limits; raises
+    :class:`OverLimit` naming the limit, so the work stays with DuckDB instead of failing at the source.
+    Called before rendering (``tree``: columns and placeholders, cheap) and after (``sql``: its length)."""
+    limits = source.limits
+    if parameters is None and tree is not None:
+        parameters = sum(1 for _ in tree.find_all(exp.Placeholder))
+    checks = [
+        ("result columns", _widest_select(tree) if tree is not None else 0, limits.max_columns),
+        ("bind parameters", parameters or 0, limits.max_parameters),
+        ("bytes of SQL", len(sql.encode()), limits.max_statement_bytes),
+    ]
+    for what, count, limit in checks:
+        if limit is not None and count > limit:
+            raise OverLimit(f"the query for {source.name} would have {count:,} {what}, "
+                            f"more than {source.type_name} takes ({limit:,})")
+
+
+def _widest_select(tree: exp.Expression) -> int:
+    """The most projections, GROUP BY or ORDER BY terms of any SELECT in ``tree``."""
+    widest = 0
+    for select in tree.find_all(exp.Select):
+        group, order = select.args.get("group"), select.args.get("order")
+        widest = max(widest, len(select.expressions), len(group.expressions) if group else 0,
+                     len(order.expressions) if order else 0)
+    return widest
+
+
 SMALL_TABLE_ROWS = 1_000_000  # read whole before the local query starts, so DuckDB's join order sees its size
 DYNAMIC_WAIT_SECONDS = 1.0  # a probe waits this long for its build side, then runs unreduced
 

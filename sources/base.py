@@ -81,6 +81,16 @@ class FetchStats:
         return max(0.001, self.deadline - time.monotonic())
 
 
+@dataclass(frozen=True)
+class SourceLimits:
+    """Hard limits of a source's SQL engine (None: none known). The planner keeps work local when a
+    pushed query would exceed one, since the source would refuse it (engine/planner.py, _limit_reason)."""
+
+    max_columns: int | None = None  # result columns (and GROUP BY / ORDER BY terms) of one SELECT
+    max_parameters: int | None = None  # bind parameters in one statement
+    max_statement_bytes: int | None = None  # length of the statement text, UTF-8
+
+
 @dataclass(eq=False)
 class Source(ABC):
     """A named place that holds tables. Subclasses register themselves by ``type_name``."""
@@ -90,6 +100,7 @@ class Source(ABC):
     dialect: ClassVar[str | None] = None  # sqlglot dialect of remote SQL; None if not a SQL source
     binds_arrays: ClassVar[bool] = False  # ``col = ANY($1)`` takes one list parameter (dynamic filters)
     default_schema: ClassVar[str] = "main"
+    limits: ClassVar[SourceLimits] = SourceLimits()
     statements: list[str] = field(default_factory=list, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

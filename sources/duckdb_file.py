@@ -18,7 +18,7 @@ from sqlglot import exp
 from fedq.engine.capabilities import why_not_pushable
 from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
 from fedq.errors import Error, NotSupportedError
-from fedq.sources.base import FetchStats, Pushdown, SQLSource, TableName
+from fedq.sources.base import FetchStats, Pushdown, SourceLimits, SQLSource, TableName
 
 BATCH_ROWS = 100_000
 
@@ -30,6 +30,7 @@ class DuckDBSource(SQLSource):
     path: str = ""
     type_name = "duckdb"
     dialect = "duckdb"
+    limits = SourceLimits()  # DuckDB has no fixed column, parameter or statement-length limit
     default_schema = "main"
     _database: duckdb.DuckDBPyConnection | None = field(default=None, init=False, repr=False)
     _cursors: set = field(default_factory=set, init=False, repr=False)

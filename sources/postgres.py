@@ -27,7 +27,7 @@ from fedq.catalog.types import postgres_to_arrow
 from fedq.engine.capabilities import why_not_pushable
 from fedq.errors import OperationalError
 from fedq.sources.arrow_util import conform_array, with_exact_decimals
-from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
+from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SourceLimits, SQLSource, TableName
 from fedq.sources.pg_partitions import (default_parallel_reads, partition_count, partitioned_query, partitioned_scan,
                                         query_partitions)
 from fedq.sources.privileges import PrivilegeGate, postgres_findings, privileged_role_error
@@ -78,6 +78,7 @@ class PostgresSource(SQLSource):
     schemas: list[str] = field(default_factory=list)  # only these schemas' tables are attached (empty: every schema)
     type_name = "postgres"
     dialect = "postgres"
+    limits = SourceLimits(max_columns=1664, max_parameters=65535, max_statement_bytes=(1 << 30) - 1)  # target-list entries, protocol int16 count, MaxAllocSize
     binds_arrays = True  # ADBC binds an Arrow list as one array parameter: ``col = ANY($1)``
     default_schema = "public"
     _idle: "queue.LifoQueue[Any]" = field(default_factory=queue.LifoQueue, init=False, repr=False)

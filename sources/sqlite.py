@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from fedq.catalog.types import sqlite_to_arrow
 from fedq.engine.capabilities import why_not_pushable
-from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SQLSource, TableName
+from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SourceLimits, SQLSource, TableName
 
 BATCH_ROWS = 64_000
 
@@ -54,6 +54,7 @@ class SQLiteSource(SQLSource):
     path: str = ""
     type_name = "sqlite"
     dialect = "sqlite"
+    limits = SourceLimits(max_columns=2000, max_parameters=32766, max_statement_bytes=1_000_000_000)  # SQLITE_MAX_COLUMN, SQLITE_MAX_VARIABLE_NUMBER, SQLITE_MAX_SQL_LENGTH defaults
     default_schema = "main"
     _unsafe: dict[TableName, frozenset[str]] = field(default_factory=dict, init=False, repr=False)
     _active: set = field(default_factory=set, init=False, repr=False)

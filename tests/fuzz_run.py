@@ -10,7 +10,8 @@ tests/fuzzcheck.py in turn (differential, TLP, NoREC). Query ``i`` of seed ``N``
 Bounded by ``--queries`` and ``--max-seconds``; prints progress every ``--progress`` queries and a
 summary (queries per oracle and per source kind, mismatches). Each mismatch is appended to
 ``--out`` (default ``fuzz-mismatches.txt``) with its placement, query, difference and the last
-remote statements. Exit status 1 when any mismatch was found.
+remote statements. Exit status 1 when any mismatch was found. ``--without-nan-guards`` switches fedq's
+NaN-over-Parquet guards off (issue 14), to show that the run then finds the wrong answers they prevent.
 
 The servers come from FEDQ_TEST_PG_DSN and FEDQ_TEST_MYSQL_DSN (read-only accounts fedq attaches with) and
 FEDQ_TEST_PG_ADMIN_DSN / FEDQ_TEST_MYSQL_ADMIN_DSN (loading the data), defaults as in tests/conftest.py.
@@ -48,6 +49,29 @@ def run_one(oracles: Oracles, seed: int, index: int, which: tuple[str, ...], kin
     return oracles.norec(generator.norec(), where)
 
 
+def disable_nan_guards() -> None:
+    """Switch fedq's NaN-over-Parquet guards off (sources/files.py), to show the fuzzer finds the bug they
+    prevent: ``read_parquet`` without ``can_have_nan``, MIN/MAX no longer streamed through pyarrow, and
+    every float comparison pushed to pyarrow's statistics pruning."""
+    from sqlglot import exp
+
+    import fedq.sources.files as files
+
+    native_table = files.FilesSource.native_table
+
+    def without_option(self: files.FilesSource, table: object) -> exp.Expression | None:
+        call = native_table(self, table)
+        if call is not None:
+            call.set("expressions", [e for e in call.expressions
+                                     if not (isinstance(e, exp.EQ) and e.this.name == "can_have_nan")])
+        return call
+
+    reject = files._reject_float_order
+    files.FilesSource.native_table = without_option
+    files.FilesSource.nan_hazard = lambda self, query, schema: None
+    files._reject_float_order = lambda dtype, op, context: reject(dtype, op, files._Context(context.params, False))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queries", type=int, default=20000)
@@ -58,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="fuzz-mismatches.txt")
     parser.add_argument("--progress", type=int, default=250)
     parser.add_argument("--replay", help="SEED:INDEX: run that one query and print its report")
+    parser.add_argument("--without-nan-guards", action="store_true",
+                        help="switch fedq's NaN-over-Parquet guards off: the run should then find mismatches")
     args = parser.parse_args(argv)
+    if args.without_nan_guards:
+        disable_nan_guards()
     which = tuple(o for o in args.oracles.split(",") if o)
     kinds = tuple(k for k in args.kinds.split(",") if k)
     if set(which) - set(ORACLES) or set(kinds) - set(KINDS):

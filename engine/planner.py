@@ -268,7 +268,7 @@ class Planner:
         self.binder.ensure(bound)
         checkpoint("planning (binding tables)")
         stand_ins = {f.view: f.schema for f in passthrough}
-        self.binder.describe(tree.sql("duckdb"), _used_params(tree, params), stand_ins)  # DuckDB's binder errors first
+        self._root_names = self.binder.describe(tree.sql("duckdb"), _used_params(tree, params), stand_ins)  # DuckDB's binder errors first
         checkpoint("planning (checking the query)")
         if not bound:
             return Plan(passthrough, tree.sql("duckdb"), _used_params(tree, params))
@@ -328,6 +328,7 @@ class Planner:
                        stand_ins: dict[str, pa.Schema]) -> Plan:
         self._params = params
         self._notes: list[str] = []
+        self._root = tree
         _tag_units(tree)
         analysed = _analysis_copy(tree, bound)
         checkpoint("planning (annotating types)")
@@ -580,7 +581,7 @@ class Planner:
         remote_sql, values = source.render(remote, params)
         _check_limits(source, None, remote_sql)
 
-        names = self.binder.describe(original.sql("duckdb"), _used_params(original, params))
+        names = self._output_names(original, params)
         view = f"__fedq_{next(_view_ids)}"
         frag = exp.to_identifier(view)
         projections = [
@@ -601,6 +602,13 @@ class Planner:
                            + [pa.field(f"s{i}", pa.string()) for i in range(len(hidden))])
         fragment = Fragment(view=view, source=source, kind="query", remote_sql=remote_sql, remote_params=values, schema=schema)
         return fragment, replacement
+
+    def _output_names(self, original: exp.Expression, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """The (name, DuckDB type) outputs of a unit as the user wrote it; for the whole query, those
+        plan() already has (no second rendering and binding of a big statement)."""
+        if original is self._root:
+            return self._root_names
+        return self.binder.describe(original.sql("duckdb"), _used_params(original, params))
 
     def _partial(self, unit: exp.Expression, bound: list[BoundTable]) -> "Partial | None":
         """Two-phase aggregation: pre-aggregate one table at its source by every column the rest of the
@@ -726,7 +734,7 @@ class Planner:
 
         local = unit.transform(replace)
         _drop_conjuncts(local, pushed_sql)
-        names = self.binder.describe(original.sql("duckdb"), _used_params(original, params))
+        names = self._output_names(original, params)
         local.set("expressions", [exp.alias_(_cast(p.unalias() if isinstance(p, exp.Alias) else p, dtype), name, quoted=True)
                                   for p, (name, dtype) in zip(local.expressions, names)])
         output_names = [k for k in partial.keys] + [n for n, _ in partial.partials]
@@ -771,7 +779,7 @@ class Planner:
         local = unit.copy()
         for key in ("joins", "where", "group", "having"):
             local.set(key, None)
-        names = self.binder.describe(original.sql("duckdb"), _used_params(original, params))
+        names = self._output_names(original, params)
         local.set("expressions", [exp.alias_(p.unalias().transform(replace) if isinstance(p, exp.Alias) else p.transform(replace), name, quoted=True)
                                   for p, (name, _) in zip(unit.expressions, names)])
         if unit.args.get("having") is not None:

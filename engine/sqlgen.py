@@ -115,7 +115,7 @@ def render(
     if caps.like_escape is not None:
         _apply_like_escape(tree, caps.like_escape)
     values = bind_placeholders(tree, params, marker)
-    return tree.sql(dialect=dialect, identify=True, comments=False), values  # the user's comments stay here
+    return tree.sql(dialect=dialect, identify=True, comments=False, copy=False), values  # the user's comments stay here; the tree is this call's copy
 
 
 def remote_table(schema: str, name: str, alias: str | None = None) -> exp.Table:

@@ -262,7 +262,7 @@ class Planner:
         self.dynamic_filtering = dynamic_filtering
 
     def plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
-        tree = tree.copy()
+        """Plan ``tree``, which the planner takes over (it is rewritten: pass a copy to keep one)."""
         passthrough = self._passthrough_fragments(tree)
         bound = bind_tables(tree, self.catalog)
         self.binder.ensure(bound)

@@ -133,7 +133,7 @@ def _markers(tokens: list) -> list[_Marker]:
 
 def _number_placeholders(sql: str, params: Sequence[Any] | dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
     """Rewrite ``?`` (qmark) markers to ``$pN`` and pair them with their values."""
-    marks = _markers(_tokens(sql))
+    marks = _markers(_tokens(sql)) if "?" in sql or "$" in sql else []  # no marker without them: no second tokenizing
     if params is None:
         params = ()
     if isinstance(params, dict):

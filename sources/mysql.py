@@ -634,8 +634,8 @@ class MySQLSource(SQLSource):
             value, cast = bind(params[placeholder.name], sqlgen.compared_type(placeholder))
             values.append(value)
             marker = self.placeholder(len(values))
-            placeholder.replace(exp.cast(marker, cast) if cast is not None else marker)
-        return tree.sql(dialect=self.dialect, identify=True), tuple(values)
+            sqlgen.replace_in_place(placeholder, exp.cast(marker, cast) if cast is not None else marker)  # O(1), not O(list)
+        return tree.sql(dialect=self.dialect, identify=True, copy=False), tuple(values)
 
     def render_scan(self, request: ScanRequest) -> tuple[str, tuple[Any, ...]]:
         from fedq.engine.sqlgen import remote_table

@@ -127,3 +127,44 @@ def test_over_4096_computed_columns_over_mariadb(mysql_dsn, mysql_admin_dsn):
     finally:
         with pymysql.connect(autocommit=True, **_parse_dsn(mysql_admin_dsn)) as con, con.cursor() as cur:
             cur.execute("DROP TABLE fedq_big_t")
+
+
+# -- item 3: planning work grows linearly ---------------------------------------------------------
+class _Work:
+    """Counts the planner's tree work: nodes deep-copied, and nodes re-parented by sqlglot's
+    ``Expression.set`` (a replace inside an n-item list re-parents all n: O(n²) over the list)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.copied = self.reparented = 0
+        copy, set_parent = exp.Expression.copy, exp.Expression._set_parent
+
+        def counting_copy(node):
+            self.copied += sum(1 for _ in node.walk())
+            return copy(node)
+
+        def counting_set_parent(node, key, value, index=None):
+            self.reparented += len(value) if isinstance(value, list) else 1
+            return set_parent(node, key, value, index)
+
+        monkeypatch.setattr(exp.Expression, "copy", counting_copy)
+        monkeypatch.setattr(exp.Expression, "_set_parent", counting_set_parent)
+
+    def of(self, con: fedq.Connection, sql: str, params=None) -> tuple[int, int]:
+        self.copied = self.reparented = 0
+        con.plan(sql, params)
+        return self.copied, self.reparented
+
+
+@pytest.mark.parametrize("bound", [False, True], ids=["literals", "bound values"])
+def test_planning_an_in_list_does_linear_work(sqlite_path, monkeypatch, bound):
+    con = fedq.connect(home=False)
+    con.attach("lite", "sqlite", path=sqlite_path)
+    work = _Work(monkeypatch)
+    measured = {}
+    for n in (1_000, 4_000):
+        sql = "SELECT id, k FROM lite.t WHERE id IN (" + ",".join("?" if bound else str(i) for i in range(n)) + ")"
+        measured[n] = work.of(con, sql, list(range(n)) if bound else None)
+    (copied_small, moved_small), (copied_big, moved_big) = measured[1_000], measured[4_000]
+    assert copied_big < 4.4 * copied_small and moved_big < 4.4 * moved_small, measured  # quadratic would be ~16x
+    assert copied_big / 4_000 <= (11 if bound else 7), measured  # whole-tree copies per plan: bounded, not growing
+    con.close()

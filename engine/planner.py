@@ -367,7 +367,8 @@ class Planner:
                 original.replace(replacement)
             pushed_tables.update(t.meta[TABLE_KEY] for t in unit.find_all(exp.Table) if TABLE_KEY in t.meta)
 
-        needed, candidates, full = self._scan_requirements(analysed)
+        scanned = set(tables) - pushed_tables  # no scan left (a whole query pushed): no second scope walk
+        needed, candidates, full = self._scan_requirements(analysed) if scanned else ({}, {}, set())
         scans: dict[int, Fragment] = {}
         natives: list[tuple[Fragment, exp.Expression, list[str], exp.Table]] = []
         for table in analysed.find_all(exp.Table):
@@ -393,7 +394,7 @@ class Planner:
                 natives.append((fragment, native, columns, stand_in))
                 continue
             scans[id(table)] = fragment
-        if self.dynamic_filtering:
+        if self.dynamic_filtering and len(scans) > 1:  # a dynamic filter joins two scans
             self._plan_dynamic_filters(analysed, scans)
         streamed = self._order_joins(tree, list(scans.values()), [n[0] for n in natives])
         for fragment, native, columns, stand_in in natives:

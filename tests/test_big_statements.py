@@ -56,6 +56,13 @@ def test_2500_computed_columns_over_sqlite_answer_and_stay_local(sqlite_path):
     assert any("2,500 result columns" in n and "sqlite takes (2,000)" in n for n in plan.notes), plan.notes
     (fragment,) = plan.fragments
     assert fragment.kind == "scan" and fragment.request.columns == ("id",)  # only the column, not 2,500 expressions
+    con = fedq.connect(home=False)
+    con.attach("lite", "sqlite", path=sqlite_path)
+    explained = con.execute("EXPLAIN " + _computed(2500, "lite.t")).fetchall()
+    local = [row for row in explained if row[0] == "local"][0]
+    assert "kept local" in local[-1] and "2,500 result columns, more than sqlite takes (2,000)" in local[-1]
+    assert all("+ 2499" not in row[3] for row in explained if row[0] != "local")  # no source receives the expressions
+    con.close()
 
 
 def test_2000_computed_columns_still_push_to_sqlite(sqlite_path):

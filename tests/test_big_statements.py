@@ -11,13 +11,13 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from sqlglot import exp
-
-import fedq
 from fedq.engine.planner import OverLimit, _check_limits
 from fedq.sources.mysql import MySQLSource
 from fedq.sources.postgres import PostgresSource
 from fedq.sources.sqlite import SQLiteSource
+from sqlglot import exp
+
+import fedq
 
 ROWS = 20
 
@@ -59,7 +59,7 @@ def test_2500_computed_columns_over_sqlite_answer_and_stay_local(sqlite_path):
     con = fedq.connect(home=False)
     con.attach("lite", "sqlite", path=sqlite_path)
     explained = con.execute("EXPLAIN " + _computed(2500, "lite.t")).fetchall()
-    local = [row for row in explained if row[0] == "local"][0]
+    local = next(row for row in explained if row[0] == "local")
     assert "kept local" in local[-1] and "2,500 result columns, more than sqlite takes (2,000)" in local[-1]
     assert all("+ 2499" not in row[3] for row in explained if row[0] != "local")  # no source receives the expressions
     con.close()
@@ -119,7 +119,6 @@ def test_over_1664_computed_columns_over_postgres(pg_dsn, pg_admin_dsn):
 
 def test_over_4096_computed_columns_over_mariadb(mysql_dsn, mysql_admin_dsn):
     import pymysql
-
     from fedq.sources.mysql import _parse_dsn
 
     with pymysql.connect(autocommit=True, **_parse_dsn(mysql_admin_dsn)) as con, con.cursor() as cur:

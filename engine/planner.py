@@ -44,7 +44,7 @@ from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
 from fedq.engine.passthrough import native_query, native_sql
 from fedq.engine.sandbox import refuse_local_reads, table_function_refused
-from fedq.errors import NotSupportedError, ProgrammingError
+from fedq.errors import ProgrammingError
 from fedq.sources import FetchStats, Pushdown, ScanRequest, SQLSource
 
 TABLE_KEY = "fedq_table"

@@ -15,7 +15,7 @@ import pytest
 import fedq
 from fedq.engine.capabilities import why_not_pushable
 
-from sqlglot import exp, parse_one
+from sqlglot import parse_one
 
 
 @pytest.fixture

@@ -330,11 +330,19 @@ class PostgresSource(SQLSource):
             threading.Thread(target=_cancel, args=(connection,), name=f"fedq-cancel-{self.name}", daemon=True).start()
 
     def close(self) -> None:
+        """Close every session, leased ones too: a stream dropped unread (an error elsewhere in its
+        query) gives its session back only when the garbage collector finds it, and until then its
+        read-only transaction would hold its table locks (a DROP or ALTER at the source waits)."""
         while True:
             try:
                 connection = self._idle.get_nowait()
             except queue.Empty:
-                return
+                break
+            _close(connection)
+        with self._lock:
+            leased, self._active = list(self._active), set()
+        for connection in leased:
+            _cancel(connection)
             _close(connection)
 
 

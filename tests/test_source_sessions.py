@@ -86,6 +86,21 @@ def test_postgres_statements_run_in_a_read_only_transaction(pg_admin_dsn, pg_tab
         source.close()
 
 
+def test_closing_the_source_ends_a_transaction_left_by_a_stream_read_never(pg_dsn, pg_admin_dsn, pg_table):
+    """A stream dropped unread keeps its lease until the garbage collector finds it; its read-only
+    transaction holds the table's lock, so closing the source must end it (a DROP at the source waits)."""
+    source = PostgresSource(name="pg", dsn=pg_dsn)
+    kept = source.query(f"SELECT id FROM {pg_table}", (), FetchStats())  # never read, still referenced
+    with _pg_admin(pg_admin_dsn) as con, con.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 't' "
+                    f"AND c.relnamespace = '{SCHEMA}'::regnamespace")
+        assert cur.fetchone()[0] >= 1  # the lease's transaction holds it
+        source.close()
+        cur.execute("SET lock_timeout = '5s'")
+        cur.execute(f"ALTER TABLE {pg_table} ADD COLUMN extra integer")  # waits (then fails) while a lock is held
+    del kept
+
+
 def test_postgres_session_changes_are_gone_for_the_next_lease(pg_dsn, pg_admin_dsn):
     source = PostgresSource(name="pg", dsn=pg_dsn)
     try:

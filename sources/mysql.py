@@ -751,12 +751,19 @@ class MySQLSource(SQLSource):
             killer.close()
 
     def close(self) -> None:
+        """Close every session, leased ones too: a stream dropped unread gives its lease back only
+        when the garbage collector finds it, and until then its read-only transaction would hold
+        its tables' metadata locks (an ALTER or DROP at the source waits)."""
         self._closed = True
         while True:
             try:
                 connection = self._idle.get_nowait()
             except queue.Empty:
-                return
+                break
+            self._discard(connection)
+        with self._pool_lock:
+            leased, self._active = list(self._active), set()
+        for connection in leased:
             self._discard(connection)
 
 

@@ -153,6 +153,16 @@ def my_table(mysql_admin_dsn: str):
         cur.execute(f"DROP TABLE IF EXISTS {MY_TABLE}")
 
 
+def test_closing_a_mariadb_source_ends_a_transaction_left_by_a_stream_read_never(mysql_dsn, mysql_admin_dsn, my_table):
+    source = MySQLSource(name="my", dsn=mysql_dsn)
+    kept = source.query(f"SELECT id FROM {my_table}", (), FetchStats())  # never read, still referenced
+    source.close()
+    with pymysql.connect(autocommit=True, **_parse_dsn(mysql_admin_dsn)) as con, con.cursor() as cur:
+        cur.execute("SET SESSION lock_wait_timeout = 5")
+        cur.execute(f"ALTER TABLE {my_table} ADD COLUMN extra INT")  # waits (then fails) on a held metadata lock
+    del kept
+
+
 def test_mariadb_statements_run_in_a_read_only_transaction(mysql_admin_dsn, my_table):
     """Even root's session (allowed here on purpose) cannot write: the transaction refuses it."""
     source = MySQLSource(name="my", dsn=mysql_admin_dsn, allow_privileged_role=True)

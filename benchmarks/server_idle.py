@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from served import start_server, stop_server  # noqa: E402
 ENGINE_IDLE = 20  # seconds: longer than 300 sessions take to run their query
 
 
@@ -33,12 +34,6 @@ def _status(pid: int) -> tuple[int, int]:
     with open(f"/proc/{pid}/status") as status:
         fields = dict(line.split(":", 1) for line in status)
     return int(fields["Threads"]), int(fields["VmRSS"].split()[0])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(folder: Path, sessions: int, password: str) -> tuple[subprocess.Popen, int]:
@@ -55,19 +50,8 @@ max_connections = {sessions + 10}
 idle_timeout = 0
 engine_idle_timeout = {ENGINE_IDLE}
 """)
-    port = _free_port()
-    env = {**os.environ, "FEDQ_IDLE_BENCH_PASSWORD": password, "FEDQ_HOME": str(folder / "home")}
-    process = subprocess.Popen([sys.executable, "-m", "fedq.repl.cli", "serve", str(folder / "catalog.toml"),
-                                "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process, port
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("fedq serve did not start")
+    env = {"FEDQ_IDLE_BENCH_PASSWORD": password, "FEDQ_HOME": str(folder / "home")}
+    return start_server(folder / "catalog.toml", env=env, stderr=subprocess.DEVNULL)
 
 
 def measure(sessions: int) -> dict:
@@ -100,8 +84,7 @@ def measure(sessions: int) -> dict:
         finally:
             for con in clients:
                 con.close()
-            process.terminate()
-            process.wait(timeout=30)
+            stop_server(process)
     return {
         "sessions": sessions, "cpus": os.cpu_count(), "python": platform.python_version(),
         "server_before": {"threads": threads0, "rss_kb": rss0},

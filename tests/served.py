@@ -19,15 +19,16 @@ def free_port() -> int:
 
 
 def start_server(catalog: Path, *arguments: str, env: dict[str, str] | None = None,
-                 stdout: int | None = subprocess.DEVNULL, seconds: float = 30) -> tuple[subprocess.Popen, int]:
-    """``fedq serve catalog`` with ``arguments``, once it accepts connections; its stderr is a text pipe."""
+                 stdout: int | None = subprocess.DEVNULL, stderr: int | None = subprocess.PIPE,
+                 seconds: float = 30) -> tuple[subprocess.Popen, int]:
+    """``fedq serve catalog`` with ``arguments``, once it accepts connections (stderr: a text pipe by default)."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "fedq.repl.cli", "serve", str(catalog), "--port", str(port), *arguments],
-                               cwd=ROOT, env={**os.environ, **(env or {})}, stdout=stdout, stderr=subprocess.PIPE, text=True)
+                               cwd=ROOT, env={**os.environ, **(env or {})}, stdout=stdout, stderr=stderr, text=True)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"fedq serve exited: {process.stderr.read()}")
+            raise AssertionError(f"fedq serve exited: {process.stderr.read() if process.stderr else process.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return process, port

@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from fedq.catalog import BoundTable
 from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
+from fedq.engine.literal_lists import binding_sql
 from fedq.errors import ProgrammingError
 
 RESERVED_CATALOGS = {"memory", "system", "temp", "main"}
@@ -132,8 +133,9 @@ class Binder:
             except duckdb.Error:
                 pass
 
-    def describe(self, sql: str, params: dict[str, Any], views: dict[str, pa.Schema] | None = None) -> list[tuple[str, str]]:
-        """Bind ``sql`` (no rows are read) and return its output (name, DuckDB type) pairs.
+    def describe(self, query: exp.Expression, params: dict[str, Any],
+                 views: dict[str, pa.Schema] | None = None) -> list[tuple[str, str]]:
+        """Bind ``query`` (no rows are read) and return its output (name, DuckDB type) pairs.
 
         ``views`` registers empty stand-ins for fragment views, to check a local query.
         Raises :class:`ProgrammingError` with DuckDB's message when the query does not bind.
@@ -143,7 +145,7 @@ class Binder:
         try:
             for name, schema in (views or {}).items():
                 cursor.register(name, pa.table({f.name: pa.array([], f.type) for f in schema}))
-            relation = cursor.execute(f"DESCRIBE {sql}", params or None)
+            relation = cursor.execute(f"DESCRIBE {binding_sql(query)}", params or None)
             return [(row[0], row[1]) for row in relation.fetchall()]
         except duckdb.Error as error:
             raise sandbox_refusal(error) or friendly_duckdb_error(error) from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from fedq.engine.literal_lists import literal_list
 from fedq.sources.readonly_functions import READ_ONLY_FUNCTIONS
 
 T = exp.DataType.Type
@@ -112,6 +113,9 @@ def _family_of(node: exp.Expression) -> str:
     """Type family of an operand; a bind parameter takes the family of what it is compared with."""
     if isinstance(node, exp.Placeholder):
         return "null"
+    values = literal_list(node)
+    if values is not None:
+        return values.kind
     return _family(_type(node))
 
 
@@ -166,7 +170,7 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
                     return problem
         return None
     for node in expression.walk():
-        if not isinstance(node, caps.allowed):
+        if not isinstance(node, caps.allowed) and literal_list(node) is None:
             return f"{type(node).__name__} is not on the {dialect} allowlist"
         if isinstance(node, exp.SetOperation) and not caps.parenthesized_set_operands and any(
             isinstance(side, exp.Subquery) for side in (node.this, node.expression)

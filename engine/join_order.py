@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from fedq.engine.literal_lists import count_values
+
 
 def order_joins(tree: exp.Expression, estimates: dict[str, int | None], streamed: set[str]) -> tuple[list[str], set[str]]:
     """Rewrite eligible join blocks of ``tree`` in place. ``estimates``: view name -> estimated rows;
@@ -173,7 +175,7 @@ def _selectivity(term: exp.Expression, stats) -> float:
     if isinstance(term, exp.NEQ):
         return 1.0 - (1.0 / distinct if distinct else EQUALITY_SELECTIVITY)
     if isinstance(term, exp.In) and not term.args.get("query"):
-        n = len(term.expressions)
+        n = count_values(term)
         return min(1.0, n / distinct if distinct else n * EQUALITY_SELECTIVITY)
     if isinstance(term, exp.Is) and column is not None and stats is not None:
         info = stats.column(column.name)

@@ -268,7 +268,7 @@ class Planner:
         self.binder.ensure(bound)
         checkpoint("planning (binding tables)")
         stand_ins = {f.view: f.schema for f in passthrough}
-        self._root_names = self.binder.describe(tree.sql("duckdb"), _used_params(tree, params), stand_ins)  # DuckDB's binder errors first
+        self._root_names = self.binder.describe(tree, _used_params(tree, params), stand_ins)  # DuckDB's binder errors first
         checkpoint("planning (checking the query)")
         if not bound:
             return Plan(passthrough, tree.sql("duckdb"), _used_params(tree, params))
@@ -411,7 +411,7 @@ class Planner:
         checkpoint("planning (join order)")
         plan = Plan(fragments, tree.sql("duckdb"), _used_params(tree, params), notes=self._notes)
         checkpoint("planning (the local query)")
-        self.binder.describe(plan.local_sql, plan.local_params, {**stand_ins, **{f.view: f.schema for f in fragments}})
+        self.binder.describe(tree, plan.local_params, {**stand_ins, **{f.view: f.schema for f in fragments}})
         return plan
 
     # -- single-source subtrees ---------------------------------------------------------
@@ -609,7 +609,7 @@ class Planner:
         plan() already has (no second rendering and binding of a big statement)."""
         if original is self._root:
             return self._root_names
-        return self.binder.describe(original.sql("duckdb"), _used_params(original, params))
+        return self.binder.describe(original, _used_params(original, params))
 
     def _partial(self, unit: exp.Expression, bound: list[BoundTable]) -> "Partial | None":
         """Two-phase aggregation: pre-aggregate one table at its source by every column the rest of the
@@ -715,7 +715,7 @@ class Planner:
         core = core.group_by(*[exp.column(k, table=partial.alias) for k in partial.keys])
         mirror = core.copy()
         _to_mirror_names(mirror, bound)
-        types = [t for _, t in self.binder.describe(mirror.sql("duckdb"), _used_params(mirror, params))]
+        types = [t for _, t in self.binder.describe(mirror, _used_params(mirror, params))]
         _to_remote_names(core, bound)
         for projection in core.expressions[: len(partial.keys)]:  # outputs keep DuckDB-visible names
             projection.set("alias", exp.to_identifier(projection.alias, quoted=True))
@@ -754,7 +754,7 @@ class Planner:
         core.set("expressions", [exp.alias_(expression.copy(), name) for name, expression in split.columns])
         mirror = core.copy()
         _to_mirror_names(mirror, bound)
-        types = [t for _, t in self.binder.describe(mirror.sql("duckdb"), _used_params(mirror, params))]
+        types = [t for _, t in self.binder.describe(mirror, _used_params(mirror, params))]
         _to_remote_names(core, bound)
         _check_limits(source, core)
         remote_sql, values = source.render(core, params)

@@ -78,7 +78,7 @@ def describe_query(tree: exp.Expression, catalog: Catalog, binder: Binder) -> li
     copy = tree.copy()
     bound = bind_tables(copy, catalog)
     binder.ensure(bound)
-    return binder.describe(copy.sql("duckdb"), {})
+    return binder.describe(copy, {})
 
 
 def check_view(view: View, body: exp.Expression, catalog: Catalog, binder: Binder) -> None:

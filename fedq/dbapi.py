@@ -24,7 +24,7 @@ from fedq.catalog.statistics import analyze_table
 from fedq.catalog.config import CatalogDocument, interpolate, read_catalog_document, resolve_relative
 from fedq.catalog.home import CatalogHome, home_directory, protected_source, to_toml
 from fedq.catalog.views import VIEWS_SOURCE, View
-from fedq.engine import introspection
+from fedq.engine import export, introspection
 from fedq.engine.binder import Binder
 from fedq.engine.deadline import Deadline, checkpoint
 from fedq.engine.drift import explain_drift
@@ -570,7 +570,8 @@ class Cursor:
         if statement.kind == "show_views":
             self._set_result(introspection.views_table(connection.catalog).to_reader())
             return
-        self.plan = connection._plan(statement.tree, statement.params)
+        spec = export.copy_spec(statement.tree) if statement.kind == "copy" else None  # checked before any source is read
+        self.plan = connection._plan(spec.query if spec else statement.tree, statement.params)
         if statement.kind == "explain":
             self._set_result(explain_table(self.plan).to_reader())
             return
@@ -584,6 +585,10 @@ class Cursor:
                 pass
             self._execution.close()
             self._set_result(explain_table(self.plan, analyzed=True).to_reader())
+            return
+        if spec is not None:
+            self._set_result(export.count_table(export.export(reader, spec)).to_reader())
+            self._execution.close()
             return
         self._set_result(reader)
 

@@ -17,6 +17,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
 from fedq.errors import NotSupportedError, ProgrammingError, caret_message
+from fedq.engine import literal_lists
 from fedq.sources import source_class
 from fedq.sources.settings import from_sql_text
 
@@ -162,7 +163,20 @@ def _number_placeholders(sql: str, params: Sequence[Any] | dict[str, Any] | None
 
 def parse_sql(sql: str, shown: str | None = None) -> exp.Expression:
     """Parse exactly one statement in DuckDB's dialect; syntax errors point at the spot in ``shown``
-    (the text as the user wrote it, when ``sql`` is a same-length rewrite of it)."""
+    (the text as the user wrote it, when ``sql`` is a same-length rewrite of it). Long literal IN
+    lists are parsed as one node each (engine/literal_lists.py); errors come from the whole text."""
+    collapsed = literal_lists.collapse(sql)
+    if collapsed is not None:
+        try:
+            tree = _parse_one(collapsed.text, collapsed.text)
+        except ProgrammingError:
+            tree = None
+        if tree is not None and literal_lists.restore(tree, collapsed):
+            return tree
+    return _parse_one(sql, shown)
+
+
+def _parse_one(sql: str, shown: str | None) -> exp.Expression:
     try:
         trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None and not isinstance(t, exp.Semicolon)]
     except TokenError as error:

@@ -3,24 +3,40 @@
 SQLite stores values by storage class, not by declared type (hazard 19). At discovery each
 column's storage classes are checked; a column holding values that do not fit its declared
 type is read as text and never filtered remotely.
+
+Table scans stream through ``adbc-driver-sqlite`` (SQLite rows to Arrow in C, no Python object per
+value; benchmarks/read_table.py). That driver types each column by the values of its first batch and
+fails on a later batch that differs, so each scanned column is read in one storage class (floats
+``CAST(.. AS REAL)``, decimals and text-read columns ``CAST(.. AS TEXT)``) and a typed seed row goes
+first (``SELECT 0, '' ... UNION ALL <scan>``) and is dropped: a column whose first rows are NULL is
+typed too. Arrow then casts to the declared types (dates, decimals, booleans), as the old row path
+did. The driver cannot cancel (AdbcStatementCancel is NOT_IMPLEMENTED), so :meth:`cancel` stops a
+scan at its next batch. Pushed queries (:meth:`query`) stay on Python sqlite3: their result types
+can only be inferred from the values, where the driver would print a REAL in a text column as
+``1.500000e+00``; their results are mostly small.
 """
 from __future__ import annotations
 
+import contextlib
 import decimal
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Hashable, Iterator
 
+import adbc_driver_manager
 import pyarrow as pa
 from sqlglot import exp
 
 from fedq.catalog.types import sqlite_to_arrow
 from fedq.engine.capabilities import why_not_pushable
+from fedq.sources.arrow_util import conform_array
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SourceLimits, SQLSource, TableName
 
-BATCH_ROWS = 64_000
+BATCH_ROWS = 64_000  # rows per fetch of a pushed query (Python sqlite3)
+SCAN_BATCH_ROWS = 65_536  # rows per Arrow batch of an ADBC scan (the driver's default: 1,024)
 
 
 def _storage_classes(dtype: pa.DataType) -> tuple[str, ...]:
@@ -34,17 +50,33 @@ def _storage_classes(dtype: pa.DataType) -> tuple[str, ...]:
     return ("text",)
 
 
-def _column(values: list[Any], dtype: pa.DataType) -> pa.Array:
-    """Build one Arrow column from SQLite values of a checked storage class."""
-    if pa.types.is_date(dtype) or pa.types.is_timestamp(dtype):
-        return pa.array(values, pa.string()).cast(dtype)
-    if pa.types.is_string(dtype):
-        return pa.array([v if v is None or isinstance(v, str) else str(v) for v in values], dtype)
-    if pa.types.is_boolean(dtype):
-        return pa.array([None if v is None else bool(v) for v in values], dtype)
-    if pa.types.is_decimal(dtype):
-        return pa.array([None if v is None else str(v) for v in values], pa.string()).cast(dtype)
-    return pa.array(values, dtype)
+def _scan_column(name: str, dtype: pa.DataType, unsafe: bool) -> tuple[str, str]:
+    """SQL reading column ``name`` in one storage class, and a seed literal of that class."""
+    column = exp.to_identifier(name, quoted=True).sql("sqlite")
+    if unsafe:  # the text of whatever is stored; a blob as its X'..' literal rather than raw bytes
+        return f"CASE typeof({column}) WHEN 'blob' THEN 'X''' || hex({column}) || '''' ELSE CAST({column} AS TEXT) END", "''"
+    if pa.types.is_floating(dtype):
+        return f"CAST({column} AS REAL)", "0.0"
+    if pa.types.is_decimal(dtype):  # integers exactly, reals as their shortest round-trip text
+        return f"CAST({column} AS TEXT)", "''"
+    if pa.types.is_integer(dtype) or pa.types.is_boolean(dtype):
+        return column, "0"
+    if pa.types.is_binary(dtype):
+        return column, "X''"
+    return column, "''"
+
+
+class _Mismatch(Exception):
+    """A later ADBC batch held a value of another storage class than the first."""
+
+
+@dataclass(eq=False)
+class _Scan:
+    """One streaming ADBC scan: its connection and cursor, and whether it was cancelled."""
+
+    connection: Any
+    cursor: Any
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(eq=False)
@@ -57,7 +89,8 @@ class SQLiteSource(SQLSource):
     limits = SourceLimits(max_columns=2000, max_parameters=32766, max_statement_bytes=1_000_000_000)  # SQLITE_MAX_COLUMN, SQLITE_MAX_VARIABLE_NUMBER, SQLITE_MAX_SQL_LENGTH defaults
     default_schema = "main"
     _unsafe: dict[TableName, frozenset[str]] = field(default_factory=dict, init=False, repr=False)
-    _active: set = field(default_factory=set, init=False, repr=False)
+    _active: set = field(default_factory=set, init=False, repr=False)  # sqlite3 connections of pushed queries
+    _scans: set = field(default_factory=set, init=False, repr=False)  # ADBC scans in flight
 
     def context(self) -> Hashable:
         return ("sqlite", str(Path(self.path).resolve()))
@@ -158,8 +191,9 @@ class SQLiteSource(SQLSource):
         return exp.var(f"?{index}")
 
     # -- execution --------------------------------------------------------------------
-    def _cursor(self, sql: str, params: tuple[Any, ...]) -> tuple[sqlite3.Connection, sqlite3.Cursor]:
-        self.record(sql)
+    def _cursor(self, sql: str, params: tuple[Any, ...], record: bool = True) -> tuple[sqlite3.Connection, sqlite3.Cursor]:
+        if record:
+            self.record(sql)
         connection = self._connect()
         with self._lock:
             self._active.add(connection)
@@ -178,16 +212,113 @@ class SQLiteSource(SQLSource):
         connection.close()
 
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
-        """Stream a table scan with the declared (or text, for unsafe columns) types."""
-        sql, values = self.render_scan(request)
+        """Stream a table scan through ADBC, cast to the declared (or text, for unsafe columns) types."""
         schema = request.schema if request.columns else pa.schema([pa.field("__fedq_one", pa.int64())])
-        connection, cursor = self._cursor(sql, values)
-        return pa.RecordBatchReader.from_batches(schema, self._batches(connection, cursor, schema, stats))
+        sql, values = self.render_scan(request)
+        self.record(sql)
+        unsafe = self.unsafe_columns(request.table)
+        read = [_scan_column(f.name, f.type, f.name in unsafe) for f in request.schema] if request.columns else [("1", "0")]
+        projections = ", ".join(f"{expression} AS {exp.to_identifier(f.name, quoted=True).sql('sqlite')}"
+                                for (expression, _), f in zip(read, schema))
+        _, _, rest = sql.partition(" FROM ")  # scan_query: SELECT <columns> FROM <table> [WHERE ...]
+        seed = ", ".join(literal for _, literal in read)
+        scan = self._start_scan(f"SELECT {seed} UNION ALL SELECT * FROM (SELECT {projections} FROM {rest})", values)
+        return pa.RecordBatchReader.from_batches(schema, self._adbc_batches(scan, schema, stats))
+
+    def _start_scan(self, sql: str, params: tuple[Any, ...]) -> _Scan:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        if not Path(self.path).is_file():
+            raise self.operational_error("could not open", FileNotFoundError(f"no such file: {self.path}"))
+        try:
+            connection = adbc.connect(Path(self.path).resolve().as_uri() + "?mode=ro")
+        except adbc.Error as error:
+            raise self.operational_error("could not open", error) from None
+        scan = _Scan(connection, connection.cursor())
+        with self._lock:
+            self._scans.add(scan)
+        params = tuple(float(v) if isinstance(v, decimal.Decimal) else v for v in params)  # as in _cursor
+        try:
+            scan.cursor.execute("PRAGMA query_only = ON")
+            scan.cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(SCAN_BATCH_ROWS)})
+            scan.cursor.execute(sql, params or None)
+        except adbc.Error as error:
+            self._end_scan(scan)
+            raise self.operational_error("query failed", error) from None
+        return scan
+
+    def _end_scan(self, scan: _Scan) -> None:
+        with self._lock:
+            self._scans.discard(scan)
+        for resource in (scan.cursor, scan.connection):
+            with contextlib.suppress(Exception):  # closing after a failed read: nothing more to release
+                resource.close()
+
+    def _adbc_batches(self, scan: _Scan, schema: pa.Schema, stats: FetchStats) -> Iterator[pa.RecordBatch]:
+        """The scan's batches without the seed row, cast to ``schema``; a cancel stops it between batches."""
+        started = time.perf_counter()
+        seeded = False
+        try:
+            reader = scan.cursor.fetch_record_batch()
+            while True:
+                try:
+                    batch = self._next_batch(scan, reader)
+                except _Mismatch:  # the seed row types every column: a bug if it happens
+                    raise self.operational_error("a value does not match its declared type", TypeError("storage class")) from None
+                if batch is None:
+                    break
+                if not seeded:
+                    batch, seeded = batch.slice(1), True
+                try:
+                    arrays = [conform_array(a, f.type) for a, f in zip(batch.columns, schema)]
+                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+                    raise self.operational_error("a value does not match its declared type", error) from None
+                out = pa.RecordBatch.from_arrays(arrays, schema=schema)
+                stats.rows += out.num_rows
+                stats.bytes += out.nbytes
+                yield out
+        finally:
+            stats.seconds += time.perf_counter() - started
+            self._end_scan(scan)
 
     def query(self, sql: str, params: tuple[Any, ...], stats: FetchStats) -> pa.RecordBatchReader:
-        """Run a pushed-down query; result types are inferred from the values (SQLite has no others)."""
-        connection, cursor = self._cursor(sql, params)
+        """Run a pushed-down query, whole (as before); result types are inferred from the values
+        (SQLite has no others). ADBC reads it unless a later batch holds a value of another storage
+        class than the driver inferred from the first (a column NULL in its first 65,536 rows, say):
+        then it runs again through Python sqlite3, which infers each column from all its values."""
+        self.record(sql)
         started = time.perf_counter()
+        scan = self._start_scan(sql, params)
+        batches: list[pa.RecordBatch] = []
+        try:
+            reader = scan.cursor.fetch_record_batch()
+            while (batch := self._next_batch(scan, reader)) is not None:
+                batches.append(batch)
+            table = pa.Table.from_batches(batches, reader.schema)
+        except _Mismatch:
+            table = self._query_rows(sql, params)
+        finally:
+            self._end_scan(scan)
+        stats.rows += table.num_rows
+        stats.bytes += table.nbytes
+        stats.seconds += time.perf_counter() - started
+        return table.to_reader()
+
+    def _next_batch(self, scan: _Scan, reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+        """The reader's next batch, None at its end; raises _Mismatch for a driver type mismatch."""
+        if scan.cancelled.is_set():
+            raise self.operational_error("query failed", InterruptedError("interrupted"))
+        try:
+            return reader.read_next_batch()
+        except StopIteration:
+            return None
+        except (pa.ArrowException, adbc_driver_manager.Error) as error:
+            if "Type mismatch" in str(error):
+                raise _Mismatch() from None
+            raise self.operational_error("query failed", error) from None
+
+    def _query_rows(self, sql: str, params: tuple[Any, ...]) -> pa.Table:
+        connection, cursor = self._cursor(sql, params, record=False)
         try:
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
@@ -196,43 +327,16 @@ class SQLiteSource(SQLSource):
         finally:
             self._forget(connection)
         columns = list(zip(*rows)) if rows else [[] for _ in names]
-        arrays = [_infer(list(values)) for values in columns]
-        table = pa.Table.from_arrays(arrays, names=names)
-        stats.rows += table.num_rows
-        stats.bytes += table.nbytes
-        stats.seconds += time.perf_counter() - started
-        return table.to_reader()
-
-    def _batches(
-        self, connection: sqlite3.Connection, cursor: sqlite3.Cursor, schema: pa.Schema, stats: FetchStats
-    ) -> Iterator[pa.RecordBatch]:
-        started = time.perf_counter()
-        try:
-            while True:
-                try:
-                    rows = cursor.fetchmany(BATCH_ROWS)
-                except sqlite3.Error as error:
-                    raise self.operational_error("query failed", error) from None
-                if not rows:
-                    break
-                columns = list(zip(*rows))
-                try:
-                    arrays = [_column(list(v), f.type) for v, f in zip(columns, schema)]
-                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
-                    raise self.operational_error("a value does not match its declared type", error) from None
-                batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
-                stats.rows += batch.num_rows
-                stats.bytes += batch.nbytes
-                yield batch
-        finally:
-            stats.seconds += time.perf_counter() - started
-            self._forget(connection)
+        return pa.Table.from_arrays([_infer(list(values)) for values in columns], names=names)
 
     def cancel(self) -> None:
+        """Interrupt pushed queries at once; scans stop at their next batch (the ADBC driver cannot cancel)."""
         with self._lock:
-            active = list(self._active)
+            active, scans = list(self._active), list(self._scans)
         for connection in active:
             connection.interrupt()
+        for scan in scans:
+            scan.cancelled.set()
 
 
 def _infer(values: list[Any]) -> pa.Array:

@@ -312,7 +312,7 @@ class SQLiteSource(SQLSource):
             return reader.read_next_batch()
         except StopIteration:
             return None
-        except (pa.ArrowException, adbc_driver_manager.Error) as error:
+        except (pa.ArrowException, OSError, adbc_driver_manager.Error) as error:  # the driver's errors arrive as OSError
             if "Type mismatch" in str(error):
                 raise _Mismatch() from None
             raise self.operational_error("query failed", error) from None

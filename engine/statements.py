@@ -18,6 +18,7 @@ from sqlglot.tokens import TokenType
 
 from fedq.errors import NotSupportedError, ProgrammingError, caret_message
 from fedq.engine import literal_lists
+from fedq.engine.set_chains import balance_union_chains
 from fedq.sources import source_class
 from fedq.sources.settings import from_sql_text
 
@@ -164,7 +165,8 @@ def _number_placeholders(sql: str, params: Sequence[Any] | dict[str, Any] | None
 def parse_sql(sql: str, shown: str | None = None) -> exp.Expression:
     """Parse exactly one statement in DuckDB's dialect; syntax errors point at the spot in ``shown``
     (the text as the user wrote it, when ``sql`` is a same-length rewrite of it). Long literal IN
-    lists are parsed as one node each (engine/literal_lists.py); errors come from the whole text."""
+    lists are parsed as one node each (engine/literal_lists.py), errors come from the whole text, and
+    long UNION chains are balanced (engine/set_chains.py)."""
     collapsed = literal_lists.collapse(sql)
     if collapsed is not None:
         try:
@@ -172,8 +174,8 @@ def parse_sql(sql: str, shown: str | None = None) -> exp.Expression:
         except ProgrammingError:
             tree = None
         if tree is not None and literal_lists.restore(tree, collapsed):
-            return tree
-    return _parse_one(sql, shown)
+            return balance_union_chains(tree)
+    return balance_union_chains(_parse_one(sql, shown))
 
 
 def _parse_one(sql: str, shown: str | None) -> exp.Expression:

@@ -2,7 +2,7 @@
 
 Each case runs ``con.plan(sql)`` (parse, bind, analyse, render: no rows are read) in its own Python
 process, which reports its wall time and its own peak RSS (ru_maxrss, including the ~150 MB of an
-idle fedq process). Shapes: an IN list of n integer literals, a UNION ALL of n branches, a SELECT of
+idle fedq process). Shapes: an IN list of n integer literals, one of n string literals, a UNION ALL of n branches, a SELECT of
 n computed columns; over a SQLite file and over PostgreSQL (a reader role; FEDQ_BENCH_PG_DSN /
 FEDQ_BENCH_PG_ADMIN_DSN to change servers). A case that does not finish within --timeout seconds is
 reported as such.
@@ -24,11 +24,12 @@ from pathlib import Path
 
 ADMIN_DSN = os.environ.get("FEDQ_BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 READER_DSN = os.environ.get("FEDQ_BENCH_PG_DSN", "postgresql://fedq_reader@127.0.0.1:5432/test")
-SIZES = {"in_list": [1_000, 10_000, 100_000], "union_all": [100, 1_000, 5_000], "columns": [1_000, 2_500, 10_000]}
-QUICK = {"in_list": [1_000, 10_000], "union_all": [100, 500], "columns": [500, 1_000]}
+SIZES = {"in_list": [1_000, 10_000, 100_000], "in_text_list": [100_000], "union_all": [100, 1_000, 5_000], "columns": [1_000, 2_500, 10_000]}
+QUICK = {"in_list": [1_000, 10_000], "in_text_list": [10_000], "union_all": [100, 500], "columns": [500, 1_000]}
 
 SHAPES = {
     "in_list": "sql = 'SELECT id, k FROM {table} WHERE id IN (' + ','.join(str(i) for i in range(n)) + ')'",
+    "in_text_list": "sql = 'SELECT id, k FROM {table} WHERE CAST(k AS VARCHAR) IN (' + ','.join(f\"'v{{i}}'\" for i in range(n)) + ')'",
     "union_all": "sql = ' UNION ALL '.join(f'SELECT id, k FROM {table} WHERE k = {{i}}' for i in range(n))",
     "columns": "sql = 'SELECT ' + ', '.join(f'id + {{i}} AS c{{i}}' for i in range(n)) + ' FROM {table}'",
 }

@@ -11,9 +11,9 @@ fails on a later batch that differs, so each scanned column is read in one stora
 first (``SELECT 0, '' ... UNION ALL <scan>``) and is dropped: a column whose first rows are NULL is
 typed too. Arrow then casts to the declared types (dates, decimals, booleans), as the old row path
 did. The driver cannot cancel (AdbcStatementCancel is NOT_IMPLEMENTED), so :meth:`cancel` stops a
-scan at its next batch. Pushed queries (:meth:`query`) stay on Python sqlite3: their result types
-can only be inferred from the values, where the driver would print a REAL in a text column as
-``1.500000e+00``; their results are mostly small.
+scan at its next batch. Pushed queries (:meth:`query`) are read by the driver too, whole, and run
+again through Python sqlite3 (which infers each column from all its values) when a later batch
+holds another storage class than the driver inferred from the first.
 """
 from __future__ import annotations
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from fedq.engine.sandbox import sandboxed_duckdb
 from sqlglot import exp
 
+from fedq.engine.sandbox import sandboxed_duckdb
 from fedq.errors import NotSupportedError, OperationalError, ProgrammingError
 
 FORMATS = ("csv", "parquet", "json")

@@ -82,7 +82,12 @@ def run_repl(connection: fedq.Connection, banner: str | None = None, *, out: Tex
              err: TextIO | None = None, input: Any = None, output: Any = None, history: History | None = None) -> int:
     """Read-eval-print until ``\\q`` or Ctrl-D. Returns the process exit status."""
     session, refresher = build_session(connection, history=history, input=input, output=output)
-    runner = Runner(connection, out=out, err=err or out, interactive=input is None)
+    asker: PromptSession = PromptSession(input=input, output=output)  # its own: no history, no completion
+
+    def confirm(question: str) -> bool:
+        return asker.prompt(question).strip().lower() in ("y", "yes")
+
+    runner = Runner(connection, out=out, err=err or out, interactive=input is None, confirm=confirm)
     if banner:
         out.write(banner + "\n")
         out.flush()
@@ -96,7 +101,12 @@ def run_repl(connection: fedq.Connection, banner: str | None = None, *, out: Tex
         if text.strip().lower() in ("quit", "exit"):
             break
         if text.strip():
-            runner.run_script(text)
+            try:
+                runner.run_script(text)
+            except KeyboardInterrupt:  # between queries (a meta command): back to the prompt
+                err_stream = err or out
+                err_stream.write("ERROR: cancelled\n")
+                err_stream.flush()
             if text.strip().startswith("\\refresh"):
                 refresher.refresh()
     return 0

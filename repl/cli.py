@@ -2,7 +2,8 @@
 
     fedq [CATALOG.toml]            open the REPL
     fedq demo                      build the demo data once and open the REPL on it
-    fedq [CATALOG] -c "SQL"        run statements and exit (status 1 if one failed)
+    fedq [CATALOG] -c "SQL"        run statements and exit (status 1 if one failed, 130 on Ctrl-C)
+    fedq [CATALOG] -c "SQL" -o F   the same, results written to file F (refused if F exists, unless --overwrite)
     echo "SQL;" | fedq [CATALOG]   same, from stdin
     fedq bench [ARGS]              the TPC-H benchmark, from a source checkout (benchmarks/README.md)
     fedq catalog export [-o FILE]  a TOML file that recreates the home catalog's sources and views
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import fedq
@@ -25,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("catalog", nargs="?", help="catalog TOML file, or 'demo'")
     parser.add_argument("-c", "--command", action="append", help="run this SQL (or \\command) and exit; repeatable")
     parser.add_argument("-f", "--format", choices=FORMATS, default=None, help="result format (default: table)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write results to FILE (format from its extension "
+                        "unless --format is given); an existing FILE is not replaced unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true", help="let -o replace an existing file")
     parser.add_argument("--no-pushdown", action="store_true", help="compute everything locally (for comparison)")
     parser.add_argument("--version", action="version", version=f"fedq {fedq.__version__}")
     return parser
@@ -87,25 +92,63 @@ def main(argv: list[str] | None = None) -> int:
 
         return catalog_command(argv[1:])
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C outside a query (connecting, a meta command): no traceback
+        print("ERROR: cancelled", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader of stdout went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from fedq.repl.commands import close_output, open_output
     from fedq.repl.runner import Runner
 
+    fmt = args.format or (_format_of(args.output) if args.output else None)
     try:
         connection, banner = _open(args.catalog, not args.no_pushdown)
+        output = open_output(args.output, args.overwrite) if args.output else None
     except fedq.Error as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
     with connection:
-        if args.command or not sys.stdin.isatty():
+        if args.command or not sys.stdin.isatty() or output is not None:
             runner = Runner(connection, out=sys.stdout, err=sys.stderr)
-            if args.format:
-                runner.settings.format = args.format
+            runner.settings.output, runner.settings.output_name = output, args.output
+            if fmt:
+                runner.settings.format = fmt
             script = "\n".join(c if c.strip().startswith("\\") or c.rstrip().endswith(";") else c + ";"
                                for c in args.command) if args.command else sys.stdin.read()
-            return 0 if runner.run_script(script) else 1
+            try:
+                ok = runner.run_script(script)
+            finally:
+                close_output(runner.settings)
+            if runner.cancelled:
+                _exit_cancelled(connection)
+            return 0 if ok else 1
         from fedq.repl.app import run_repl
 
         return run_repl(connection, banner or f"fedq {fedq.__version__} — \\help for commands, \\q to quit")
 
+
+def _exit_cancelled(connection: fedq.Connection) -> None:
+    """Exit 130 after Ctrl-C stopped a query. Not through interpreter shutdown: a DuckDB thread of the
+    cancelled query that still calls into Python then would abort the process (SIGABRT)."""
+    connection.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def _format_of(path: str) -> str:
+    """-o's format from the file's extension: .csv, .json/.jsonl/.ndjson, .md; else a table."""
+    if path.lower().endswith((".parquet", ".pq")):
+        raise SystemExit(f"ERROR: -o writes text (table, csv, json, markdown); for Parquet run "
+                         f"COPY (query) TO '{path}' (FORMAT parquet)")
+    suffix = os.path.splitext(path)[1].lower()
+    return {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json", ".md": "markdown"}.get(suffix, "table")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,8 +5,11 @@ printer shows every reply, so commands never write to the terminal themselves.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+import shlex
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
 
 import pyarrow as pa
 
@@ -22,6 +25,9 @@ class Settings:
 
     timing: bool = True
     format: str = "table"
+    row_limit: int = 1_000  # pgcli's: a longer result on the terminal asks before it is shown
+    output: BinaryIO | None = None  # \\o FILE: results go there
+    output_name: str | None = None
 
 
 @dataclass
@@ -106,6 +112,45 @@ def _format(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
             raise fedq.ProgrammingError(f"unknown format '{arg}'; choose one of {', '.join(output.FORMATS)}")
         settings.format = arg
     return Reply(status=f"format is {settings.format}")
+
+
+def open_output(name: str, overwrite: bool = False) -> BinaryIO:
+    """A file for results (``\\o``, ``-o``): an existing file is replaced only when asked."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        raise fedq.ProgrammingError(f"output '{name}' is a folder; name a file")
+    try:
+        return path.open("wb" if overwrite else "xb")
+    except FileExistsError:
+        raise fedq.ProgrammingError(f"output file '{name}' exists; fedq does not replace it unless asked "
+                                    f"(\\o {name} overwrite, or -o {name} --overwrite)") from None
+    except OSError as error:
+        raise fedq.OperationalError(f"cannot write output file '{name}': {error.strerror}") from None
+
+
+def close_output(settings: Settings) -> None:
+    if settings.output is not None:
+        with contextlib.suppress(OSError):
+            settings.output.close()
+    settings.output, settings.output_name = None, None
+
+
+@command("\\o", "\\o [FILE [overwrite]]", "send query results to FILE (\\o alone: back to the terminal)")
+def _output(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
+    try:
+        words = shlex.split(arg)
+    except ValueError as error:
+        raise fedq.ProgrammingError(f"\\o: cannot read the file name: {error}") from None
+    if len(words) > 2 or (len(words) == 2 and words[1].lower() != "overwrite"):
+        raise fedq.ProgrammingError("usage: \\o [FILE [overwrite]] (quote a name with spaces)")
+    if not words:
+        name = settings.output_name
+        close_output(settings)
+        return Reply(status=f"results go to the terminal{f' (closed {name})' if name else ''}")
+    handle = open_output(words[0], overwrite=len(words) == 2)
+    close_output(settings)
+    settings.output, settings.output_name = handle, words[0]
+    return Reply(status=f"results go to {words[0]} (\\o alone: back to the terminal)")
 
 
 @command("\\refresh", "\\refresh [source]", "forget cached table lists and schemas")

@@ -3,14 +3,18 @@ message, live progress per fragment after a second, and Ctrl-C that cancels the 
 statements included) instead of killing the program. Shared by the REPL, ``-c`` and stdin."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
+import pyarrow as pa
 import sqlglot
 from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
@@ -21,6 +25,69 @@ from fedq.repl.commands import Reply, Settings, run_command
 from fedq.repl.plan_view import progress_lines
 
 PROGRESS_AFTER_SECONDS = 1.0
+CHUNK_ROWS = 1_000  # rows per aligned block of a streamed table
+CANCEL_WAIT_SECONDS = 0.8  # after Ctrl-C, how long the prompt waits for the query's thread to stop
+
+
+class _Cancelled(Exception):
+    """Ctrl-C stopped the query."""
+
+
+class _Stopped(Exception):
+    """The reader of the output went away (a pager quit, a closed pipe): stop quietly."""
+
+
+@dataclasses.dataclass
+class _Head:
+    """The first batches of a result (more than row_limit rows, or all of it) and the rest's stream."""
+
+    cursor: fedq.Cursor
+    reader: pa.RecordBatchReader
+    batches: list[pa.RecordBatch]
+    more: bool
+
+    def batches_then_rest(self) -> Iterator[pa.RecordBatch]:
+        yield from self.batches
+        self.batches = []
+        yield from self.reader
+
+
+class _Sink:
+    """Bytes to the output; a reader that went away (BrokenPipeError) ends the result quietly."""
+
+    def __init__(self, write: Callable[[bytes], Any]) -> None:
+        self._write = write
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._write(data)
+        except BrokenPipeError:
+            raise _Stopped() from None
+
+
+def _chunks(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Table]:
+    """Tables of ``size`` rows (the last may be shorter) from a stream of batches."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = batch.slice(0, size - held)
+            pending.append(take)
+            held += take.num_rows
+            batch = batch.slice(take.num_rows)
+            if held == size:
+                yield pa.Table.from_batches(pending)
+                pending, held = [], 0
+    if held:
+        yield pa.Table.from_batches(pending)
+
+
+def _python_rows(table: pa.Table) -> list[tuple]:
+    """Rows to print (a block at a time); a value Python cannot hold is a clean error."""
+    try:
+        return list(zip(*[column.to_pylist() for column in table.columns])) if table.num_columns else [()] * table.num_rows
+    except (OverflowError, ValueError, pa.ArrowException) as error:
+        raise fedq.DataError(f"a value cannot be shown: {error}; COPY (query) TO 'file' writes it") from None
 
 
 def split_statements(text: str) -> list[str]:
@@ -63,13 +130,17 @@ class Runner:
     """Executes statements for one connection and prints what a person should see."""
 
     def __init__(self, connection: fedq.Connection, out: TextIO = sys.stdout, err: TextIO | None = None,
-                 settings: Settings | None = None, interactive: bool = False) -> None:
+                 settings: Settings | None = None, interactive: bool = False,
+                 confirm: Callable[[str], bool] | None = None) -> None:
+        """``confirm`` asks a yes/no question (the REPL's row-limit prompt); None never asks."""
         self.connection = connection
         self.out = out
         self.err = err or out
         self.settings = settings or Settings()
         self.interactive = interactive
+        self.confirm = confirm
         self.quit = False
+        self.cancelled = False  # Ctrl-C stopped a query of the last script
 
     # -- entry ----------------------------------------------------------------------------
     def run(self, statement: str) -> bool:
@@ -87,63 +158,168 @@ class Runner:
             return False
 
     def run_script(self, text: str) -> bool:
-        ok = True
+        """Run each statement; Ctrl-C (a cancelled query) stops the script."""
+        ok, self.cancelled = True, False
         for statement in split_statements(text):
             ok = self.run(statement) and ok
-            if self.quit:
+            if self.quit or self.cancelled:
                 break
         return ok
 
     # -- queries ------------------------------------------------------------------------
     def _query(self, sql: str) -> bool:
+        """Run a query and stream its rows to the output as they arrive; Ctrl-C cancels it."""
         cursor = self.connection.cursor()
+        started = time.perf_counter()
+        closing = threading.Thread(target=cursor.close, name="fedq-close", daemon=True)
+        try:
+            head = self._background(cursor, lambda: self._first_rows(cursor, sql), progress=True)
+            if head is None:
+                if self.settings.output is None:
+                    self._write("OK")
+            elif head.more and not self._go_on():
+                cursor.cancel()
+                self._error(f"result not shown: it has more than {self.settings.row_limit:,} rows "
+                            "(\\o FILE or COPY (query) TO 'file' writes all of it)")
+                return False
+            else:
+                rows = self._background(cursor, lambda: self._emit(head, started))
+                if rows is not None and self.settings.format == "table":
+                    self._result(output.status(rows, time.perf_counter() - started if self.settings.timing else None) + "\n")
+            self._warn([str(warning) for _, warning in cursor.messages])
+            return True
+        except _Cancelled:
+            self._error("query cancelled")
+            self.cancelled = True
+            return False
+        finally:
+            closing.start()  # in the background: after a cancel, its sources may take a moment to stop
+            if not self.interactive:
+                closing.join()
+
+    def _background(self, cursor: fedq.Cursor, work: Callable[[], Any], progress: bool = False) -> Any:
+        """``work()`` in a thread while this one waits: Ctrl-C cancels the query (remote statements
+        included) and raises _Cancelled; a fedq error is re-raised here, as one clean message."""
         outcome: dict[str, Any] = {}
 
-        def work() -> None:
+        def run() -> None:
             try:
-                cursor.execute(sql)
-                outcome["rows"] = cursor.fetchall() if cursor.description else None
-            except BaseException as error:  # handed to the waiting thread
+                outcome["value"] = work()
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
                 outcome["error"] = error
 
         started = time.perf_counter()
-        worker = threading.Thread(target=work, name="fedq-query", daemon=True)
+        worker = threading.Thread(target=run, name="fedq-query", daemon=True)
         worker.start()
         shown = 0
         try:
             while worker.is_alive():
                 worker.join(0.1)
                 elapsed = time.perf_counter() - started
-                if self.interactive and elapsed > PROGRESS_AFTER_SECONDS and worker.is_alive():
+                if progress and self.interactive and elapsed > PROGRESS_AFTER_SECONDS and worker.is_alive():
                     shown = self._progress(cursor, elapsed, shown)
         except KeyboardInterrupt:
             self._clear_progress(shown)
             cursor.cancel()
-            worker.join(10)
-            self._error("query cancelled")
-            return False
+            # the prompt comes back at once; a script waits for the thread, so the program never
+            # exits while it is still inside DuckDB (that aborts the interpreter)
+            worker.join(CANCEL_WAIT_SECONDS if self.interactive else None)
+            raise _Cancelled() from None
         self._clear_progress(shown)
-        elapsed = time.perf_counter() - started
-        if "error" in outcome:
-            error = outcome["error"]
-            if isinstance(error, fedq.Error):
-                self._error(str(error))
-                return False
+        error = outcome.get("error")
+        if isinstance(error, _Stopped):
+            cursor.cancel()
+            return None
+        if error is not None:
             raise error
-        warnings = [str(warning) for _, warning in cursor.messages]
-        if outcome.get("rows") is None:
-            self._write("OK")
-            self._warn(warnings)
+        return outcome.get("value")
+
+    def _first_rows(self, cursor: fedq.Cursor, sql: str) -> _Head | None:
+        """Execute, and read batches until more than row_limit rows (or the end) are in hand."""
+        cursor.execute(sql)
+        if not cursor.description:
+            return None
+        reader = cursor.fetch_record_batch()
+        head, rows = [], 0
+        while rows <= self.settings.row_limit:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return _Head(cursor, reader, head, more=False)
+            head.append(batch)
+            rows += batch.num_rows
+        return _Head(cursor, reader, head, more=True)
+
+    def _go_on(self) -> bool:
+        """pgcli's question for a huge result on the terminal; elsewhere everything is written."""
+        if self.confirm is None or self.settings.output is not None:
             return True
-        names = [d[0] for d in cursor.description]
-        types = output.type_names(cursor.description)
-        rows = outcome["rows"]
-        text = output.render(self.settings.format, names, types, rows, self._width())
-        if self.settings.format == "table":
-            text += "\n" + output.status(len(rows), elapsed if self.settings.timing else None)
-        self._page(text)
-        self._warn(warnings)
-        return True
+        try:
+            return self.confirm(f"The result set has more than {self.settings.row_limit:,} rows. Do you want to continue? [y/N] ")
+        except (KeyboardInterrupt, EOFError):
+            return False
+
+    def _emit(self, head: _Head, started: float) -> int:
+        """Write the result in the chosen format as it streams; the number of rows written."""
+        names = [d[0] for d in head.cursor.description]
+        fmt = self.settings.format
+        if fmt == "table" and not head.more:
+            table = pa.Table.from_batches(head.batches, schema=head.reader.schema)
+            rows = _python_rows(table)
+            text = output.table(names, output.type_names(head.cursor.description), rows, self._width())
+            self._page(text, to_sink=True)
+            return len(rows)
+        with self._stream_sink(head.more) as sink:
+            if fmt in ("csv", "json"):
+                return self._emit_encoded(head, names, sink)
+            return self._emit_chunks(head, names, sink)
+
+    def _emit_encoded(self, head: _Head, names: list[str], sink: _Sink) -> int:
+        """CSV and JSON Lines: each Arrow batch becomes text in DuckDB (no Python code per row)."""
+        encoder = output.BatchText(self.settings.format)
+        try:
+            sink.write(encoder.header(names).encode())
+            rows = 0
+            for batch in head.batches_then_rest():
+                sink.write(encoder.encode(batch))
+                rows += batch.num_rows
+            return rows
+        finally:
+            encoder.close()
+
+    def _emit_chunks(self, head: _Head, names: list[str], sink: _Sink) -> int:
+        """Table and markdown have no writer over Arrow: CHUNK_ROWS rows at a time, each chunk
+        aligned on its own (psql's FETCH_COUNT), so memory stays bounded."""
+        types = output.type_names(head.cursor.description)
+        rows = 0
+        for chunk in _chunks(head.batches_then_rest(), CHUNK_ROWS):
+            values = _python_rows(chunk)
+            text = (output.table(names, types, values, self._width()) if self.settings.format == "table"
+                    else output.render(self.settings.format, names, types, values, self._width()))
+            sink.write((text + "\n").encode())
+            rows += len(values)
+        return rows
+
+    @contextlib.contextmanager
+    def _stream_sink(self, long: bool) -> Iterator[_Sink]:
+        """Where streamed text goes: the \\o file, a pager for a long result on a terminal, or out."""
+        if self.settings.output is not None:
+            yield _Sink(self.settings.output.write)
+            self.settings.output.flush()
+            return
+        if long and self._pages():
+            pager = subprocess.Popen(os.environ.get("PAGER", "less -SRFX"), shell=True, stdin=subprocess.PIPE)
+            try:
+                yield _Sink(pager.stdin.write)
+            finally:
+                with contextlib.suppress(BrokenPipeError):
+                    pager.stdin.close()
+                pager.wait()
+            return
+        self.out.flush()
+        binary = getattr(self.out, "buffer", None)
+        yield _Sink(binary.write if binary is not None else lambda data: self.out.write(data.decode()))
+        (binary or self.out).flush()
 
     # -- printing -----------------------------------------------------------------------
     def _print_reply(self, reply: Reply) -> None:
@@ -163,10 +339,17 @@ class Runner:
     def _width(self) -> int:
         return shutil.get_terminal_size((120, 40)).columns if self.interactive else 10_000
 
-    def _page(self, text: str) -> None:
-        """Print, through a pager when the text is taller than an interactive terminal."""
+    def _pages(self) -> bool:
+        return self.interactive and self.out is sys.stdout and sys.stdout.isatty()
+
+    def _page(self, text: str, to_sink: bool = False) -> None:
+        """Print, through a pager when the text is taller than an interactive terminal; a result
+        (``to_sink``) goes to the \\o file when one is open."""
+        if to_sink and self.settings.output is not None:
+            self._result(text + "\n")
+            return
         height = shutil.get_terminal_size((120, 40)).lines
-        if self.interactive and self.out is sys.stdout and sys.stdout.isatty() and text.count("\n") > height - 2:
+        if self._pages() and text.count("\n") > height - 2:
             pager = os.environ.get("PAGER", "less -SRFX")
             try:
                 subprocess.run(pager, shell=True, input=text.encode(), check=False)
@@ -174,6 +357,15 @@ class Runner:
             except OSError:
                 pass
         self._write(text)
+
+    def _result(self, text: str) -> None:
+        """Text that belongs to a result: to the \\o file when one is open, else to out."""
+        if self.settings.output is not None:
+            self.settings.output.write(text.encode())
+            self.settings.output.flush()
+        else:
+            self.out.write(text)
+            self.out.flush()
 
     def _write(self, text: str) -> None:
         self.out.write(text + "\n")

@@ -73,7 +73,7 @@ class PostgresSource(SQLSource):
     dsn: str = field(default="", repr=False)  # may hold a password
     connect_timeout: Annotated[float, POSITIVE] = 10.0
     max_parallel_reads: Annotated[int, AT_LEAST_ONE] = field(default_factory=default_parallel_reads)  # connections a large table scan is split over (1: never)
-    parallel_read_min_pages: Annotated[int, AT_LEAST_ONE] = 8192  # 8 kB pages each partition reads at least (64 MB); smaller tables: one stream
+    parallel_read_min_pages: Annotated[int, AT_LEAST_ONE] = 1024  # 8 kB pages each partition reads at least (8 MB; benchmarks/read_table.py); smaller tables: one stream
     allow_privileged_role: bool = False  # skip the privilege check (sources/privileges.py)
     schemas: list[str] = field(default_factory=list)  # only these schemas' tables are attached (empty: every schema)
     type_name = "postgres"
@@ -350,6 +350,8 @@ def _conformer(fetched: pa.Schema) -> tuple[pa.Schema, Any]:
     """The schema fetched batches are converted to, and the conversion of one batch."""
     schema = pa.schema([pa.field(f.name, _fetched_type(f)) for f in fetched])
     padded = [(f.metadata or {}).get(b"POSTGRESQL:type") == b"bpchar" for f in fetched]
+    if not any(padded) and all(f.type.equals(t) for f, t in zip(fetched, schema.types)):
+        return schema, lambda batch: batch  # every column already as planned: no per-batch rebuild
 
     def convert(batch: pa.RecordBatch) -> pa.RecordBatch:
         arrays = [_unpad(conform_array(a, f.type)) if pad else conform_array(a, f.type)

@@ -293,6 +293,10 @@ class Connection:
         if view.persistent and self.home is not None:
             self.home.update(lambda document: _drop_view(document, name))
 
+    def _check_file_write(self, path: Path) -> None:
+        """Whether this connection may write ``path`` for COPY … TO: an in-process one writes as its
+        user does; a served session refuses (fedq/server.py), since the file would be the server's."""
+
     def export_catalog(self) -> str:
         """Every source and view of this connection as a TOML catalog file that recreates them
         (references kept, clear-text secrets moved to the keyring)."""
@@ -571,6 +575,8 @@ class Cursor:
             self._set_result(introspection.views_table(connection.catalog).to_reader())
             return
         spec = export.copy_spec(statement.tree) if statement.kind == "copy" else None  # checked before any source is read
+        if spec is not None:
+            connection._check_file_write(spec.path)
         self.plan = connection._plan(spec.query if spec else statement.tree, statement.params)
         if statement.kind == "explain":
             self._set_result(explain_table(self.plan).to_reader())

@@ -36,6 +36,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pyarrow as pa
@@ -292,6 +293,13 @@ class ServedConnection(Connection):
     def drop_view(self, name: str, *, if_exists: bool = False) -> None:
         self._require_admin(f"DROP VIEW {name}")
         super().drop_view(name, if_exists=if_exists)
+
+    def _check_file_write(self, path: Path) -> None:
+        """COPY … TO a file would write on the server's machine, as PostgreSQL's COPY TO a file does only
+        for superusers: here only for admins. A client writes a result on its own side (psql's \\o) instead."""
+        if not self.admin:
+            raise PermissionDenied(f"permission denied for COPY … TO '{path}': it would write a file on the fedq serve "
+                                   "machine, which only [server] admins may do; write the result on your side instead (psql's \\o FILE)")
 
     def register(self, name: str, obj: Any) -> None:
         self._require_admin(f"registering memory.{name}")

@@ -285,6 +285,24 @@ def test_an_admin_can_change_the_catalog(guarded, folder):
         home.write_bytes(before)
 
 
+def test_copy_to_a_server_file_is_for_admins_only(guarded, loopback, folder):
+    """COPY … TO writes on the server's machine: refused for a user and a password-less session, done for an admin."""
+    target = folder / "copied.csv"
+    for port, user, password in ((guarded["port"], "alice", PASSWORD), (loopback["port"], "anyone", None)):
+        with _connect(port, user, password) as con:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="only \\[server\\] admins") as refused:
+                con.execute(f"COPY (SELECT name FROM crm.customers) TO '{target}' (FORMAT csv)")
+            assert refused.value.sqlstate == "42501" and "psql's \\o" in str(refused.value)
+            assert con.execute("SELECT count(*) FROM crm.customers").fetchone() == (3,)  # the session goes on
+        assert not target.exists()
+    try:
+        with _connect(guarded["port"], "root", ROOT_PASSWORD) as con:
+            con.execute(f"COPY (SELECT name FROM crm.customers ORDER BY id) TO '{target}' (FORMAT csv)")
+        assert target.read_text().splitlines() == ["name", "Ann", "Bob", "Cy"]
+    finally:
+        target.unlink(missing_ok=True)
+
+
 # -- limits -------------------------------------------------------------------------------------------
 def test_idle_sessions_do_not_starve_a_client_and_the_cap_refuses_cleanly(guarded):
     process, port = guarded["process"], guarded["port"]

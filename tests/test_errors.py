@@ -149,7 +149,6 @@ WRITES = {
     "create-table-as": "CREATE TABLE crm.t3 AS SELECT * FROM crm.customers",
     "drop-table": "DROP TABLE crm.customers",
     "copy-from": "COPY crm.customers FROM '/dev/null'",
-    "copy-to": "COPY crm.customers TO '/dev/null'",
     "alter-table": "ALTER TABLE crm.customers ADD COLUMN z INTEGER",
     "truncate": "TRUNCATE crm.customers",
 }
@@ -170,11 +169,13 @@ def test_refused_write_leaves_the_sqlite_file_untouched(con, crm_path, sql):
     assert con.source("crm").statements == []
 
 
-def test_refused_write_does_not_create_the_copy_target(con, tmp_path):
-    target = tmp_path / "out.csv"
-    with pytest.raises(fedq.NotSupportedError):
-        con.execute(f"COPY (SELECT * FROM crm.customers) TO '{target}'")
-    assert not target.exists()
+def test_copy_to_a_file_reads_the_source_and_writes_only_the_file(con, crm_path, tmp_path):
+    """COPY … TO is an export (engine/export.py), not a write to a source: the source sees a SELECT only."""
+    before, target = crm_path.read_bytes(), tmp_path / "out.csv"
+    assert con.execute(f"COPY (SELECT * FROM crm.customers) TO '{target}'").fetchall()[0][0] > 0
+    assert target.read_text().splitlines()[0].startswith("id")
+    assert crm_path.read_bytes() == before
+    assert all(s.lstrip().upper().startswith("SELECT") for s in con.source("crm").statements)
 
 
 def test_write_to_unreachable_source_is_refused_before_connecting():

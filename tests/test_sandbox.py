@@ -140,10 +140,8 @@ ATTACKS = [
     "SELECT * FROM query('wh', 'SELECT * FROM leak')",
     "SELECT * FROM wh.leak",
     "SELECT a FROM wh.t, wh.leak",
-    # statements: fedq runs none of them (its own ATTACH adds a source: the API's user may; fedq serve's
-    # permissions are tested with the server)
-    "COPY (SELECT 1) TO '{out}'",
-    "COPY (SELECT 1) TO '{lake_out}'",
+    # statements: fedq runs none of them (its own ATTACH adds a source and COPY … TO exports a result,
+    # as the API's user may: tests/test_export.py; fedq serve's permissions are tested with the server)
     "INSTALL httpfs",
     "LOAD httpfs",
     "SET enable_external_access = true",

@@ -322,7 +322,7 @@ def write_attempts(local) -> list[tuple[str, str]]:
         ("CREATE", f"CREATE TABLE pg.{PG_SCHEMA}.made AS SELECT '{m(7)}' AS v"),
         ("DROP", f"DROP TABLE my.{MY_PREFIX}canary /* {m(8)} */"),
         ("ALTER", f"ALTER TABLE pg.{c} ADD COLUMN x text DEFAULT '{m(9)}'"),
-        ("COPY TO a file", f"COPY pg.{c} TO '/tmp/{m(10)}.csv'"),
+        # COPY pg.… TO 'file' is an export (a read at the source: engine/export.py, tests/test_export.py)
         ("COPY TO PROGRAM", f"COPY (SELECT '{m(11)}') TO PROGRAM 'touch /tmp/{m(11)}'"),
         ("CALL", f"CALL pg.{PG_SCHEMA}.proc('{m(12)}')"),
         ("SET", f"SET default_transaction_read_only = '{m(13)}'"),

@@ -26,7 +26,7 @@ print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss //
 
 def _start(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "fedq.repl.cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, check=False)
+                            stderr=subprocess.PIPE, text=True)
 
 
 def _interrupt(process: subprocess.Popen, after: float) -> tuple[int, str]:

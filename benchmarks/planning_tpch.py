@@ -71,9 +71,9 @@ def warm_ms(con: fedq.Connection, sqls: dict[int, str], runs: int, profile: cPro
 
 def sqlglot_build() -> str:
     """Which sqlglot planned: the pure-Python package or the mypyc-compiled sqlglotc."""
-    import sqlglot.expressions
+    import sqlglot.expressions.core
 
-    compiled = not sqlglot.expressions.__file__.endswith(".py")
+    compiled = not sqlglot.expressions.core.__file__.endswith(".py")
     return f"sqlglot {metadata.version('sqlglot')}" + (" (compiled: sqlglotc)" if compiled else " (pure Python)")
 
 

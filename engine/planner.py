@@ -74,6 +74,7 @@ class Fragment:
     bound: BoundTable | None = None  # the table a scan reads (for statistics)
     native: exp.Expression | None = None  # a DuckDB table function that reads the data in place of a stream
     small: bool = False  # statistics say the table is small: hand DuckDB a table (with its size), not a stream
+    passthrough: bool = False  # query('source', 'SQL'): its schema was probed at the source when planned
 
     @property
     def remote(self) -> str:
@@ -313,7 +314,7 @@ class Planner:
             probe = source.query(probe_sql, (), FetchStats())
             schema = probe.schema
             probe.close()
-            fragments.append(Fragment(view=view, source=source, kind="query", remote_sql=native, schema=schema))
+            fragments.append(Fragment(view=view, source=source, kind="query", remote_sql=native, schema=schema, passthrough=True))
             stand_in = _view_table(view, table.alias_or_name if table.alias else "query")
             stand_in.meta[PASSTHROUGH_KEY] = True
             table.replace(stand_in)

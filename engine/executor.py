@@ -31,24 +31,36 @@ class FragmentStream:
     """A background reader of one fragment, exposed to DuckDB as a RecordBatchReader."""
 
     def __init__(self, fragment: Fragment, cancelled: threading.Event, materialize: bool = False,
-                 build: "FragmentStream | None" = None) -> None:
+                 build: "FragmentStream | None" = None, turn: threading.Semaphore | None = None) -> None:
         self.fragment = fragment
         self.cancelled = cancelled
         self.materialize = materialize  # another fragment needs this one's join keys
         self.build = build  # the stream whose keys narrow this one (dynamic filter)
+        self.turn = turn  # taken while the remote statement is open; its holder never waits on DuckDB
         self.table: pa.Table | None = None
         self.done = threading.Event()
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=0 if turn is not None else QUEUE_BATCHES)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name=f"fedq-{fragment.view}", daemon=True)
         self.thread.start()
 
     def _open(self) -> pa.RecordBatchReader:
         fragment = self.fragment
-        if fragment.kind == "scan":
-            request = self._narrowed(fragment.request)
+        request = self._narrowed(fragment.request) if fragment.kind == "scan" else None
+        self._take_turn()
+        if request is not None:
             return fragment.source.scan(request, fragment.stats)
         return fragment.source.query(fragment.remote_sql, fragment.remote_params, fragment.stats)
+
+    def _take_turn(self) -> None:
+        """Wait (cancellably) until the source has a free read; a dynamic filter is decided first,
+        so a probe never holds a turn while its build side waits for one."""
+        if self.turn is None:
+            return
+        while not self.turn.acquire(timeout=0.05):
+            if self.cancelled.is_set():
+                self.turn = None  # nothing taken, nothing to give back
+                raise OperationalError("query cancelled")
 
     def _narrowed(self, request: Any) -> Any:
         """The scan request plus the dynamic filter, once the build side's keys are known."""
@@ -121,6 +133,8 @@ class FragmentStream:
             self.done.set()
             if reader is not None:
                 reader.close()  # ends the remote statement early when DuckDB stopped reading
+            if self.turn is not None:
+                self.turn.release()
 
     def _next(self) -> Any:
         while True:
@@ -145,6 +159,20 @@ class FragmentStream:
                 yield item
 
         return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _turns(fragments: list[Fragment]) -> dict[int, threading.Semaphore]:
+    """A semaphore per source that this plan reads more often than its ``max_concurrent_reads``.
+
+    Those reads take turns and buffer their rows unbounded, so a turn is always given back without
+    DuckDB reading first (DuckDB opens every registered stream before it reads any)."""
+    reads: dict[int, tuple[Any, int]] = {}
+    for fragment in fragments:
+        source, count = reads.get(id(fragment.source), (fragment.source, 0))
+        reads[id(source)] = (source, count + 1)
+    return {key: threading.Semaphore(int(source.max_concurrent_reads))
+            for key, (source, count) in reads.items()
+            if getattr(source, "max_concurrent_reads", None) is not None and count > int(source.max_concurrent_reads)}
 
 
 class Execution:
@@ -180,10 +208,12 @@ class Execution:
         by_fragment: dict[int, FragmentStream] = {}
         self.streams = []
         streamed = [f for f in self.plan.fragments if f.native is None]  # native reads happen inside DuckDB
+        turns = _turns(streamed)
         for fragment in sorted(streamed, key=lambda f: f.dynamic is not None):  # builds start first
             build = by_fragment.get(id(fragment.dynamic.build)) if fragment.dynamic is not None else None
             fragment.stats.deadline = self.deadline
-            stream = FragmentStream(fragment, self.cancelled, materialize=id(fragment) in builds, build=build)
+            stream = FragmentStream(fragment, self.cancelled, materialize=id(fragment) in builds, build=build,
+                                    turn=turns.get(id(fragment.source)))
             by_fragment[id(fragment)] = stream
             self.streams.append(stream)
         for stream in self.streams:

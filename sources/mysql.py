@@ -40,7 +40,7 @@ from fedq.engine.capabilities import CAPABILITIES, type_family, why_not_pushable
 from fedq.errors import OperationalError
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SourceLimits, SQLSource, TableName
 from fedq.sources.privileges import PrivilegeGate, mysql_findings, privileged_role_error
-from fedq.sources.settings import POSITIVE
+from fedq.sources.settings import AT_LEAST_ONE, POSITIVE
 
 BATCH_ROWS = 32_768
 UTC = dt.timezone.utc
@@ -334,6 +334,7 @@ class MySQLSource(SQLSource):
 
     dsn: str = field(default="mysql://root@127.0.0.1:3306/test", repr=False)  # may hold a password
     connect_timeout: Annotated[float, POSITIVE] = 10.0
+    max_concurrent_reads: Annotated[int, AT_LEAST_ONE] = 16  # sessions one query opens at once (engine/executor._turns)
     allow_privileged_role: bool = False  # skip the privilege check (sources/privileges.py)
     type_name = "mysql"
     dialect = "mysql"

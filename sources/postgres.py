@@ -73,6 +73,7 @@ class PostgresSource(SQLSource):
     dsn: str = field(default="", repr=False)  # may hold a password
     connect_timeout: Annotated[float, POSITIVE] = 10.0
     max_parallel_reads: Annotated[int, AT_LEAST_ONE] = field(default_factory=default_parallel_reads)  # connections a large table scan is split over (1: never)
+    max_concurrent_reads: Annotated[int, AT_LEAST_ONE] = 16  # sessions one query opens at once, below max_connections (engine/executor._turns)
     parallel_read_min_pages: Annotated[int, AT_LEAST_ONE] = 1024  # 8 kB pages each partition reads at least (8 MB; benchmarks/read_table.py); smaller tables: one stream
     allow_privileged_role: bool = False  # skip the privilege check (sources/privileges.py)
     schemas: list[str] = field(default_factory=list)  # only these schemas' tables are attached (empty: every schema)

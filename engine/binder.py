@@ -133,9 +133,12 @@ class Binder:
             except duckdb.Error:
                 pass
 
-    def describe(self, query: exp.Expression, params: dict[str, Any],
+    def describe(self, query: exp.Expression | str, params: dict[str, Any],
                  views: dict[str, pa.Schema] | None = None) -> list[tuple[str, str]]:
         """Bind ``query`` (no rows are read) and return its output (name, DuckDB type) pairs.
+
+        ``query`` may be DuckDB SQL text already rendered for binding (literal lists cut, see
+        engine/literal_lists.binding_sql), so a caller that has the text does not render it twice.
 
         ``views`` registers empty stand-ins for fragment views, to check a local query.
         Raises :class:`ProgrammingError` with DuckDB's message when the query does not bind.
@@ -145,7 +148,8 @@ class Binder:
         try:
             for name, schema in (views or {}).items():
                 cursor.register(name, pa.table({f.name: pa.array([], f.type) for f in schema}))
-            relation = cursor.execute(f"DESCRIBE {binding_sql(query)}", params or None)
+            text = query if isinstance(query, str) else binding_sql(query)
+            relation = cursor.execute(f"DESCRIBE {text}", params or None)
             return [(row[0], row[1]) for row in relation.fetchall()]
         except duckdb.Error as error:
             raise sandbox_refusal(error) or friendly_duckdb_error(error) from None

@@ -23,13 +23,14 @@ import decimal
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
+from sqlglot.schema import ensure_schema
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,6 +43,7 @@ from fedq.engine.join_order import filtered_rows, order_joins
 from fedq.engine.reduction import MIN_REDUCTION_FACTOR, ROW_KEY_DIALECTS, Reduction, choose_reduction, choose_row_reduction, max_keys
 from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
+from fedq.engine.literal_lists import binding_sql, literal_list
 from fedq.engine.passthrough import native_query, native_sql
 from fedq.engine.sandbox import refuse_local_reads, table_function_refused
 from fedq.errors import ProgrammingError
@@ -72,6 +74,7 @@ class Fragment:
     bound: BoundTable | None = None  # the table a scan reads (for statistics)
     native: exp.Expression | None = None  # a DuckDB table function that reads the data in place of a stream
     small: bool = False  # statistics say the table is small: hand DuckDB a table (with its size), not a stream
+    passthrough: bool = False  # query('source', 'SQL'): its schema was probed at the source when planned
 
     @property
     def remote(self) -> str:
@@ -86,8 +89,15 @@ class Plan:
     fragments: list[Fragment]
     local_sql: str
     local_params: dict[str, Any]
-    notes: list[str] = field(default_factory=list)
+    drafts: list[str | Callable[[], str]] = field(default_factory=list)  # the notes, some not yet written
     tables: list[BoundTable] = field(default_factory=list)  # every source table the plan reads (for drift checks)
+
+    @property
+    def notes(self) -> list[str]:
+        """What EXPLAIN shows besides the fragments. A note quoting part of the query renders that part
+        only when first read: running a query never reads them, and rendering cost ~20% of planning."""
+        self.drafts[:] = [d if isinstance(d, str) else d() for d in self.drafts]
+        return self.drafts  # type: ignore[return-value]  # every draft is written now
 
 
 # -- binding -----------------------------------------------------------------------------
@@ -161,12 +171,12 @@ def _analysis_copy(tree: exp.Expression, bound: list[BoundTable]) -> exp.Express
         table.set("db", exp.to_identifier("d"))
         table.set("this", exp.to_identifier(f"t{index}"))
         schema[f"t{index}"] = {f.name.lower(): _duck_type(f.type) for f in bound[index].schema}
-    nested = {"s": {"d": schema}}
+    mapping = ensure_schema({"s": {"d": schema}}, dialect="duckdb")  # built once: qualify and annotate_types share it
     checkpoint("planning (copying the query)")
-    copy = qualify(copy, schema=nested, dialect="duckdb", quote_identifiers=False, validate_qualify_columns=False)
+    copy = qualify(copy, schema=mapping, dialect="duckdb", quote_identifiers=False, validate_qualify_columns=False)
     checkpoint("planning (qualifying names)")
     copy = fold_constants(copy)
-    return annotate_types(copy, schema=nested, dialect="duckdb")
+    return annotate_types(copy, schema=mapping, dialect="duckdb")
 
 
 def _duck_type(dtype: pa.DataType) -> str:
@@ -304,7 +314,7 @@ class Planner:
             probe = source.query(probe_sql, (), FetchStats())
             schema = probe.schema
             probe.close()
-            fragments.append(Fragment(view=view, source=source, kind="query", remote_sql=native, schema=schema))
+            fragments.append(Fragment(view=view, source=source, kind="query", remote_sql=native, schema=schema, passthrough=True))
             stand_in = _view_table(view, table.alias_or_name if table.alias else "query")
             stand_in.meta[PASSTHROUGH_KEY] = True
             table.replace(stand_in)
@@ -327,7 +337,7 @@ class Planner:
     def _pushdown_plan(self, tree: exp.Expression, bound: list[BoundTable], params: dict[str, Any],
                        stand_ins: dict[str, pa.Schema]) -> Plan:
         self._params = params
-        self._notes: list[str] = []
+        self._notes: list[str | Callable[[], str]] = []
         self._root = tree
         _tag_units(tree)
         analysed = _analysis_copy(tree, bound)
@@ -409,9 +419,10 @@ class Planner:
             stand_in.replace(exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(stand_in.alias_or_name))))
 
         checkpoint("planning (join order)")
-        plan = Plan(fragments, tree.sql("duckdb"), _used_params(tree, params), notes=self._notes)
+        checked = binding_sql(tree) if _has_literal_lists(tree) else None  # before the uncopied rendering below
+        plan = Plan(fragments, tree.sql("duckdb", copy=False), _used_params(tree, params), drafts=self._notes)  # tree is done with
         checkpoint("planning (the local query)")
-        self.binder.describe(tree, plan.local_params, {**stand_ins, **{f.view: f.schema for f in fragments}})
+        self.binder.describe(checked or plan.local_sql, plan.local_params, {**stand_ins, **{f.view: f.schema for f in fragments}})
         return plan
 
     # -- single-source subtrees ---------------------------------------------------------
@@ -427,38 +438,38 @@ class Planner:
             split = self._split(node, bound)
             if split is not None:
                 found.append((node, split))
-                self._notes.append(f"pushed without its projections/HAVING/ORDER BY: {reason}")
+                self._notes.append(lambda: f"pushed without its projections/HAVING/ORDER BY: {reason()}")
                 return
             partial = self._partial(node, bound)
             if partial is not None:
                 found.append((node, partial))
-                self._notes.append(f"pre-aggregated {partial.alias} at its source below the join: {reason}")
+                self._notes.append(lambda: f"pre-aggregated {partial.alias} at its source below the join: {reason()}")
                 return
             if reason:
-                self._notes.append(f"not pushed as one query: {reason}")
+                self._notes.append(lambda: f"not pushed as one query: {reason()}")
         for child in node.iter_expressions():
             self._find_units(child, bound, found)
 
-    def _unit_reason(self, unit: exp.Expression, bound: list[BoundTable]) -> str | None:
-        """Why ``unit`` is not one remote query (None when it has no catalog tables of its own)."""
+    def _unit_reason(self, unit: exp.Expression, bound: list[BoundTable]) -> Callable[[], str] | None:
+        """Why ``unit`` is not one remote query (None when it has no catalog tables of its own), as a
+        function that writes it: the text quotes the unit, rendered only if someone reads the note
+        (the analysis tree is not changed after units are found)."""
         tables = [t for t in unit.find_all(exp.Table) if TABLE_KEY in t.meta]
         if not tables:
             return None
         sources = sorted({bound[t.meta[TABLE_KEY]].source.name for t in tables})
-        readable = unit.copy()
-        _to_mirror_names(readable, bound)
-        snippet = readable.sql("duckdb")[:70]
-        if len(sources) > 1:
-            return f"[{snippet}…] joins sources {', '.join(sources)}"
         source = bound[tables[0].meta[TABLE_KEY]].source
-        if not isinstance(source, SQLSource):
-            return f"[{snippet}…] {source.name} is not a SQL source"
-        if self._single_context(unit, bound) is None:
-            return f"[{snippet}…] is correlated with the outer query, reads a CTE, or touches columns unsafe at {source.name}"
-        reason = why_not_pushable(unit, source.dialect)
-        if reason is None and not _params_fit(unit, self._params):
-            reason = "a bound value's type differs from its column's"
-        return f"[{snippet}…] {reason}" if reason else None
+        if len(sources) > 1:
+            reason = f"joins sources {', '.join(sources)}"
+        elif not isinstance(source, SQLSource):
+            reason = f"{source.name} is not a SQL source"
+        elif self._single_context(unit, bound) is None:
+            reason = f"is correlated with the outer query, reads a CTE, or touches columns unsafe at {source.name}"
+        else:
+            reason = why_not_pushable(unit, source.dialect)
+            if reason is None and not _params_fit(unit, self._params):
+                reason = "a bound value's type differs from its column's"
+        return (lambda: f"[{_snippet(unit, bound)}…] {reason}") if reason else None
 
     def _single_context(self, unit: exp.Expression, bound: list[BoundTable]) -> SQLSource | None:
         """The SQL source all of ``unit``'s tables live in, if one does and nothing ties it to the outside."""
@@ -715,7 +726,7 @@ class Planner:
         core = core.group_by(*[exp.column(k, table=partial.alias) for k in partial.keys])
         mirror = core.copy()
         _to_mirror_names(mirror, bound)
-        types = [t for _, t in self.binder.describe(mirror, _used_params(mirror, params))]
+        types = [t for _, t in self.binder.describe(_mirror_text(mirror), _used_params(mirror, params))]
         _to_remote_names(core, bound)
         for projection in core.expressions[: len(partial.keys)]:  # outputs keep DuckDB-visible names
             projection.set("alias", exp.to_identifier(projection.alias, quoted=True))
@@ -754,7 +765,7 @@ class Planner:
         core.set("expressions", [exp.alias_(expression.copy(), name) for name, expression in split.columns])
         mirror = core.copy()
         _to_mirror_names(mirror, bound)
-        types = [t for _, t in self.binder.describe(mirror, _used_params(mirror, params))]
+        types = [t for _, t in self.binder.describe(_mirror_text(mirror), _used_params(mirror, params))]
         _to_remote_names(core, bound)
         _check_limits(source, core)
         remote_sql, values = source.render(core, params)
@@ -1230,7 +1241,7 @@ def _filter_reason(source: Any, term: exp.Expression, target: BoundTable, params
     return f"{source.type_name} source {source.name} cannot apply it"
 
 
-def _value_family(value: Any) -> str:
+def value_family(value: Any) -> str:
     """Type family of a bound value; an ISO date/timestamp string counts as a (naive) time."""
     if isinstance(value, bool):
         return "bool"
@@ -1256,7 +1267,7 @@ def _params_fit(node: exp.Expression, params: dict[str, Any]) -> bool:
         value = params.get(placeholder.name)
         if target is None or value is None:
             return False
-        family, given = type_family(target.this), _value_family(value)
+        family, given = type_family(target.this), value_family(value)
         if given != family and not (family == "text" and isinstance(value, str)):
             return False
         if isinstance(value, int) and not -2**63 <= value < 2**63:
@@ -1299,6 +1310,22 @@ def _bare(term: exp.Expression, by_lower: dict[str, str]) -> exp.Expression:
         column.set("table", None)
         column.set("this", exp.to_identifier(by_lower.get(column.name.lower(), column.name), quoted=True))
     return term
+
+
+def _snippet(unit: exp.Expression, bound: list[BoundTable]) -> str:
+    """The start of an analysis subtree in DuckDB SQL with the tables' real names, for a note."""
+    readable = unit.copy()
+    _to_mirror_names(readable, bound)
+    return readable.sql("duckdb", copy=False)[:70]  # readable is this call's copy
+
+
+def _has_literal_lists(tree: exp.Expression) -> bool:
+    return any(literal_list(node) for node in tree.find_all(exp.Var))
+
+
+def _mirror_text(mirror: exp.Expression) -> str:
+    """What the binder checks for a mirror (a copy made for it): rendered without another copy."""
+    return binding_sql(mirror) if _has_literal_lists(mirror) else mirror.sql("duckdb", copy=False)
 
 
 def _view_table(view: str, alias: str) -> exp.Table:

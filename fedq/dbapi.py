@@ -30,9 +30,10 @@ from fedq.engine.deadline import Deadline, checkpoint
 from fedq.engine.drift import explain_drift
 from fedq.engine.executor import Execution
 from fedq.engine.explain import explain_table
+from fedq.engine.plan_cache import PlanCache
 from fedq.engine.planner import Plan, Planner
 from fedq.engine.sandbox import sandboxed_duckdb
-from fedq.engine.statements import TOO_DEEP, attach_arguments, point_at, prepare
+from fedq.engine.statements import TOO_DEEP, Statement, attach_arguments, point_at, prepare
 from fedq.engine.views import describe_query, expand_views, view_name
 from fedq.errors import (
     DatabaseError, DataError, Error, IntegrityError, InterfaceError, InternalError, NotSupportedError,
@@ -187,6 +188,7 @@ class Connection:
         self.max_statement_length = max_statement_length
         self.catalog = Catalog()
         self.binder = Binder()
+        self._plans = PlanCache()  # engine/plan_cache.py: repeated execute() texts skip parsing and planning
         self.pushdown = pushdown
         self.dynamic_filtering = dynamic_filtering
         self.timeout = timeout
@@ -346,6 +348,7 @@ class Connection:
 
     def _forget_memory_schemas(self) -> None:
         self.catalog.refresh("memory")
+        self._plans.clear()
         self.binder.forget("memory")
 
     def source(self, name: str) -> Source:
@@ -356,6 +359,7 @@ class Connection:
         if name is not None:
             self.catalog.source(name)  # an unknown source is an error, with suggestions
         self.catalog.refresh(name)
+        self._plans.clear()
         for source in [name] if name else [s.name for s in self.catalog.sources.values()]:
             self.binder.forget(source)
 
@@ -421,6 +425,11 @@ class Connection:
         self._database = _local_database(*self._local_settings, roots)
         self.binder.allow(roots)
         self._native_roots = roots
+
+    def _plan_settings(self) -> tuple:
+        """What a plan depends on besides its text, values and catalog (engine/plan_cache.py)."""
+        self._sandbox_native_roots()
+        return self.pushdown, self.dynamic_filtering, self._native_roots
 
     def _planner(self) -> Planner:
         return Planner(self.catalog, self.binder, pushdown=self.pushdown, dynamic_filtering=self.dynamic_filtering)
@@ -534,7 +543,8 @@ class Cursor:
     def _run(self, operation: str, parameters: Sequence[Any] | None, deadline: Deadline) -> None:
         connection = self.connection
         _check_length(operation, connection.max_statement_length)
-        statement = prepare(operation, parameters)
+        cached = connection._plans.get(operation, parameters, connection._plan_settings(), connection.catalog)
+        statement = prepare(operation, parameters) if cached is None else Statement("query", None, {})
         deadline.check("parsing")
         if statement.kind == "attach":
             name, type_name, options = attach_arguments(statement.tree)
@@ -555,6 +565,7 @@ class Cursor:
             return
         if statement.kind == "analyze":
             bound = [connection.catalog.resolve([p.name for p in t.parts]) for t in statement.tree.args["tables"]]
+            connection._plans.clear()  # new statistics: plans are decided again
             self._set_result(analyze_table(bound, [connection.catalog.analyze(b) for b in bound]).to_reader())
             return
         if statement.kind == "describe":
@@ -577,7 +588,9 @@ class Cursor:
         spec = export.copy_spec(statement.tree) if statement.kind == "copy" else None  # checked before any source is read
         if spec is not None:
             connection._check_file_write(spec.path)
-        self.plan = connection._plan(spec.query if spec else statement.tree, statement.params)
+        self.plan = cached or connection._plan(spec.query if spec else statement.tree, statement.params)
+        if cached is None and statement.kind == "query":
+            connection._plans.put(operation, parameters, connection._plan_settings(), connection.catalog, self.plan, statement.params)
         if statement.kind == "explain":
             self._set_result(explain_table(self.plan).to_reader())
             return

@@ -338,14 +338,24 @@ TYPES = {t.name: t for t in [
     PgType(1700, "numeric", "numeric", -1, "N", 1231),
     PgType(2950, "uuid", "uuid", 16, "U", 2951),
     PgType(1000, "_bool", "boolean[]", -1, "A"),
+    PgType(1001, "_bytea", "bytea[]", -1, "A"),
+    PgType(1005, "_int2", "smallint[]", -1, "A"),
     PgType(1007, "_int4", "integer[]", -1, "A"),
     PgType(1016, "_int8", "bigint[]", -1, "A"),
+    PgType(1021, "_float4", "real[]", -1, "A"),
     PgType(1022, "_float8", "double precision[]", -1, "A"),
     PgType(1009, "_text", "text[]", -1, "A"),
+    PgType(1015, "_varchar", "character varying[]", -1, "A"),
+    PgType(1028, "_oid", "oid[]", -1, "A"),
     PgType(1231, "_numeric", "numeric[]", -1, "A"),
     PgType(1182, "_date", "date[]", -1, "A"),
+    PgType(1183, "_time", "time without time zone[]", -1, "A"),
+    PgType(1115, "_timestamp", "timestamp without time zone[]", -1, "A"),
+    PgType(1185, "_timestamptz", "timestamp with time zone[]", -1, "A"),
+    PgType(2951, "_uuid", "uuid[]", -1, "A"),
 ]}
 BY_OID = {t.oid: t for t in TYPES.values()}
+ELEMENT_OF = {t.array_oid: t.oid for t in TYPES.values() if t.array_oid}  # array type OID -> element type OID
 
 
 def pg_type(arrow: pa.DataType) -> PgType:
@@ -518,6 +528,8 @@ def decode_parameter(raw: bytes | None, oid: int, fmt: int) -> Any:
     """A bound parameter value as the Python value fedq expects (qmark parameters)."""
     if raw is None:
         return None
+    if oid in ELEMENT_OF:
+        return _binary_array(raw, ELEMENT_OF[oid]) if fmt == 1 else text_array(raw.decode(), ELEMENT_OF[oid])
     if fmt == 1:
         if oid == 16:
             return raw != b"\x00"
@@ -568,3 +580,78 @@ def _numeric_from_binary(raw: bytes) -> decimal.Decimal:
         value += decimal.Decimal(digit).scaleb(4 * (weight - i))
     value = value.quantize(decimal.Decimal(1).scaleb(-dscale)) if dscale else value.to_integral_value()
     return -value if sign == 0x4000 else value
+
+
+def _binary_array(raw: bytes, element: int) -> list[Any]:
+    """An array parameter in binary format (``array_send``): dimensions, then each element in its own binary format."""
+    try:
+        return _read_binary_array(Reader(raw, "array parameter"), element)
+    except MalformedMessage as error:  # a bad value, not a bad message: the statement fails, the session goes on
+        raise ValueError(str(error)) from None
+
+
+def _read_binary_array(message: Reader, element: int) -> list[Any]:
+    dimensions, _, sent_element = message.int32(), message.int32(), message.int32()
+    if not 0 <= dimensions <= 6:
+        raise ValueError(f"an array of {dimensions} dimensions")
+    if dimensions and sent_element != element:
+        raise ValueError(f"array elements of type OID {sent_element} in an array of type OID {element}")
+    sizes = [(message.int32(), message.int32())[0] for _ in range(dimensions)]
+    values = []
+    for _ in range(math.prod(sizes) if sizes else 0):
+        length = message.int32()
+        values.append(None if length == -1 else decode_parameter(message.bytes(length), element, 1))
+    message.end()
+    for size in reversed(sizes[1:]):  # nest the flat elements, innermost dimension first
+        values = [values[i:i + size] for i in range(0, len(values), size)]
+    return values
+
+
+def text_array(text: str, element: int) -> list[Any]:
+    """An array in PostgreSQL's text form (``{1,2}``, ``{"a b",NULL}``, ``{{1,2},{3,4}}``), its elements decoded
+    as text parameters of type ``element``."""
+    position = 0
+
+    def items() -> list[Any]:
+        nonlocal position
+        if text[position:position + 1] != "{":
+            raise ValueError(f"malformed array literal: {text!r} (expected '{{' at position {position + 1})")
+        position += 1
+        values: list[Any] = []
+        while True:
+            if text[position:position + 1] == "}" and not values:
+                position += 1
+                return values
+            if text[position:position + 1] == "{":
+                values.append(items())
+            elif text[position:position + 1] == '"':
+                end, chunk = position + 1, []
+                while end < len(text) and text[end] != '"':
+                    if text[end] == "\\":
+                        end += 1
+                    chunk.append(text[end:end + 1])
+                    end += 1
+                if end >= len(text):
+                    raise ValueError(f"malformed array literal: {text!r} (an unterminated quoted element)")
+                values.append(decode_parameter("".join(chunk).encode(), element, 0))
+                position = end + 1
+            else:
+                end = position
+                while end < len(text) and text[end] not in ",}":
+                    end += 1
+                word = text[position:end].strip()
+                if not word or "{" in word:
+                    raise ValueError(f"malformed array literal: {text!r} (an empty or misplaced element at position {position + 1})")
+                values.append(None if word.upper() == "NULL" else decode_parameter(word.encode(), element, 0))
+                position = end
+            separator = text[position:position + 1]
+            position += 1
+            if separator == "}":
+                return values
+            if separator != ",":
+                raise ValueError(f"malformed array literal: {text!r} (expected ',' or '}}' at position {position})")
+
+    values = items()
+    if text[position:].strip():
+        raise ValueError(f"malformed array literal: {text!r} (text after the closing '}}')")
+    return values

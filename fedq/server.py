@@ -692,6 +692,7 @@ class Handler(socketserver.BaseRequestHandler):
 
     def run(self, sql: str, params: list[Any] | None) -> Result:
         """Execute, watching the socket meanwhile: a client that goes away cancels its query."""
+        log.debug("session %d: %s", self.session.process_id, self.redact(sql))  # the statement log (DEBUG)
         with self.watching():
             return self.session.execute(sql, params)
 
@@ -741,6 +742,10 @@ class Handler(socketserver.BaseRequestHandler):
             raise ClientError("26000", f'prepared statement "{name}" does not exist')
         fmt = (lambda i: formats[i]) if len(formats) > 1 else (lambda i: formats[0] if formats else 0)
         oids = statement.param_oids + [0] * (len(values) - len(statement.param_oids))
+        for number in _array_arguments(statement.sql):  # an untyped '{…}' in = ANY($n) is an array, as PostgreSQL infers
+            if number <= len(values) and oids[number - 1] in (0, 705) and fmt(number - 1) == 0 \
+                    and (values[number - 1] or b"").startswith(b"{"):
+                oids[number - 1] = pgwire.TYPES["_text"].oid
         try:
             params = [pgwire.decode_parameter(v, oids[i], fmt(i)) for i, v in enumerate(values)]
         except (ValueError, ArithmeticError, struct.error) as error:
@@ -844,6 +849,18 @@ def _markers(sql: str) -> list[tuple[int, int, int]]:
     return [(mark.start, number.end, int(number.text)) for mark, number in zip(tokens, tokens[1:])
             if mark.token_type == TokenType.PARAMETER and number.token_type == TokenType.NUMBER
             and number.start == mark.end + 1 and number.text.isdigit()]
+
+
+def _array_arguments(sql: str) -> set[int]:
+    """Numbers of the ``$n`` markers that are the whole argument of ``ANY(…)``, ``ALL(…)`` or ``SOME(…)``."""
+    try:
+        tokens = sqlglot.tokenize(sql, read="postgres")
+    except SqlglotError:
+        return set()
+    return {int(tokens[i + 1].text) for i in range(2, len(tokens) - 2)
+            if tokens[i].token_type == TokenType.PARAMETER and tokens[i + 1].token_type == TokenType.NUMBER
+            and tokens[i + 1].text.isdigit() and tokens[i - 1].token_type == TokenType.L_PAREN
+            and tokens[i - 2].text.upper() in ("ANY", "ALL", "SOME") and tokens[i + 2].token_type == TokenType.R_PAREN}
 
 
 def _count_parameters(sql: str) -> int:

@@ -1,5 +1,5 @@
 """The interactive REPL on prompt-toolkit: highlighting, completion, multi-line input ended by
-``;``, persistent history (secrets redacted) with search, and Ctrl-C / Ctrl-D as in psql."""
+``;``, persistent history (secrets redacted) with Ctrl-R search, and Ctrl-C / Ctrl-D as in psql."""
 from __future__ import annotations
 
 import os
@@ -12,10 +12,12 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
+from prompt_toolkit.search import accept_search
 from pygments.lexers.sql import SqlLexer
 
 import fedq
 from fedq.errors import redact
+from fedq.repl.commands import Settings
 from fedq.repl.completion import FedqCompleter, MetadataRefresher
 from fedq.repl.runner import Runner
 
@@ -40,8 +42,11 @@ def key_bindings() -> KeyBindings:
 
     @bindings.add("enter")
     def _enter(event: Any) -> None:
-        """Accept a completion if one is selected; run a finished statement; else newline."""
-        buffer = event.current_buffer
+        """Accept a completion if one is selected; run a finished statement; else newline. In a
+        Ctrl-R search, Enter first takes the statement found (as pgcli does), so it runs at once."""
+        if event.app.layout.is_searching:
+            accept_search()  # back in the main buffer, holding the history entry found
+        buffer = event.app.current_buffer
         state = buffer.complete_state
         if state and state.current_completion:
             buffer.apply_completion(state.current_completion)
@@ -53,6 +58,12 @@ def key_bindings() -> KeyBindings:
             buffer.insert_text("\n")
 
     return bindings
+
+
+def continuation(width: int, line_number: int, wrap_count: int) -> str:
+    """The prompt of a new line of the statement; a soft-wrapped long line gets blanks, since it
+    is no new line."""
+    return " " * width if wrap_count else "-> ".rjust(width)
 
 
 def build_session(connection: fedq.Connection, *, history: History | None = None, input: Any = None,
@@ -71,7 +82,7 @@ def build_session(connection: fedq.Connection, *, history: History | None = None
         enable_history_search=False,
         multiline=True,
         key_bindings=key_bindings(),
-        prompt_continuation=lambda width, line, wrap: "   -> ".rjust(width),
+        prompt_continuation=continuation,
         input=input,
         output=output,
     )
@@ -79,7 +90,8 @@ def build_session(connection: fedq.Connection, *, history: History | None = None
 
 
 def run_repl(connection: fedq.Connection, banner: str | None = None, *, out: TextIO = sys.stdout,
-             err: TextIO | None = None, input: Any = None, output: Any = None, history: History | None = None) -> int:
+             err: TextIO | None = None, input: Any = None, output: Any = None, history: History | None = None,
+             settings: Settings | None = None) -> int:
     """Read-eval-print until ``\\q`` or Ctrl-D. Returns the process exit status."""
     session, refresher = build_session(connection, history=history, input=input, output=output)
     asker: PromptSession = PromptSession(input=input, output=output)  # its own: no history, no completion
@@ -87,7 +99,7 @@ def run_repl(connection: fedq.Connection, banner: str | None = None, *, out: Tex
     def confirm(question: str) -> bool:
         return asker.prompt(question).strip().lower() in ("y", "yes")
 
-    runner = Runner(connection, out=out, err=err or out, interactive=input is None, confirm=confirm)
+    runner = Runner(connection, out=out, err=err or out, settings=settings, interactive=input is None, confirm=confirm)
     if banner:
         out.write(banner + "\n")
         out.flush()
@@ -101,6 +113,7 @@ def run_repl(connection: fedq.Connection, banner: str | None = None, *, out: Tex
         if text.strip().lower() in ("quit", "exit"):
             break
         if text.strip():
+            before = runner.settings.last_query
             try:
                 runner.run_script(text)
             except KeyboardInterrupt:  # between queries (a meta command): back to the prompt
@@ -109,6 +122,8 @@ def run_repl(connection: fedq.Connection, banner: str | None = None, *, out: Tex
                 err_stream.flush()
             if text.strip().startswith("\\refresh"):
                 refresher.refresh()
+            if text.strip().split()[0] == "\\e" and runner.settings.last_query not in (None, before):
+                session.history.append_string(runner.settings.last_query + ";")  # the edited query is recalled with Up
     return 0
 
 

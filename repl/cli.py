@@ -3,30 +3,55 @@
     fedq [CATALOG.toml]            open the REPL
     fedq demo                      build the demo data once and open the REPL on it
     fedq [CATALOG] -c "SQL"        run statements and exit (status 1 if one failed, 130 on Ctrl-C)
+    fedq [CATALOG] -f FILE.sql     run the statements of a file and exit, as psql -f (-c and -f run in order)
     fedq [CATALOG] -c "SQL" -o F   the same, results written to file F (refused if F exists, unless --overwrite)
     echo "SQL;" | fedq [CATALOG]   same, from stdin
     fedq bench [ARGS]              the TPC-H benchmark, from a source checkout (benchmarks/README.md)
     fedq catalog export [-o FILE]  a TOML file that recreates the home catalog's sources and views
+    fedq serve [CATALOG]           the catalog behind the PostgreSQL protocol
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import Any
 
 import fedq
 from fedq.repl.output import FORMATS
 
 
+SUBCOMMANDS = """commands:
+  fedq serve [CATALOG]            serve the catalog over the PostgreSQL protocol (fedq serve --help)
+  fedq catalog export [-o FILE]   write a TOML file that recreates the home catalog (fedq catalog --help)
+  fedq demo                       build a small company's data over several sources and open the REPL on it
+  fedq bench [ARGS]               the TPC-H benchmark, from a source checkout (fedq bench --help)"""
+
+
+class _Script(argparse.Action):
+    """-c and -f append to one list, so they run in the order given (as psql runs them)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any,
+                 option: str | None = None) -> None:
+        scripts = getattr(namespace, self.dest) or []
+        scripts.append((self.const, value))
+        setattr(namespace, self.dest, scripts)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fedq",
-        description="Federated SQL over PostgreSQL, SQLite, DuckDB files and Parquet/CSV files.",
-        epilog="Use 'fedq demo' to try it on a small company's data spread over several sources.",
+        description="Federated SQL over PostgreSQL, MySQL, SQLite, DuckDB files, REST APIs and Parquet/CSV files. "
+                    "With no -c or -f, opens the REPL (\\? there lists its commands).",
+        epilog=SUBCOMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("catalog", nargs="?", help="catalog TOML file, or 'demo'")
-    parser.add_argument("-c", "--command", action="append", help="run this SQL (or \\command) and exit; repeatable")
-    parser.add_argument("-f", "--format", choices=FORMATS, default=None, help="result format (default: table)")
+    parser.add_argument("-c", "--command", dest="scripts", action=_Script, const="command", metavar="SQL",
+                        help="run this SQL (or \\command) and exit; repeatable")
+    parser.add_argument("-f", "--file", dest="scripts", action=_Script, const="file", metavar="FILE",
+                        help="run the statements in FILE and exit ('-' reads stdin); repeatable")
+    parser.add_argument("--format", choices=FORMATS, default=None, help="result format (default: table)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write results to FILE (format from its extension "
                         "unless --format is given); an existing FILE is not replaced unless --overwrite")
     parser.add_argument("--overwrite", action="store_true", help="let -o replace an existing file")
@@ -103,26 +128,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fedq.repl.commands import close_output, open_output
+    from fedq.repl.commands import Settings, close_output, open_output
     from fedq.repl.runner import Runner
 
     fmt = args.format or (_format_of(args.output) if args.output else None)
     try:
+        scripts = [_script_text(kind, value) for kind, value in args.scripts or []]
         connection, banner = _open(args.catalog, not args.no_pushdown)
         output = open_output(args.output, args.overwrite) if args.output else None
     except fedq.Error as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
+    settings = Settings(catalog_file=args.catalog if args.catalog != "demo" else None)
     with connection:
-        if args.command or not sys.stdin.isatty() or output is not None:
-            runner = Runner(connection, out=sys.stdout, err=sys.stderr)
+        if scripts or not sys.stdin.isatty() or output is not None:
+            runner = Runner(connection, out=sys.stdout, err=sys.stderr, settings=settings)
             runner.settings.output, runner.settings.output_name = output, args.output
             if fmt:
                 runner.settings.format = fmt
-            script = "\n".join(c if c.strip().startswith("\\") or c.rstrip().endswith(";") else c + ";"
-                               for c in args.command) if args.command else sys.stdin.read()
             try:
-                ok = runner.run_script(script)
+                ok = True
+                for script in scripts or [sys.stdin.read()]:
+                    ok = runner.run_script(script) and ok
+                    if runner.quit or runner.cancelled:
+                        break
             finally:
                 close_output(runner.settings)
             if runner.cancelled:
@@ -130,7 +159,23 @@ def _run(args: argparse.Namespace) -> int:
             return 0 if ok else 1
         from fedq.repl.app import run_repl
 
-        return run_repl(connection, banner or f"fedq {fedq.__version__} — \\help for commands, \\q to quit")
+        return run_repl(connection, banner or f"fedq {fedq.__version__} — \\? for commands, \\q to quit",
+                        settings=settings)
+
+
+def _script_text(kind: str, value: str) -> str:
+    """A -c command (a missing final ``;`` added) or the text of a -f file."""
+    if kind == "command":
+        return value if value.strip().startswith("\\") or value.rstrip().endswith(";") else value + ";"
+    if value == "-":
+        return sys.stdin.read()
+    try:
+        with open(value, encoding="utf-8") as file:
+            return file.read()
+    except OSError as error:
+        raise fedq.ProgrammingError(f"-f: cannot read file '{value}': {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise fedq.ProgrammingError(f"-f: file '{value}' is not UTF-8 text") from None
 
 
 def _exit_cancelled(connection: fedq.Connection) -> None:
@@ -143,12 +188,14 @@ def _exit_cancelled(connection: fedq.Connection) -> None:
 
 
 def _format_of(path: str) -> str:
-    """-o's format from the file's extension: .csv, .json/.jsonl/.ndjson, .md; else a table."""
+    """-o's format from the file's extension: .csv, .tsv, .json, .jsonl/.ndjson, .md, .html; else a table."""
     if path.lower().endswith((".parquet", ".pq")):
-        raise SystemExit(f"ERROR: -o writes text (table, csv, json, markdown); for Parquet run "
+        raise SystemExit(f"ERROR: -o writes text ({', '.join(FORMATS)}); for Parquet run "
                          f"COPY (query) TO '{path}' (FORMAT parquet)")
     suffix = os.path.splitext(path)[1].lower()
-    return {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json", ".md": "markdown"}.get(suffix, "table")
+    return {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".md": "markdown",
+            ".html": "html", ".htm": "html"}.get(suffix, "table")
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from fedq.repl.commands import COMMANDS
-from fedq.repl.output import FORMATS
+from fedq.repl.commands import COMMANDS, PSET_OPTIONS
+from fedq.repl.output import EXPANDED, FORMATS
 
 V = TypeVar("V")
 
@@ -568,6 +568,8 @@ def _suggest_meta(line: str, cursor: int, metadata: Metadata) -> tuple[str, list
         "\\d": lambda: _qualified_table_names(metadata),
         "\\format": lambda: [Suggestion("meta", f, "format") for f in FORMATS],
         "\\timing": lambda: [Suggestion("meta", v, "timing") for v in ("on", "off")],
+        "\\x": lambda: [Suggestion("meta", v, "expanded") for v in EXPANDED],
+        "\\pset": lambda: [Suggestion("meta", v, "option") for v in PSET_OPTIONS],
     }
     return word, choices[name]() if name in choices else []
 

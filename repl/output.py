@@ -1,24 +1,31 @@
-"""Result rendering for the terminal: aligned tables with types, csv, json and markdown.
+"""Result rendering for the terminal: aligned tables with types, vertical records, csv, tsv,
+json (lines), markdown and html.
 
 Tables show each column's type under its name and NULL as ``<null>`` (so it never looks like the
-string 'NULL'). A table wider than the terminal folds into one record per block (psql's expanded
-display). Everything here is a pure function of rows, so it is tested without a terminal.
+string 'NULL'; ``\\pset null`` changes it in the display formats). Widths are display widths
+(wcwidth, as prompt-toolkit measures them), so emoji and CJK text line up. A table wider than the
+terminal folds into one record per block (psql's expanded display) unless expansion is off.
+Everything here is a pure function of rows, so it is tested without a terminal.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import decimal
+import html
 import io
 import json
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
+from prompt_toolkit.utils import get_cwidth
 
 from fedq.catalog.types import arrow_to_duckdb
 
-FORMATS = ("table", "csv", "json", "markdown")
+FORMATS = ("table", "vertical", "csv", "tsv", "json", "jsonl", "markdown", "html")
+ENCODED = ("csv", "tsv", "json", "jsonl")  # machine formats: DuckDB writes them per batch; NULL is their own
+EXPANDED = ("on", "off", "auto")  # \\x: always records, never, when the table is wider than the terminal
 NULL = "<null>"
 
 
@@ -27,10 +34,10 @@ def type_names(description: Sequence[tuple]) -> list[str]:
     return [arrow_to_duckdb(d[1]) if isinstance(d[1], pa.DataType) else str(d[1]) for d in description]
 
 
-def cell(value: Any) -> str:
+def cell(value: Any, null: str = NULL) -> str:
     """One value as text: NULL distinct, floats as Python prints them, no trailing zeros lost."""
     if value is None:
-        return NULL
+        return null
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
@@ -45,18 +52,32 @@ def _is_numeric(type_name: str) -> bool:
                                        "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL"}
 
 
-def table(names: Sequence[str], types: Sequence[str] | None, rows: Sequence[Sequence[Any]], width: int = 120) -> str:
+def width_of(text: str) -> int:
+    """Columns the text takes on a terminal: 2 for an emoji or a CJK character, 0 for a combining mark."""
+    return get_cwidth(text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    fill = " " * max(0, width - width_of(text))
+    return fill + text if right else text + fill
+
+
+def table(names: Sequence[str], types: Sequence[str] | None, rows: Sequence[Sequence[Any]], width: int = 120, *,
+          null: str = NULL, expand: str = "auto") -> str:
     """An aligned table (a type row under the names unless ``types`` is None); folds into records
-    when it would be wider than ``width``."""
-    texts = [[cell(v) for v in row] for row in rows]
+    when ``expand`` is on, or auto and the table would be wider than ``width``."""
+    texts = [[cell(v, null) for v in row] for row in rows]
+    if expand == "on" and names:
+        return expanded(names, texts)
     shown_types = list(types) if types is not None else [""] * len(names)
-    widths = [max([len(n), len(t)] + [len(r[i]) for r in texts]) for i, (n, t) in enumerate(zip(names, shown_types))]
-    if names and sum(widths) + 3 * len(widths) + 1 > width:
+    widths = [max([width_of(n), width_of(t)] + [width_of(r[i]) for r in texts])
+              for i, (n, t) in enumerate(zip(names, shown_types))]
+    if expand == "auto" and names and sum(widths) + 3 * len(widths) + 1 > width:
         return expanded(names, texts)
     numeric = [_is_numeric(t) for t in shown_types]
 
     def line(values: Sequence[str], align_numbers: bool = True) -> str:
-        parts = [v.rjust(w) if (align_numbers and num) else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
+        parts = [_pad(v, w, align_numbers and num) for v, w, num in zip(values, widths, numeric)]
         return "│ " + " │ ".join(parts) + " │"
 
     rule = lambda left, mid, right: left + mid.join("─" * (w + 2) for w in widths) + right  # noqa: E731
@@ -67,15 +88,60 @@ def table(names: Sequence[str], types: Sequence[str] | None, rows: Sequence[Sequ
     return "\n".join(out)
 
 
-def expanded(names: Sequence[str], texts: Sequence[Sequence[str]]) -> str:
-    """One block per record, ``name │ value`` per line: for results wider than the terminal."""
-    label = max((len(n) for n in names), default=0)
+def expanded(names: Sequence[str], texts: Sequence[Sequence[str]], start: int = 1) -> str:
+    """One block per record, ``name │ value`` per line (psql's ``\\x``); ``start`` numbers the first
+    record, so a streamed result numbers on across blocks."""
+    label = max((width_of(n) for n in names), default=0)
     blocks = []
-    for number, row in enumerate(texts, 1):
+    for number, row in enumerate(texts, start):
         lines = [f"-[ RECORD {number} ]" + "-" * max(0, label - 8)]
-        lines += [f"{n.ljust(label)} │ {v}" for n, v in zip(names, row)]
+        lines += [f"{_pad(n, label)} │ {v}" for n, v in zip(names, row)]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
+
+
+def vertical(names: Sequence[str], rows: Sequence[Sequence[Any]], *, null: str = NULL, start: int = 1) -> str:
+    """The vertical format: every result as records, whatever its width."""
+    return expanded(names, [[cell(v, null) for v in row] for row in rows], start)
+
+
+def _tsv_field(value: Any) -> str:
+    """PostgreSQL's text COPY escapes: a tab, newline or backslash inside a value never breaks a line."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else cell(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def as_tsv(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Tab-separated values with a header line; NULL is empty."""
+    lines = ["\t".join(_tsv_field(n) for n in names)]
+    lines += ["\t".join(_tsv_field(v) for v in row) for row in rows]
+    return "\n".join(lines)
+
+
+def html_head(names: Sequence[str]) -> str:
+    header = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    return f"<table>\n  <tr>{header}</tr>"
+
+
+def html_rows(types: Sequence[str], rows: Iterable[Sequence[Any]], null: str = NULL) -> str:
+    """Rows of an html table; numbers aligned right, as psql's html format does."""
+    right = [_is_numeric(t) for t in types] if types else []
+
+    def td(index: int, value: Any) -> str:
+        align = ' align="right"' if index < len(right) and right[index] else ""
+        return f"<td{align}>{html.escape(cell(value, null))}</td>"
+
+    return "\n".join("  <tr>" + "".join(td(i, v) for i, v in enumerate(row)) + "</tr>" for row in rows)
+
+
+HTML_TAIL = "</table>"
+
+
+def as_html(names: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[Any]], null: str = NULL) -> str:
+    body = html_rows(types, rows, null)
+    return "\n".join([html_head(names)] + ([body] if body else []) + [HTML_TAIL])
 
 
 def as_csv(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -103,22 +169,30 @@ def as_json(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(json.dumps({n: _json_value(v) for n, v in zip(names, row)}, ensure_ascii=False) for row in rows)
 
 
-def as_markdown(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def as_markdown(names: Sequence[str], rows: Iterable[Sequence[Any]], null: str = NULL) -> str:
     escape = lambda text: text.replace("|", "\\|")  # noqa: E731
     out = ["| " + " | ".join(escape(n) for n in names) + " |", "|" + "|".join("---" for _ in names) + "|"]
-    out += ["| " + " | ".join(escape(cell(v)) for v in row) + " |" for row in rows]
+    out += ["| " + " | ".join(escape(cell(v, null)) for v in row) + " |" for row in rows]
     return "\n".join(out)
 
 
-def render(fmt: str, names: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[Any]], width: int = 120) -> str:
+def render(fmt: str, names: Sequence[str], types: Sequence[str] | None, rows: Sequence[Sequence[Any]], width: int = 120,
+           *, null: str = NULL, expand: str = "auto") -> str:
+    """Rows in format ``fmt``; ``types`` None leaves the type row out of a table (meta command replies)."""
     if fmt == "table":
-        return table(names, types, rows, width)
+        return table(names, types, rows, width, null=null, expand=expand)
+    if fmt == "vertical":
+        return vertical(names, rows, null=null)
     if fmt == "csv":
         return as_csv(names, rows)
-    if fmt == "json":
+    if fmt == "tsv":
+        return as_tsv(names, rows)
+    if fmt in ("json", "jsonl"):
         return as_json(names, rows)
     if fmt == "markdown":
-        return as_markdown(names, rows)
+        return as_markdown(names, rows, null)
+    if fmt == "html":
+        return as_html(names, types or [], rows, null)
     raise ValueError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
 
 
@@ -129,9 +203,10 @@ def status(rows: int, seconds: float | None) -> str:
 
 
 class BatchText:
-    """CSV or JSON Lines text for whole Arrow record batches, made by a small DuckDB of its own
+    """CSV, TSV or JSON Lines text for whole Arrow record batches, made by a small DuckDB of its own
     (sandboxed: it opens no file), so streaming a large result runs no Python code per row.
-    CSV is DuckDB's (NULL empty, '' quoted); JSON keeps decimals and non-finite floats as strings."""
+    CSV is DuckDB's (NULL empty, '' quoted); TSV escapes as PostgreSQL's text COPY (NULL empty);
+    JSON keeps decimals and non-finite floats as strings."""
 
     def __init__(self, fmt: str) -> None:
         from fedq.engine.sandbox import sandboxed_duckdb
@@ -141,8 +216,10 @@ class BatchText:
         self._sql: dict[pa.Schema, str] = {}
 
     def header(self, names: Sequence[str]) -> str:
-        """The CSV header line ('' for JSON)."""
-        return as_csv(names, []) + "\n" if self.fmt == "csv" else ""
+        """The CSV or TSV header line ('' for JSON)."""
+        if self.fmt == "csv":
+            return as_csv(names, []) + "\n"
+        return as_tsv(names, []) + "\n" if self.fmt == "tsv" else ""
 
     def encode(self, batch: pa.RecordBatch) -> bytes:
         """The batch's rows as UTF-8 text, one line each, every line ending in a newline."""
@@ -163,6 +240,8 @@ class BatchText:
         if self.fmt == "csv":
             fields = [_csv_field(f"c{i}", field.type) for i, field in enumerate(schema)]
             line = " || ',' || ".join(fields) if fields else "''"
+        elif self.fmt == "tsv":
+            line = " || chr(9) || ".join(_tsv_field_sql(f"c{i}") for i in range(len(schema))) if len(schema) else "''"
         else:
             names = _unique([f.name for f in schema])
             pairs = [f"{_quote(name)} := {_json_value_sql(f'c{i}', field.type)}" for i, (name, field) in enumerate(zip(names, schema))]
@@ -186,6 +265,14 @@ def _csv_field(column: str, arrow_type: pa.DataType) -> str:
     special = " OR ".join(f"contains({text}, {c})" for c in ("','", "'\"'", "chr(10)", "chr(13)"))
     return (f"CASE WHEN {column} IS NULL THEN '' WHEN {text} = '' OR {special} "
             f"THEN '\"' || replace({text}, '\"', '\"\"') || '\"' ELSE {text} END")
+
+
+def _tsv_field_sql(column: str) -> str:
+    """A TSV field as :func:`_tsv_field` writes it, in SQL."""
+    text = f"CAST({column} AS VARCHAR)"
+    for char, escaped in (("'\\'", "'\\\\'"), ("chr(9)", "'\\t'"), ("chr(10)", "'\\n'"), ("chr(13)", "'\\r'")):
+        text = f"replace({text}, {char}, {escaped})"
+    return f"coalesce({text}, '')"
 
 
 def _plain(arrow_type: pa.DataType) -> bool:

@@ -21,7 +21,7 @@ from sqlglot.tokens import TokenType
 
 import fedq
 from fedq.repl import output
-from fedq.repl.commands import Reply, Settings, run_command
+from fedq.repl.commands import MAX_INCLUDE_DEPTH, Reply, Settings, Watch, run_command
 from fedq.repl.plan_view import progress_lines
 
 PROGRESS_AFTER_SECONDS = 1.0
@@ -141,6 +141,7 @@ class Runner:
         self.confirm = confirm
         self.quit = False
         self.cancelled = False  # Ctrl-C stopped a query of the last script
+        self._depth = 0  # \\i and \\e scripts running inside a script
 
     # -- entry ----------------------------------------------------------------------------
     def run(self, statement: str) -> bool:
@@ -151,7 +152,12 @@ class Runner:
                 self.quit = reply.quit
                 self._print_reply(reply)
                 self._warn(reply.warnings)
+                if reply.run is not None:
+                    return self._nested(reply.run)
+                if reply.watch is not None:
+                    return self._watch(reply.watch)
                 return True
+            self.settings.last_query = statement
             return self._query(statement)
         except fedq.Error as error:
             self._error(str(error))
@@ -165,6 +171,32 @@ class Runner:
             if self.quit or self.cancelled:
                 break
         return ok
+
+    def _nested(self, text: str) -> bool:
+        """A script from \\i or \\e, inside the one running; a Ctrl-C in it stops the outer one too."""
+        if self._depth >= MAX_INCLUDE_DEPTH:
+            raise fedq.ProgrammingError(f"\\i: files include each other more than {MAX_INCLUDE_DEPTH} deep; stopped")
+        self._depth += 1
+        try:
+            return self.run_script(text)
+        finally:
+            self._depth -= 1
+
+    def _watch(self, watch: Watch) -> bool:
+        """psql's \\watch: a title line with the time, then the result, again and again until Ctrl-C,
+        a failure, or ``count`` runs."""
+        runs = 0
+        try:
+            while True:
+                self._result(f"{time.strftime('%a %d %b %Y %H:%M:%S')} (every {watch.seconds:g} s)\n\n")
+                ok = self._query(watch.sql)
+                runs += 1
+                if not ok or self.cancelled or (watch.count is not None and runs >= watch.count):
+                    return ok
+                self._result("\n")
+                time.sleep(watch.seconds)
+        except KeyboardInterrupt:  # during the pause: the watch ends quietly, as in psql
+            return True
 
     # -- queries ------------------------------------------------------------------------
     def _query(self, sql: str) -> bool:
@@ -184,7 +216,7 @@ class Runner:
                 return False
             else:
                 rows = self._background(cursor, lambda: self._emit(head, started))
-                if rows is not None and self.settings.format == "table":
+                if rows is not None and self.settings.format in ("table", "vertical"):
                     self._result(output.status(rows, time.perf_counter() - started if self.settings.timing else None) + "\n")
             self._warn([str(warning) for _, warning in cursor.messages])
             return True
@@ -263,14 +295,13 @@ class Runner:
         """Write the result in the chosen format as it streams; the number of rows written."""
         names = [d[0] for d in head.cursor.description]
         fmt = self.settings.format
-        if fmt == "table" and not head.more:
+        if fmt in ("table", "vertical") and not head.more:
             table = pa.Table.from_batches(head.batches, schema=head.reader.schema)
             rows = _python_rows(table)
-            text = output.table(names, output.type_names(head.cursor.description), rows, self._width())
-            self._page(text, to_sink=True)
+            self._page(self._render(names, output.type_names(head.cursor.description), rows), to_sink=True)
             return len(rows)
         with self._stream_sink(head.more) as sink:
-            if fmt in ("csv", "json"):
+            if fmt in output.ENCODED:
                 return self._emit_encoded(head, names, sink)
             return self._emit_chunks(head, names, sink)
 
@@ -288,17 +319,32 @@ class Runner:
             encoder.close()
 
     def _emit_chunks(self, head: _Head, names: list[str], sink: _Sink) -> int:
-        """Table and markdown have no writer over Arrow: CHUNK_ROWS rows at a time, each chunk
-        aligned on its own (psql's FETCH_COUNT), so memory stays bounded."""
+        """The display formats have no writer over Arrow: CHUNK_ROWS rows at a time, each table
+        chunk aligned on its own (psql's FETCH_COUNT), so memory stays bounded. Records number on
+        across chunks; html has one table around every chunk."""
         types = output.type_names(head.cursor.description)
+        fmt, null = self.settings.format, self.settings.null
+        if fmt == "html":
+            sink.write((output.html_head(names) + "\n").encode())
         rows = 0
         for chunk in _chunks(head.batches_then_rest(), CHUNK_ROWS):
             values = _python_rows(chunk)
-            text = (output.table(names, types, values, self._width()) if self.settings.format == "table"
-                    else output.render(self.settings.format, names, types, values, self._width()))
+            if fmt == "html":
+                text = output.html_rows(types, values, null)
+            elif fmt == "vertical" or (fmt == "table" and self.settings.expanded == "on"):
+                text = output.vertical(names, values, null=null, start=rows + 1)
+            else:
+                text = self._render(names, types, values)
             sink.write((text + "\n").encode())
             rows += len(values)
+        if fmt == "html":
+            sink.write((output.HTML_TAIL + "\n").encode())
         return rows
+
+    def _render(self, names: list[str], types: list[str] | None, rows: list[tuple]) -> str:
+        """Rows in the chosen format with the session's NULL text and expanded setting."""
+        return output.render(self.settings.format, names, types, rows, self._width(),
+                             null=self.settings.null, expand=self.settings.expanded)
 
     @contextlib.contextmanager
     def _stream_sink(self, long: bool) -> Iterator[_Sink]:
@@ -329,9 +375,8 @@ class Runner:
         if reply.text:
             parts.append(reply.text)
         if reply.headers:
-            parts.append(output.table(reply.headers, None, reply.rows, self._width()) if self.settings.format == "table"
-                         else output.render(self.settings.format, reply.headers, [], reply.rows, self._width()))
-        if reply.status and (self.settings.format == "table" or not reply.headers):
+            parts.append(self._render(reply.headers, None, reply.rows))
+        if reply.status and (self.settings.format in ("table", "vertical") or not reply.headers):
             parts.append(reply.status)
         if parts:
             self._page("\n".join(parts))

@@ -37,6 +37,7 @@ import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Annotated, Any, Hashable
 
 import duckdb
@@ -480,13 +481,17 @@ def scan_dataset(source: Source, dataset: ds.Dataset, request: ScanRequest, stat
             predicate = expression if predicate is None else predicate & expression
     columns = list(request.columns) or [dataset.schema.names[0]]
     source.record(request.describe())
-    scanner = dataset.scanner(columns=columns, filter=predicate)
     schema = pa.schema([dataset.schema.field(c) for c in columns])
+    if _plain_csv(dataset):
+        filtered = sorted({c.name for t in request.filters for c in t.find_all(exp.Column)} - set(columns))
+        scanned = _csv_batches(dataset, columns, [c for c in filtered if c in dataset.schema.names], predicate)
+    else:
+        scanned = dataset.scanner(columns=columns, filter=predicate).to_batches()
 
     def batches():
         started = time.perf_counter()
         try:
-            for batch in scanner.to_batches():
+            for batch in scanned:
                 stats.rows += batch.num_rows
                 stats.bytes += batch.nbytes
                 yield batch
@@ -496,6 +501,36 @@ def scan_dataset(source: Source, dataset: ds.Dataset, request: ScanRequest, stat
             stats.seconds += time.perf_counter() - started
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _plain_csv(dataset: ds.Dataset) -> bool:
+    """CSV files without hive folders: read by :func:`_csv_batches`, since pyarrow.dataset's CSV scan
+    reads ahead of a slow consumer without bound (a 1 GB file through ``fedq -c … --format csv`` peaked
+    at 1.3 GB; benchmarks/export.py)."""
+    return (isinstance(dataset, ds.FileSystemDataset) and isinstance(dataset.format, ds.CsvFileFormat)
+            and all(f.partition_expression.equals(ds.scalar(True)) for f in dataset.get_fragments()))
+
+
+def _csv_batches(dataset: ds.FileSystemDataset, columns: list[str], filtered: list[str],
+                 predicate: ds.Expression | None) -> Iterator[pa.RecordBatch]:
+    """The files one after another through pyarrow.csv's streaming reader (it reads one block ahead),
+    typed by the dataset's unified schema, filtered by ``predicate`` (which may also read ``filtered``)."""
+    fmt = dataset.format
+    scan_options = fmt.default_fragment_scan_options
+    read_options = scan_options.read_options if scan_options is not None else None
+    convert = scan_options.convert_options if scan_options is not None else CSV_CONVERT
+    wanted = columns + filtered
+    convert = pacsv.ConvertOptions(
+        column_types={f.name: f.type for f in dataset.schema}, include_columns=wanted, include_missing_columns=True,
+        strings_can_be_null=convert.strings_can_be_null, quoted_strings_can_be_null=convert.quoted_strings_can_be_null,
+        null_values=convert.null_values, true_values=convert.true_values, false_values=convert.false_values)
+    for path in dataset.files:
+        with dataset.filesystem.open_input_stream(path) as stream:
+            for batch in pacsv.open_csv(stream, read_options=read_options, parse_options=fmt.parse_options,
+                                        convert_options=convert):
+                if predicate is not None:
+                    batch = batch.filter(predicate)
+                yield batch.select(columns) if filtered else batch
 
 
 # -- sqlglot -> pyarrow filter translation --------------------------------------------------

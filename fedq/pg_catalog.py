@@ -70,7 +70,8 @@ EMPTY_TABLES = {
                  "refobjsubid INTEGER, deptype VARCHAR",
     "pg_enum": "oid BIGINT, enumtypid BIGINT, enumsortorder FLOAT, enumlabel VARCHAR",
     "pg_range": "rngtypid BIGINT, rngsubtype BIGINT",
-    "pg_sequence": "seqrelid BIGINT, seqtypid BIGINT",
+    "pg_sequence": "seqrelid BIGINT, seqtypid BIGINT, seqstart BIGINT, seqincrement BIGINT, seqmax BIGINT, "
+                   "seqmin BIGINT, seqcache BIGINT, seqcycle BOOLEAN",
     "pg_foreign_table": "ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]",
     "pg_foreign_server": "oid BIGINT, srvname VARCHAR",
     "pg_foreign_data_wrapper": "oid BIGINT, fdwname VARCHAR",
@@ -78,6 +79,8 @@ EMPTY_TABLES = {
     "pg_event_trigger": "oid BIGINT, evtname VARCHAR",
     "pg_auth_members": "roleid BIGINT, member BIGINT, grantor BIGINT, admin_option BOOLEAN",
     "pg_language": "oid BIGINT, lanname VARCHAR",
+    "pg_opclass": "oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcowner BIGINT, "
+                  "opcfamily BIGINT, opcintype BIGINT, opcdefault BOOLEAN, opckeytype BIGINT",
     "pg_operator": "oid BIGINT, oprname VARCHAR, oprnamespace BIGINT",
     "pg_cast": "oid BIGINT, castsource BIGINT, casttarget BIGINT",
     "pg_views": "schemaname VARCHAR, viewname VARCHAR, viewowner VARCHAR, definition VARCHAR",
@@ -104,7 +107,7 @@ FUNCTIONS = {
     "pg_get_function_identity_arguments", "pg_get_function_result", "pg_get_triggerdef", "pg_get_ruledef",
     "array_upper", "pg_get_partkeydef", "quote_ident", "pg_tablespace_location", "txid_current",
     "pg_size_pretty", "pg_get_keywords", "current_database", "version", "pg_is_other_temp_schema",
-    "pg_my_temp_schema",
+    "pg_my_temp_schema", "pg_get_serial_sequence", "pg_collation_is_visible", "pg_opclass_is_visible", "to_regtype", "to_regclass", "to_regnamespace", "to_regproc", "to_regprocedure", "to_regrole",
 }
 SYSTEM_EXPRESSIONS = (exp.CurrentUser, exp.SessionUser, exp.CurrentSchema, exp.CurrentVersion, exp.CurrentDatabase)
 REG_TYPES = {"regclass", "regtype", "regnamespace", "regproc", "regprocedure", "regrole", "oid", "regoper"}
@@ -136,8 +139,8 @@ def split_statements(sql: str) -> list[str]:
 
 
 def classify(sql: str) -> str:
-    """``empty``, ``set``, ``show``, ``begin``, ``commit``, ``rollback``, ``noop`` (accepted, nothing to
-    do), ``catalog`` (pg_catalog and server functions, answered here) or ``fedq`` (the engine)."""
+    """``empty``, ``set``, ``show``, ``begin``, ``commit``, ``rollback``, ``declare``, ``fetch``, ``move``,
+    ``close`` (SQL cursors), ``noop`` (accepted, nothing to do), ``catalog`` (pg_catalog and server functions, answered here) or ``fedq`` (the engine)."""
     match = _FIRST_WORDS.match(sql)
     if not match:
         return "empty" if not sql.strip(" \t\r\n;") else "fedq"
@@ -152,7 +155,9 @@ def classify(sql: str) -> str:
         return "commit"
     if first in ("ROLLBACK", "ABORT"):
         return "noop" if second == "TO" else "rollback"
-    if first in ("DISCARD", "DEALLOCATE", "SAVEPOINT", "RELEASE", "LISTEN", "UNLISTEN", "CLOSE"):
+    if first in ("DECLARE", "FETCH", "MOVE", "CLOSE"):
+        return first.lower()
+    if first in ("DISCARD", "DEALLOCATE", "SAVEPOINT", "RELEASE", "LISTEN", "UNLISTEN"):
         return "noop"
     if not _MAYBE_CATALOG.search(sql):
         return "fedq"  # the common case, decided without parsing
@@ -343,6 +348,15 @@ class CatalogEngine:
             "regnamespace_name(a)": f"(SELECT nspname FROM {SCHEMA}.pg_namespace WHERE oid = a)",
             "regtype_name(a)": f"(SELECT display FROM {SCHEMA}.pg_type WHERE oid = a)",
             "regtype_oid(a)": f"(SELECT oid FROM {SCHEMA}.pg_type WHERE typname = a OR display = a LIMIT 1)",
+            "pg_get_serial_sequence(a, b)": "NULL::VARCHAR",
+            "pg_collation_is_visible(a)": "true",
+            "pg_opclass_is_visible(a)": "true",
+            "to_regtype(a)": f"{SCHEMA}.regtype_oid(a)",
+            "to_regclass(a)": f"{SCHEMA}.regclass_oid(a)",
+            "to_regnamespace(a)": f"(SELECT oid FROM {SCHEMA}.pg_namespace WHERE nspname = a)",
+            "to_regproc(a)": "NULL::BIGINT",
+            "to_regprocedure(a)": "NULL::BIGINT",
+            "to_regrole(a)": f"(CASE WHEN a = '{user}' THEN 10 END)::BIGINT",
         }
         for signature, body in definitions.items():
             self.database.execute(f"CREATE MACRO {SCHEMA}.{signature} AS ({body})")
@@ -469,6 +483,9 @@ class CatalogEngine:
             if isinstance(node, exp.Table) and isinstance(node.this, exp.Func) and node.db.lower() == "pg_catalog":
                 node.set("db", None)  # pg_catalog.unnest(...), pg_catalog.generate_series(...): DuckDB's own
                 return node
+            if isinstance(node, exp.Column) and node.args.get("db") is not None and node.text("db").lower() == "pg_catalog":
+                node.set("db", None)  # pg_catalog.pg_namespace.nspname (SQLAlchemy's reflection): the table name is enough
+                return node
             if isinstance(node, exp.Table) and _is_catalog_table(node):
                 node.set("db", exp.to_identifier(SCHEMA))
                 node.set("catalog", None)
@@ -476,6 +493,9 @@ class CatalogEngine:
             if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) \
                     and node.this.name.lower() == "pg_catalog" and isinstance(node.expression, exp.Func):
                 return transform(node.expression.copy().transform(transform))
+            if isinstance(node, exp.Func) and _function_name(node) in ("json_build_object", "jsonb_build_object"):
+                args = node.args.get("expressions") or []
+                return exp.Anonymous(this="json_object", expressions=[a.copy().transform(transform) for a in args])
             if isinstance(node, exp.Func) and _function_name(node) in FUNCTIONS:
                 args = (node.args.get("expressions") or []) if isinstance(node, exp.Anonymous) \
                     else [a for a in node.args.values() if isinstance(a, exp.Expression)]

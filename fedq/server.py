@@ -48,6 +48,7 @@ from sqlglot.tokens import TokenType
 import fedq
 from fedq import pgwire
 from fedq.catalog.home import CatalogHome
+from fedq.cursors import CursorError, DeclaredCursor, parse_close, parse_declare, parse_fetch
 from fedq.dbapi import Connection
 from fedq.engine.statements import QUERY_TYPES
 from fedq.errors import (
@@ -151,6 +152,8 @@ def _size(value: Any, name: str) -> int:
 def sqlstate(error: BaseException) -> str:
     """The SQLSTATE a PostgreSQL client gets for a fedq error."""
     text = str(error).lower()
+    if isinstance(error, CursorError):
+        return error.sqlstate
     if isinstance(error, PermissionDenied):
         return "42501"
     if isinstance(error, OperationalError):
@@ -196,6 +199,7 @@ class Result:
     tag: str
     reader: pa.RecordBatchReader | None = None
     on_close: Callable[[], None] | None = None
+    cursor: "fedq.Cursor | None" = None  # the fedq cursor that runs the query, if any
     notice: str | None = None
     sent: int = 0
     _rows: Iterator[list[bytes | None]] | None = None
@@ -326,6 +330,7 @@ class Session:
         self._catalog: CatalogEngine | None = None
         self.statements: dict[str, Prepared] = {}
         self.portals: dict[str, Portal] = {}
+        self.cursors: dict[str, DeclaredCursor] = {}  # DECLAREd, by name
         self.in_transaction = False
         self.running = threading.Event()
 
@@ -351,7 +356,7 @@ class Session:
     def release_engine(self) -> bool:
         """Close the fedq connection of an idle session that cannot have changed it (not an admin, no
         open result): the next statement opens a fresh one. True if one was closed."""
-        if self._connection is None or self.admin or any(p.result is not None for p in self.portals.values()):
+        if self._connection is None or self.admin or self.cursors or any(p.result is not None for p in self.portals.values()):
             return False
         if self._catalog is not None:
             self._catalog.close()
@@ -370,6 +375,7 @@ class Session:
         for portal in self.portals.values():
             if portal.result is not None:
                 portal.result.close()
+        self.close_cursors(everything=True)
         if self._catalog is not None:
             self._catalog.close()
         if self._connection is not None:
@@ -393,7 +399,20 @@ class Session:
             return Result("BEGIN")
         if kind in ("commit", "rollback"):
             self.in_transaction = False
+            self.close_cursors(everything=False)  # a transaction's cursors end with it; WITH HOLD ones stay
             return Result("COMMIT" if kind == "commit" else "ROLLBACK")
+        if kind == "declare":
+            return self.declare(sql, params)
+        if kind in ("fetch", "move"):
+            return self.fetch(sql)
+        if kind == "close":
+            name = parse_close(sql)
+            if name is not None and name not in self.cursors:
+                raise CursorError("34000", f'cursor "{name}" does not exist')
+            for cursor in [self.cursors.pop(name)] if name is not None else list(self.cursors.values()):
+                cursor.close()
+            self.cursors = self.cursors if name is not None else {}
+            return Result("CLOSE CURSOR" if name is not None else "CLOSE CURSOR ALL")
         if kind == "noop":
             return Result(" ".join(sql.split()[:2]).upper() if sql.split()[0].upper() == "DISCARD" else sql.split()[0].upper())
         if kind == "catalog":
@@ -413,7 +432,59 @@ class Session:
         if cursor.description is None:
             self.finish(cursor)
             return Result("OK")
-        return Result("SELECT", cursor.fetch_record_batch(), on_close=lambda: self.finish(cursor))
+        return Result("SELECT", cursor.fetch_record_batch(), on_close=lambda: self.finish(cursor), cursor=cursor)
+
+    # -- cursors ---------------------------------------------------------------------------------
+    def declare(self, sql: str, params: list[Any] | None) -> Result:
+        """``DECLARE name CURSOR FOR query``: start the query and keep its stream for FETCH."""
+        declare = parse_declare(sql)
+        if not declare.hold and not self.in_transaction:
+            raise CursorError("25P01", "DECLARE CURSOR can only be used in transaction blocks (or declare it WITH HOLD)")
+        if declare.name in self.cursors:
+            raise CursorError("42P03", f'cursor "{declare.name}" already exists')
+        if classify(declare.query) not in ("fedq", "catalog", "show"):
+            raise CursorError("42601", "DECLARE CURSOR needs a query that returns rows (SELECT …)")
+        result = self.execute(declare.query, params)
+        if result.reader is None:
+            result.close()
+            raise CursorError("42601", "DECLARE CURSOR needs a query that returns rows (SELECT …)")
+        if result.cursor is not None and self.cursor is result.cursor:
+            self.running.clear()  # the query waits between FETCHes: nothing runs until the next one
+            self.cursor = None
+        self.cursors[declare.name] = DeclaredCursor(declare.name, result.reader, declare.hold, declare.binary,
+                                                    on_close=result.close, cursor=result.cursor)
+        return Result("DECLARE CURSOR")
+
+    def fetch(self, sql: str) -> Result:
+        """``FETCH``/``MOVE`` forward: the next rows of the cursor's stream, read only now."""
+        verb, name, count = parse_fetch(sql)
+        declared = self.cursors.get(name)
+        if declared is None:
+            raise CursorError("34000", f'cursor "{name}" does not exist')
+        if declared.cursor is not None:  # a CancelRequest or a client gone while the rows are read cancels the query
+            self.cursor = declared.cursor
+            self.running.set()
+
+        def pause() -> None:
+            if self.cursor is declared.cursor:
+                self.running.clear()
+                self.cursor = None
+
+        if verb == "MOVE":
+            try:
+                moved = sum(batch.num_rows for batch in declared.take(count))
+            finally:
+                pause()
+            return Result(f"MOVE {moved}")
+        reader = pa.RecordBatchReader.from_batches(declared.schema, declared.take(count))
+        return Result("FETCH", reader, on_close=pause)
+
+    def close_cursors(self, everything: bool) -> None:
+        """Close the cursors a transaction's end closes (all of them when the session ends)."""
+        for name, cursor in list(self.cursors.items()):
+            if everything or not cursor.hold:
+                cursor.close()
+                del self.cursors[name]
 
     def finish(self, cursor: "fedq.Cursor") -> None:
         if self.cursor is cursor:
@@ -714,7 +785,7 @@ class Handler(socketserver.BaseRequestHandler):
                     self.write(pgwire.PORTAL_SUSPENDED)
                     return True
         result.sent += count
-        self.write(pgwire.command_complete(f"SELECT {result.sent}" if result.tag.startswith("SELECT") else result.tag))
+        self.write(pgwire.command_complete(f"{result.tag.split()[0]} {result.sent}" if result.tag.split()[0] in ("SELECT", "FETCH") else result.tag))
         return False
 
     def watching(self) -> "_Watch":
@@ -778,13 +849,18 @@ class Handler(socketserver.BaseRequestHandler):
             self.describe_rows(Portal(statement, [None] * count, []), close=True)
             return
         portal = self.session.portals.get(name)
+        declared = self.session.cursors.get(name) if portal is None else None
+        if declared is not None:  # a DECLAREd cursor is a portal too: psycopg describes its named cursors so
+            columns = [pgwire.Column.of(f) for f in declared.schema]
+            self.write(pgwire.row_description(columns, [int(declared.binary)] * len(columns)))
+            return
         if portal is None:
             raise ClientError("34000", f'portal "{name}" does not exist')
         self.describe_rows(portal, close=False)
 
     def describe_rows(self, portal: Portal, close: bool) -> None:
         """RowDescription (or NoData). Describing a portal starts it: its Execute follows."""
-        if classify(portal.statement.sql) in ("fedq", "catalog", "show"):
+        if classify(portal.statement.sql) in ("fedq", "catalog", "show", "fetch"):
             result = self._portal_result(portal)
             if result.reader is not None:
                 columns = result.columns
@@ -831,11 +907,11 @@ def split_dotted_schemas(sql: str) -> str:
     except SqlglotError:
         return sql
     changed = False
-    for table in tree.find_all(exp.Table):
-        if "." in table.db and not table.catalog:
-            source, schema = table.db.split(".", 1)
-            table.set("catalog", exp.to_identifier(source))
-            table.set("db", exp.to_identifier(schema))
+    for node in tree.find_all(exp.Table, exp.Column):  # columns too: SQLAlchemy writes "pg.sales".orders.id
+        if "." in node.text("db") and not node.text("catalog"):
+            source, schema = node.text("db").split(".", 1)
+            node.set("catalog", exp.to_identifier(source))
+            node.set("db", exp.to_identifier(schema))
             changed = True
     return tree.sql("duckdb") if changed else sql
 

@@ -282,8 +282,8 @@ class CatalogEngine:
             "typrelid": pa.array([0] * len(types), pa.int64()),
             "typelem": pa.array([next((e.oid for e in types if e.array_oid == t.oid), 0) for t in types], pa.int64()),
             "typarray": pa.array([t.array_oid for t in types], pa.int64()),
-            "typinput": [f"{t.name}in" for t in types], "typoutput": [f"{t.name}out" for t in types],
-            "typreceive": [f"{t.name}recv" for t in types], "typsend": [f"{t.name}send" for t in types],
+            **{column: [_type_function(t, suffix) for t in types] for column, suffix in
+               (("typinput", "in"), ("typoutput", "out"), ("typreceive", "recv"), ("typsend", "send"))},
             "typalign": ["i"] * len(types), "typstorage": ["p"] * len(types), "typnotnull": [False] * len(types),
             "typbasetype": pa.array([0] * len(types), pa.int64()), "typtypmod": pa.array([-1] * len(types), pa.int32()),
             "typndims": pa.array([0] * len(types), pa.int32()),
@@ -493,6 +493,8 @@ class CatalogEngine:
             if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) \
                     and node.this.name.lower() == "pg_catalog" and isinstance(node.expression, exp.Func):
                 return transform(node.expression.copy().transform(transform))
+            if isinstance(node, (exp.EQ, exp.NEQ)):
+                return _regproc_comparison(node)
             if isinstance(node, exp.Func) and _function_name(node) in ("json_build_object", "jsonb_build_object"):
                 args = node.args.get("expressions") or []
                 return exp.Anonymous(this="json_object", expressions=[a.copy().transform(transform) for a in args])
@@ -524,6 +526,27 @@ ATTRIBUTE_SCHEMA = pa.schema([
     ("attisdropped", pa.bool_()), ("attislocal", pa.bool_()), ("attinhcount", pa.int32()),
     ("attcollation", pa.int64()),
 ])
+
+
+# pg_type's I/O function names as PostgreSQL has them: drivers (ADBC's) pick their decoders by typreceive
+_UNDERSCORED_IO = {"json", "date", "time", "timestamp", "timestamptz", "interval", "numeric", "uuid"}
+REGPROC_COLUMNS = {"typinput", "typoutput", "typreceive", "typsend", "typmodin", "typmodout", "typanalyze"}
+
+
+def _type_function(kind: Any, suffix: str) -> str:
+    if kind.category == "A":
+        return f"array_{suffix}"
+    return f"{kind.name}_{suffix}" if kind.name in _UNDERSCORED_IO else f"{kind.name}{suffix}"
+
+
+def _regproc_comparison(node: exp.Expression) -> exp.Expression:
+    """``typreceive != 0`` (a regproc against the OID 0): as text, 0 is ``-``."""
+    for side, other in (("this", "expression"), ("expression", "this")):
+        column, value = node.args.get(side), node.args.get(other)
+        if isinstance(column, exp.Column) and column.name.lower() in REGPROC_COLUMNS \
+                and isinstance(value, exp.Literal) and not value.is_string and value.name == "0":
+            node.set(other, exp.Literal.string("-"))
+    return node
 
 
 def _macro(name: str, args: list[exp.Expression]) -> exp.Expression:

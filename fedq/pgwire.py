@@ -502,15 +502,67 @@ def _binary_scalar(oid: int, value: Any) -> bytes:
         return struct.pack("!q", (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds)
     if oid == 17:
         return bytes(value)
-    return _text_scalar(value).encode()  # text-like types: the binary form is the UTF-8 text
+    if oid == 1700:
+        return _numeric_to_binary(decimal.Decimal(value))
+    if oid == 1083:
+        return struct.pack("!q", ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond)
+    if oid == 1186:
+        if isinstance(value, dt.timedelta):
+            return struct.pack("!qii", value.seconds * 1_000_000 + value.microseconds, value.days, 0)
+        return struct.pack("!qii", int(value.nanoseconds // 1000), value.days, value.months)  # MonthDayNano
+    if oid == 2950:
+        return value.bytes if hasattr(value, "bytes") else bytes.fromhex(str(value).replace("-", ""))
+    if oid in ELEMENT_OF:
+        return _binary_array_value(ELEMENT_OF[oid], value)
+    return _text_scalar(value).encode()  # text-like types (text, varchar, name, json): the binary form is the UTF-8 text
 
 
-BINARY_OIDS = {16, 17, 20, 21, 23, 25, 700, 701, 1043, 1082, 1114, 1184}
+def _numeric_to_binary(value: decimal.Decimal) -> bytes:
+    """``numeric_send``: base-10000 digits with a weight, a sign and the display scale."""
+    if value.is_nan():
+        return struct.pack("!hhHh", 0, 0, 0xC000, 0)
+    sign, digits, exponent = value.as_tuple()
+    scale = max(0, -exponent)
+    text = ("".join(map(str, digits)) + "0" * max(0, exponent)).rjust(scale + 1, "0")  # an integer of 10**-scale
+    whole, fraction = (text[:-scale] if scale else text) or "0", text[-scale:] if scale else ""
+    whole = whole.lstrip("0")
+    whole = "0" * (-len(whole) % 4) + whole
+    fraction = fraction + "0" * (-len(fraction) % 4)
+    groups = [int(whole[i:i + 4]) for i in range(0, len(whole), 4)] + [int(fraction[i:i + 4]) for i in range(0, len(fraction), 4)]
+    weight = len(whole) // 4 - 1
+    while groups and groups[0] == 0:  # leading zero groups lower the weight; trailing ones are dropped
+        groups.pop(0)
+        weight -= 1
+    while groups and groups[-1] == 0:
+        groups.pop()
+    if not groups:
+        weight = 0
+    return struct.pack(f"!hhHh{len(groups)}H", len(groups), weight, 0x4000 if sign else 0, scale, *groups)
+
+
+def _binary_array_value(element: int, values: list[Any]) -> bytes:
+    """``array_send`` of a one-dimensional list."""
+    if element not in BINARY_OIDS:
+        raise ProtocolError(f"binary results are not supported for arrays of type OID {element}")
+    parts = [struct.pack("!iiiii", 1, int(any(v is None for v in values)), element, len(values), 1)]
+    for item in values:
+        if item is None:
+            parts.append(b"\xff\xff\xff\xff")
+        else:
+            if isinstance(item, (list, tuple)):
+                raise ProtocolError("binary results are not supported for nested arrays; ask for text")
+            encoded = _binary_scalar(element, item)
+            parts.append(struct.pack("!i", len(encoded)) + encoded)
+    return b"".join(parts)
+
+
+BINARY_OIDS = {16, 17, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950}
+BINARY_OIDS |= {array for array, element in ELEMENT_OF.items() if element in BINARY_OIDS}
 
 
 def binary_values(array: pa.Array, column: Column) -> list[bytes | None]:
     """One column in PostgreSQL's binary format (only for :data:`BINARY_OIDS`)."""
-    if column.pg.oid in (25, 1043):
+    if column.pg.oid in (25, 1043, 114):
         return text_values(array)
     return [None if v is None else _binary_scalar(column.pg.oid, v) for v in array.to_pylist()]
 

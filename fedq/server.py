@@ -48,6 +48,7 @@ from sqlglot.tokens import TokenType
 import fedq
 from fedq import pgwire
 from fedq.catalog.home import CatalogHome
+from fedq.copy_out import CopyOut, copy_rows, is_copy_to_stdout, parse_copy
 from fedq.cursors import CursorError, DeclaredCursor, parse_close, parse_declare, parse_fetch
 from fedq.dbapi import Connection
 from fedq.engine.statements import QUERY_TYPES
@@ -200,6 +201,7 @@ class Result:
     reader: pa.RecordBatchReader | None = None
     on_close: Callable[[], None] | None = None
     cursor: "fedq.Cursor | None" = None  # the fedq cursor that runs the query, if any
+    copy: CopyOut | None = None  # COPY … TO STDOUT: the rows go out as CopyData
     notice: str | None = None
     sent: int = 0
     _rows: Iterator[list[bytes | None]] | None = None
@@ -383,6 +385,13 @@ class Session:
 
     def execute(self, sql: str, params: list[Any] | None = None) -> Result:
         """Run one statement; errors are fedq errors (or ClientError)."""
+        if is_copy_to_stdout(sql):
+            copy = parse_copy(sql)
+            result = self.execute(copy.query, params)
+            if result.reader is None:
+                result.close()
+                raise ProgrammingError("COPY (query) TO STDOUT needs a query that returns rows (SELECT …)")
+            return Result("COPY", result.reader, on_close=result.close, cursor=result.cursor, copy=copy)
         kind = classify(sql)
         if kind == "empty":
             return Result("EMPTY")
@@ -749,7 +758,7 @@ class Handler(socketserver.BaseRequestHandler):
             try:
                 result = self.run(statement, None)
                 try:
-                    if result.reader is not None:
+                    if result.reader is not None and result.copy is None:
                         self.write(pgwire.row_description(result.columns, [0] * len(result.columns)))
                     self.send_rows(result, [0] * len(result.columns), 0)
                 finally:
@@ -775,6 +784,9 @@ class Handler(socketserver.BaseRequestHandler):
         if result.reader is None:
             self.write(pgwire.command_complete(result.tag) if result.tag != "EMPTY" else pgwire.EMPTY_QUERY)
             return False
+        if result.copy is not None:
+            self.send_copy(result)
+            return False
         count = 0
         with self.watching():
             for row in result.rows(formats):
@@ -787,6 +799,18 @@ class Handler(socketserver.BaseRequestHandler):
         result.sent += count
         self.write(pgwire.command_complete(f"{result.tag.split()[0]} {result.sent}" if result.tag.split()[0] in ("SELECT", "FETCH") else result.tag))
         return False
+
+    def send_copy(self, result: Result) -> None:
+        """CopyOutResponse, a CopyData per row (and the format's header and trailer), CopyDone, ``COPY n``."""
+        copy, count = result.copy, len(result.reader.schema)
+        self.write(pgwire.message(b"H", struct.pack(f"!bh{count}h", int(copy.binary), count, *[int(copy.binary)] * count)))
+        payloads = 0
+        with self.watching():
+            for payload in copy_rows(copy, result.reader):
+                self.write(pgwire.message(b"d", payload))
+                payloads += 1
+        self.write(pgwire.message(b"c"))
+        self.write(pgwire.command_complete(f"COPY {payloads - (1 if copy.binary else int(copy.header))}"))
 
     def watching(self) -> "_Watch":
         return _Watch(self.request, self.session)
@@ -860,7 +884,7 @@ class Handler(socketserver.BaseRequestHandler):
 
     def describe_rows(self, portal: Portal, close: bool) -> None:
         """RowDescription (or NoData). Describing a portal starts it: its Execute follows."""
-        if classify(portal.statement.sql) in ("fedq", "catalog", "show", "fetch"):
+        if classify(portal.statement.sql) in ("fedq", "catalog", "show", "fetch") and not is_copy_to_stdout(portal.statement.sql):
             result = self._portal_result(portal)
             if result.reader is not None:
                 columns = result.columns

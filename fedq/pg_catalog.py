@@ -25,7 +25,7 @@ from sqlglot.errors import SqlglotError
 
 from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
 from fedq.errors import OperationalError, ProgrammingError
-from fedq.pgwire import BY_OID, TYPES, pg_type, typmod
+from fedq.pgwire import BY_OID, TYPES, pg_type, text_array, typmod
 
 SERVER_VERSION = "15.0"
 SCHEMA = "fedq_pg"
@@ -113,6 +113,7 @@ SYSTEM_EXPRESSIONS = (exp.CurrentUser, exp.SessionUser, exp.CurrentSchema, exp.C
 REG_TYPES = {"regclass", "regtype", "regnamespace", "regproc", "regprocedure", "regrole", "oid", "regoper"}
 
 _OPERATOR = re.compile(r"OPERATOR\s*\(\s*pg_catalog\s*\.\s*([^\s)]+)\s*\)", re.IGNORECASE)
+_REG_ARRAY = re.compile(r"::\s*reg\w+\s*\[\s*\]", re.IGNORECASE)  # ::regtype[] (pgcli): sqlglot cannot read it
 _COLLATE = re.compile(r"\s+COLLATE\s+(pg_catalog\s*\.\s*)?\"?(default|C|POSIX)\"?", re.IGNORECASE)
 _FIRST_WORDS = re.compile(r"^\s*(?:/\*.*?\*/\s*|--[^\n]*\n\s*)*([A-Za-z_]+)(?:\s+([A-Za-z_]+))?", re.DOTALL)
 FEDQ_SHOW = {"SOURCES", "TABLES", "VIEWS"}
@@ -168,7 +169,7 @@ def classify(sql: str) -> str:
     named = [t for t in tables if t.name]
     if named and all(_is_catalog_table(t) for t in named):
         return "catalog"
-    if not tables and (any(True for _ in tree.find_all(*SYSTEM_EXPRESSIONS))
+    if not named and (any(True for _ in tree.find_all(*SYSTEM_EXPRESSIONS))
                        or any(_type_name(c.args["to"]) in REG_TYPES for c in tree.find_all(exp.Cast))
                        or any(_function_name(f) in FUNCTIONS for f in tree.find_all(exp.Func))):
         return "catalog"
@@ -177,7 +178,7 @@ def classify(sql: str) -> str:
 
 def parse_postgres(sql: str) -> exp.Expression | None:
     try:
-        return sqlglot.parse_one(_COLLATE.sub("", _OPERATOR.sub(r"\1", sql)), read="postgres")
+        return sqlglot.parse_one(_REG_ARRAY.sub("::text[]", _COLLATE.sub("", _OPERATOR.sub(r"\1", sql))), read="postgres")
     except SqlglotError:
         return None
 
@@ -323,7 +324,6 @@ class CatalogEngine:
             "has_table_privilege(a, b := NULL, c := NULL)": "true",
             "has_schema_privilege(a, b := NULL, c := NULL)": "true",
             "has_database_privilege(a, b := NULL, c := NULL)": "true",
-            "current_schemas(a)": f"(SELECT list(nspname ORDER BY oid) FROM {SCHEMA}.pg_namespace WHERE oid >= {FIRST_NAMESPACE_OID})",
             "pg_backend_pid()": str(self.process_id),
             "current_setting(setting_name, missing_ok := false)": f"(SELECT s.setting FROM {SCHEMA}.pg_settings s WHERE s.name = lower(setting_name))",
             "set_config(setting_name, setting_value, is_local)": "setting_value",
@@ -462,9 +462,10 @@ class CatalogEngine:
         if tree is None:
             raise ProgrammingError("syntax error in a catalog query")
         referenced = {t.name.lower() for t in tree.find_all(exp.Table) if _is_catalog_table(t)}
-        rewritten = self.rewrite(tree)
+        schemas = any(_function_name(f) == "current_schemas" for f in tree.find_all(exp.Func))
         self._refresh(referenced | ({"pg_class", "pg_namespace"} if "pg_attribute" in referenced else set())
-                      | {"pg_settings"} | (referenced & DYNAMIC))
+                      | {"pg_settings"} | (referenced & DYNAMIC) | ({"pg_namespace"} if schemas else set()))
+        rewritten = self.rewrite(tree)  # after the refresh: current_schemas() is read from pg_namespace
         try:
             result = self.database.sql(rewritten, params=list(params) if params else None)
             table = result.to_arrow_table() if result is not None else pa.table({})
@@ -475,6 +476,14 @@ class CatalogEngine:
             raise refused or ProgrammingError(f"catalog query not supported by fedq: {str(error).splitlines()[0]}") from None
         names = column_names(tree)
         return table.rename_columns(names) if len(names) == table.num_columns else table
+
+    def current_schemas(self, implicit: bool) -> list[str]:
+        """``current_schemas()`` as PostgreSQL answers it: the search_path entries that exist, pg_catalog first
+        when ``implicit``. (fedq names need their source, so the default search path names none of them.)"""
+        existing = {row[0] for row in self.database.execute(f"SELECT nspname FROM {SCHEMA}.pg_namespace").fetchall()}
+        path = [name.strip().strip('"') for name in self.settings.values["search_path"].split(",")]
+        path = [self.settings.user if name == "$user" else name for name in path]
+        return (["pg_catalog"] if implicit and "pg_catalog" not in path else []) + [n for n in path if n in existing]
 
     def rewrite(self, tree: exp.Expression) -> str:
         """The client's catalog query as DuckDB SQL over the ``fedq_pg`` tables and macros."""
@@ -495,9 +504,16 @@ class CatalogEngine:
                 return transform(node.expression.copy().transform(transform))
             if isinstance(node, (exp.EQ, exp.NEQ)):
                 return _regproc_comparison(node)
+            if isinstance(node, exp.Literal) and node.is_string and node.name.startswith("{") \
+                    and isinstance(node.parent, exp.Paren) and isinstance(node.parent.parent, (exp.Any, exp.All)):
+                return _array_literal(node.name)  # = ANY('{r,p}') (pgcli's \\dt): PostgreSQL reads the text as an array
             if isinstance(node, exp.Func) and _function_name(node) in ("json_build_object", "jsonb_build_object"):
                 args = node.args.get("expressions") or []
                 return exp.Anonymous(this="json_object", expressions=[a.copy().transform(transform) for a in args])
+            if isinstance(node, exp.Func) and _function_name(node) == "current_schemas":
+                implicit = node.this if not isinstance(node, exp.Anonymous) else (node.expressions or [None])[0]
+                names = self.current_schemas(not (isinstance(implicit, exp.Boolean) and not implicit.this))
+                return exp.cast(exp.Array(expressions=[exp.Literal.string(n) for n in names]), "VARCHAR[]")
             if isinstance(node, exp.Func) and _function_name(node) in FUNCTIONS:
                 args = (node.args.get("expressions") or []) if isinstance(node, exp.Anonymous) \
                     else [a for a in node.args.values() if isinstance(a, exp.Expression)]
@@ -547,6 +563,16 @@ def _regproc_comparison(node: exp.Expression) -> exp.Expression:
                 and isinstance(value, exp.Literal) and not value.is_string and value.name == "0":
             node.set(other, exp.Literal.string("-"))
     return node
+
+
+def _array_literal(text: str) -> exp.Expression:
+    try:
+        values = text_array(text, TYPES["text"].oid)
+    except ValueError as error:
+        raise ProgrammingError(str(error)) from None
+    if any(isinstance(v, list) for v in values):
+        raise ProgrammingError(f"multidimensional array literals are not supported in catalog queries: {text!r}")
+    return exp.Array(expressions=[exp.Null() if v is None else exp.Literal.string(v) for v in values])
 
 
 def _macro(name: str, args: list[exp.Expression]) -> exp.Expression:

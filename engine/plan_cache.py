@@ -109,7 +109,7 @@ def fresh_plan(plan: Plan, params: dict[str, Any], remote_names: list[tuple[str,
             new = copies[id(old)]
             new.dynamic = _fresh_dynamic(old.dynamic, copies[id(old.dynamic.build)], new)
     return Plan([copies[id(f)] for f in plan.fragments], plan.local_sql, {n: params[n] for n in plan.local_params},
-                drafts=list(plan.drafts), tables=list(plan.tables))
+                drafts=list(plan.drafts), tables=list(plan.tables), columns=plan.columns)
 
 
 def _fresh_dynamic(dynamic: DynamicFilter, build: Fragment, probe: Fragment) -> DynamicFilter:

@@ -91,6 +91,7 @@ class Plan:
     local_params: dict[str, Any]
     drafts: list[str | Callable[[], str]] = field(default_factory=list)  # the notes, some not yet written
     tables: list[BoundTable] = field(default_factory=list)  # every source table the plan reads (for drift checks)
+    columns: list[tuple[str, str]] = field(default_factory=list)  # the all-local query's (name, DuckDB type): results are given as DuckDB gives them
 
     @property
     def notes(self) -> list[str]:
@@ -281,7 +282,7 @@ class Planner:
         self._root_names = self.binder.describe(tree, _used_params(tree, params), stand_ins)  # DuckDB's binder errors first
         checkpoint("planning (checking the query)")
         if not bound:
-            return Plan(passthrough, tree.sql("duckdb"), _used_params(tree, params))
+            return Plan(passthrough, tree.sql("duckdb"), _used_params(tree, params), columns=self._root_names)
         plan = None
         if self.pushdown:
             try:
@@ -291,7 +292,7 @@ class Planner:
                 plan.notes.append(f"pushdown analysis skipped: {error}")
         plan = plan or self._full_scan_plan(tree, bound, params)
         plan.fragments[:0] = passthrough
-        plan.tables = bound
+        plan.tables, plan.columns = bound, self._root_names
         return plan
 
     def _passthrough_fragments(self, tree: exp.Expression) -> list[Fragment]:

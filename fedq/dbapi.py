@@ -39,6 +39,7 @@ from fedq.errors import (
     DatabaseError, DataError, Error, IntegrityError, InterfaceError, InternalError, NotSupportedError,
     OperationalError, ProgrammingError, Warning, redact,
 )
+from fedq.result_types import IntegerColumn, integer_columns, python_values
 from fedq.sources import Source
 from fedq.sources.settings import check_connection_settings
 from fedq.sources.information_schema import NAME as INFORMATION_SCHEMA, InformationSchemaSource
@@ -90,13 +91,20 @@ def TimestampFromTicks(ticks: float) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(ticks)
 
 
-def _python_values(column: pa.Array, field: pa.Field) -> list[Any]:
-    """A result column as Python values; one Python cannot hold (a year past 9999) is a DataError."""
+def _python_values(column: pa.Array, field: pa.Field, integers: IntegerColumn | None) -> list[Any]:
+    """A result column as the Python values DuckDB's fetch gives (HUGEINTs as ints, see
+    fedq/result_types.py); one Python cannot hold (a year past 9999) is a DataError."""
     try:
-        return column.to_pylist()
+        return python_values(column, integers)
     except (OverflowError, ValueError, pa.ArrowException) as error:
         raise DataError(f"column '{field.name}' ({field.type}) holds a value Python cannot represent: {error}; "
                         "fetch_arrow_table() returns it as Arrow") from None
+
+
+def _column_description(field: pa.Field, integer: bool) -> tuple:
+    """PEP 249's seven items; a HUGEINT (an Arrow decimal128(38, 0), an int in Python) has no decimal precision or scale."""
+    precision, scale = (None, None) if integer else (getattr(field.type, "precision", None), getattr(field.type, "scale", None))
+    return field.name, field.type, None, None, precision, scale, field.nullable
 
 
 # -- limits ----------------------------------------------------------------------------------
@@ -503,6 +511,7 @@ class Cursor:
         self._converted = 0  # rows of it converted so far; self._rows are its rows [_converted - len(_rows), _converted)
         self._rows: list[tuple] = []
         self._row_bytes = 0.0  # estimated Python bytes per row of self._rows
+        self._integers: list[IntegerColumn | None] = []  # per result column: HUGEINTs to give as ints
         self._position = 0
         self._fetched = 0
         self._execution: Execution | None = None
@@ -609,7 +618,7 @@ class Cursor:
             self._set_result(export.count_table(export.export(reader, spec)).to_reader())
             self._execution.close()
             return
-        self._set_result(reader)
+        self._set_result(reader, [dtype for _, dtype in plan.columns])
 
     def _create_view_statement(self, tree: exp.Create) -> None:
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
@@ -628,12 +637,11 @@ class Cursor:
             self.execute(operation, parameters)
         return self
 
-    def _set_result(self, reader: pa.RecordBatchReader) -> None:
+    def _set_result(self, reader: pa.RecordBatchReader, duckdb_types: Sequence[str] = ()) -> None:
+        """``duckdb_types``: DuckDB's types of a query's columns, so rows come as DuckDB's fetch gives them."""
         self._reader = reader
-        self.description = [
-            (f.name, f.type, None, None, getattr(f.type, "precision", None), getattr(f.type, "scale", None), f.nullable)
-            for f in reader.schema
-        ]
+        self._integers = integer_columns(reader.schema, duckdb_types)
+        self.description = [_column_description(f, integers is not None) for f, integers in zip(reader.schema, self._integers)]
 
     def _reset(self) -> None:
         if self._execution is not None:
@@ -671,7 +679,8 @@ class Cursor:
         estimate = _python_bytes(part)
         if caller:
             self._check_memory(held + estimate, caller)
-        columns = [_python_values(column, field) for column, field in zip(part.columns, part.schema)]
+        columns = [_python_values(column, field, integers)
+                   for column, field, integers in zip(part.columns, part.schema, self._integers)]
         self._rows, self._position = list(zip(*columns)) if columns else [() for _ in range(part.num_rows)], 0
         self._row_bytes = estimate / max(1, part.num_rows)
         self._converted += part.num_rows

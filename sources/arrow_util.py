@@ -41,7 +41,7 @@ def decimal_from_text(array: pa.Array, target: pa.Decimal128Type) -> pa.Array:
     fractional digits half away from zero as DuckDB's VARCHAR -> DECIMAL cast does."""
     digits = target.scale + 1  # one guard digit decides the rounding exactly
     trimmed = pc.replace_substring_regex(array, pattern=rf"^(-?[0-9]*\.[0-9]{{{digits}}})[0-9]+$", replacement=r"\1")
-    guarded = pc.cast(trimmed, pa.decimal128(38, digits), safe=True)
+    guarded = pc.cast(trimmed, pa.decimal256(76, digits), safe=True)  # 38 digits plus the guard digit fit
     return pc.cast(pc.round(guarded, target.scale, round_mode="half_towards_infinity"), target, safe=True)
 
 

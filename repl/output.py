@@ -44,7 +44,7 @@ def cell(value: Any, null: str = NULL) -> str:
         return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
     if isinstance(value, bytes):
         return "\\x" + value.hex()
-    return str(value).replace("\n", "\\n")
+    return str(value).replace("\n", "\\n").replace("\t", "\\t")  # a raw tab would break the alignment
 
 
 def _is_numeric(type_name: str) -> bool:

@@ -17,10 +17,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# TPC-H SF 0.1 over PostgreSQL + SQLite + Parquet, fedq vs peers: benchmarks/results/tpch-sf0.1-mixed.{json,md,png}
+# TPC-H SF 0.1 over PostgreSQL + SQLite + Parquet, fedq vs peers: benchmarks/results/local/tpch-sf0.1-mixed.{json,md,png}
+# (untracked); `make bench PUBLISH=1` updates the published benchmarks/results/ instead.
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
-	$(BIN)/python -m benchmarks.tpch --sf 0.1 --layout mixed --runs 3
+	$(BIN)/python -m benchmarks.tpch --sf 0.1 --layout mixed --runs 3 $(if $(PUBLISH),--publish)
 
 demo: $(STAMP)
 	$(BIN)/fedq demo

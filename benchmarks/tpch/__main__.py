@@ -1,5 +1,8 @@
 """python -m benchmarks.tpch --sf 0.1 --layout mixed --runs 3 [--peers lower,duckdb-scanner,naive,fdw]
-                            [--queries 1,3,5-7] [--compare BASELINE.json] [--out benchmarks/results]
+                            [--queries 1,3,5-7] [--compare BASELINE.json] [--out FOLDER | --publish]
+
+Results go to benchmarks/results/local/ (untracked); --publish writes the published ones in
+benchmarks/results/ instead.
 
 Exit status: 0 when fedq answered every query correctly, 1 when some query was wrong or failed,
 2 on a usage or setup error."""
@@ -14,7 +17,8 @@ from benchmarks.tpch.engines import PEERS, make_engines
 from benchmarks.tpch.layouts import DEFAULT_DSN, LAYOUTS, Layout
 from benchmarks.tpch.progress import Progress
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results"
+PUBLISHED = Path(__file__).resolve().parent.parent / "results"  # tracked: the README's figures
+DEFAULT_OUT = PUBLISHED / "local"  # untracked (.gitignore): a run does not change the published figures
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -27,7 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--queries", help="which queries, e.g. 1,3,5-7 (default all 22)")
     parser.add_argument("--compare", type=Path, metavar="BASELINE.json", help="print fedq faster/slower per query vs a saved run")
     parser.add_argument("--threshold", type=float, default=0.10, help="--compare: relative change counted as faster/slower (default 0.10)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for NAME.json/.md/.png (default benchmarks/results)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for NAME.json/.md/.png (default benchmarks/results/local, untracked)")
+    parser.add_argument("--publish", action="store_true", help="write to benchmarks/results (the published figures) instead")
     parser.add_argument("--name", help="result file name (default tpch-sf{SF}-{LAYOUT})")
     parser.add_argument("--timeout", type=float, default=300, help="seconds before one query run is cancelled (default 300)")
     parser.add_argument("--dsn", default=DEFAULT_DSN, help=f"PostgreSQL to load and query (default {DEFAULT_DSN})")
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for engine in {id(e): e for e in [*engines.values(), reference]}.values():
             engine.close()
-    paths = report.write_all(results, args.out)
+    paths = report.write_all(results, PUBLISHED if args.publish else args.out)
     totals = results["totals"]
     print(f"fedq correct on {len(results['correct'])}/{len(numbers)} queries"
           + (f"; FAILED: {', '.join(f'Q{n:02d}' for n in results['failed'])}" if results["failed"] else ""))

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from benchmarks.tpch.engines import ENGINE_ORDER
@@ -150,12 +151,27 @@ def write_all(results: dict, out: Path) -> list[Path]:
     return paths
 
 
-if __name__ == "__main__":
-    import sys
-
-    for argument in sys.argv[1:]:
+def redraw(argv: list[str]) -> int:
+    """``python -m benchmarks.tpch.report RUN.json…``: the .md and .png of saved runs again."""
+    if not argv:
+        print("usage: python -m benchmarks.tpch.report RUN.json [RUN.json …]", file=sys.stderr)
+        return 2
+    for argument in argv:
         saved = Path(argument)
-        data = json.loads(saved.read_text())
-        saved.with_name(saved.stem + ".md").write_text(markdown(data))
+        try:
+            data = json.loads(saved.read_text())
+            markdown_text = markdown(data)
+        except FileNotFoundError:
+            print(f"error: {saved}: no such file (a saved run is benchmarks/results/NAME.json)", file=sys.stderr)
+            return 2
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            print(f"error: {saved} is not a saved TPC-H run ({type(error).__name__}: {error})", file=sys.stderr)
+            return 2
+        saved.with_name(saved.stem + ".md").write_text(markdown_text)
         chart(data, saved.with_name(saved.stem + ".png"))
         print(f"wrote {saved.with_name(saved.stem + '.md')}, {saved.with_name(saved.stem + '.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(redraw(sys.argv[1:]))

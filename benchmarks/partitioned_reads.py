@@ -221,7 +221,7 @@ def main() -> None:
 
     reference = next(iter(results["fedq fetch single"]["answers"]))
     summary = []
-    for key, entry in results.items():
+    for entry in results.values():
         runs = entry["runs"]
         median = {field: statistics.median(r[field] for r in runs) for field in runs[0]}
         single = results[f"{entry['engine']} {entry['query']} single"]

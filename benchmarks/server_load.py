@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 except OSError:
                     if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit(f"fedq serve did not start: {log_path.read_text()}")
+                        raise SystemExit(f"fedq serve did not start: {log_path.read_text()}") from None
                     time.sleep(0.2)
             load_before = os.getloadavg()[0]
             stats = run_clients(port, password, args.clients, args.seconds, reference)
@@ -216,7 +216,7 @@ def run_clients(port: int, password: str, clients: int, seconds: float, referenc
                     if len(error_samples) < 5:
                         error_samples.append(f"{name}{params}: wrong answer")
 
-    for name, sql, make in QUERIES:  # expected answers of the first parameters, before the clock starts
+    for _name, sql, make in QUERIES:  # expected answers of the first parameters, before the clock starts
         reference.answer(sql, make(random.Random(0)))
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:

@@ -188,7 +188,7 @@ class FilesSource(Source):
                 dataset = ds.InMemoryDataset(_read_json_files(fs, files, hive))
             else:
                 dataset = self._file_dataset(table, fs, files, kind, base, hive)
-            dataset.schema.names  # a CSV header of invalid UTF-8 fails here, not later in the binder
+            _ = dataset.schema.names  # a CSV header of invalid UTF-8 fails here, not later in the binder
         except (pa.ArrowException, OSError, ValueError) as error:  # ArrowTypeError: files with clashing types
             raise DataError(f"source '{self.name}', table '{table.name}': cannot read files: {error}") from None
         self._datasets[table.name] = dataset
@@ -639,7 +639,7 @@ def _translate(node: exp.Expression, schema: pa.Schema, context: _Context) -> pc
         _reject_float_order(dtype, exp.GTE, context)
         low, high = _literal(node.args["low"], dtype, params), _literal(node.args["high"], dtype, params)
         return (column >= low) & (column <= high)
-    for kind, method in _COMPARE.items():
+    for kind in _COMPARE:
         if type(node) is kind:
             left, right, op = node.this, node.expression, kind
             if not isinstance(left, exp.Column):

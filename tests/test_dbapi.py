@@ -481,7 +481,7 @@ def test_cursor_is_an_arrow_pycapsule_stream(tmp_path):
         cursor = con.execute("SELECT * FROM c.t ORDER BY id")
         assert cursor.fetchone() == (1, "a")
         assert pa.table(cursor).column("id").to_pylist() == [2, 3]  # the rest, nothing lost or repeated
-        stream = con.execute("SELECT id FROM c.t")
+        stream = con.execute("SELECT id FROM c.t")  # noqa: F841 (DuckDB reads it by name)
         assert duckdb.sql("SELECT sum(id) FROM stream").fetchall() == [(6,)]
 
 

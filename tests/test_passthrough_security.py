@@ -228,7 +228,7 @@ def test_no_attack_reaches_a_server_log(con, files, pg_admin, my_admin):
 def test_nothing_changed_at_the_sources_afterwards(con, files, pg_admin, my_admin):
     """After every attack ran (file order): the canaries, the sequence, the session settings, the
     locks and the files are as they were."""
-    for name, source, native, _ in attacks(files):
+    for _name, source, native, _ in attacks(files):
         with pytest.raises(fedq.Error):
             con.execute(f"SELECT * FROM query('{source}', {duck_literal(native)})").fetchall()
     pg_admin.execute(f"SELECT count(*), min(v) <> '' FROM {SCHEMA}.canary")

@@ -12,6 +12,7 @@ A catalog query DuckDB cannot run that reads a table fedq keeps empty answers no
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
 from fedq.errors import OperationalError, ProgrammingError
 from fedq.pgwire import BY_OID, TYPES, pg_type, text_array, typmod
 
+log = logging.getLogger("fedq.server")
 SERVER_VERSION = "15.0"
 SCHEMA = "fedq_pg"
 PG_CATALOG_OID, INFORMATION_SCHEMA_OID, FIRST_NAMESPACE_OID, FIRST_RELATION_OID = 11, 13000, 16400, 20000
@@ -471,6 +473,8 @@ class CatalogEngine:
             table = result.to_arrow_table() if result is not None else pa.table({})
         except duckdb.Error as error:
             if referenced & set(EMPTY_TABLES):
+                log.debug("catalog query answered with no rows (it reads tables fedq keeps empty): %s",
+                          str(error).splitlines()[0])
                 return _empty_result(tree)  # a query over tables fedq keeps empty has no rows
             refused = sandbox_refusal(error)  # a file, URL or setting the sandbox keeps closed
             raise refused or ProgrammingError(f"catalog query not supported by fedq: {str(error).splitlines()[0]}") from None
@@ -592,6 +596,8 @@ def _cast(node: exp.Cast, value: exp.Expression) -> exp.Expression:
     """PostgreSQL's object-identifier casts as lookups; ``pg_catalog.text`` and friends as DuckDB types."""
     name = _type_name(node.args["to"])
     literal = isinstance(value, exp.Literal) and value.is_string
+    if isinstance(value.unnest(), (exp.Placeholder, exp.Parameter)) and name in ("regclass", "regtype"):
+        return _macro(f"{name}_oid", [value])  # a bound parameter cast to regclass is a name (SQLAlchemy's reflection)
     if name == "oid":
         return exp.cast(value, "BIGINT")
     if name == "regclass":

@@ -22,7 +22,7 @@ from sqlglot.tokens import TokenType
 import fedq
 from fedq.repl import output
 from fedq.repl.commands import MAX_INCLUDE_DEPTH, Reply, Settings, Watch, run_command
-from fedq.repl.plan_view import progress_lines
+from fedq.repl.plan_view import progress_lines, scan_totals
 
 PROGRESS_AFTER_SECONDS = 1.0
 CHUNK_ROWS = 1_000  # rows per aligned block of a streamed table
@@ -244,12 +244,17 @@ class Runner:
         worker = threading.Thread(target=run, name="fedq-query", daemon=True)
         worker.start()
         shown = 0
+        totals: dict[str, int] = {}  # filled by a thread of its own once the plan is known
+        estimating = False
         try:
             while worker.is_alive():
                 worker.join(0.1)
                 elapsed = time.perf_counter() - started
                 if progress and self.interactive and elapsed > PROGRESS_AFTER_SECONDS and worker.is_alive():
-                    shown = self._progress(cursor, elapsed, shown)
+                    if not estimating and cursor.plan is not None and sys.stderr.isatty():
+                        self._estimate_totals(cursor.plan, totals)
+                        estimating = True
+                    shown = self._progress(cursor, elapsed, shown, totals)
         except KeyboardInterrupt:
             self._clear_progress(shown)
             cursor.cancel()
@@ -426,12 +431,21 @@ class Runner:
         self.err.write(f"ERROR: {message}\n")
         self.err.flush()
 
-    def _progress(self, cursor: fedq.Cursor, elapsed: float, shown: int) -> int:
+    def _estimate_totals(self, plan: Any, totals: dict[str, int]) -> None:
+        """Fill ``totals`` with the scans' row estimates in a thread of its own: a source's statistics
+        query must not hold up the progress line or Ctrl-C."""
+
+        def estimate() -> None:
+            totals.update(scan_totals(self.connection.catalog, plan))
+
+        threading.Thread(target=estimate, name="fedq-estimate", daemon=True).start()
+
+    def _progress(self, cursor: fedq.Cursor, elapsed: float, shown: int, totals: dict[str, int] | None = None) -> int:
         """Redraw one live line per fragment on stderr (terminals only)."""
         stream = sys.stderr
         if not stream.isatty():
             return 0
-        lines = progress_lines(cursor.plan, elapsed)
+        lines = progress_lines(cursor.plan, elapsed, totals)
         if shown:
             stream.write(f"\x1b[{shown}F")
         for line in lines:

@@ -27,7 +27,10 @@ import fedq
 from fedq.repl import output
 from fedq.repl.app import continuation, run_repl
 from fedq.repl.commands import COMMANDS, Settings
+from fedq.repl.plan_view import progress_lines, scan_totals
 from fedq.repl.runner import Runner
+from cleanup import drop_pg_schemas
+from faultproxy import FaultProxy
 from test_repl_tmux import FEDQ, Pane
 
 ENTER = "\r"
@@ -404,16 +407,23 @@ def test_wide_characters_line_up(connection):
     assert len({wcswidth(line) for line in lines}) == 1, "\n".join(lines)
 
 
+def _renamed_by_the_planner(expression: str, written: str) -> object:
+    return pytest.param(expression, marks=pytest.mark.xfail(
+        strict=True, reason=f"the planner rewrites it as {written}, and DuckDB names the column after that (engine/)"))
+
+
 @pytest.mark.parametrize("expression", ["1 + 1", "count(*)", "upper(name)", "max(id) - min(id)", "name || '!'",
-                                        "coalesce(name, 'none')", pytest.param("CAST(id AS VARCHAR)", marks=pytest.mark.xfail(
-                                            strict=True, reason="the planner writes the cast as CAST(id AS TEXT), so DuckDB "
-                                                                "names the column after that (engine/, not the REPL)"))])
+                                        "coalesce(name, 'none')", "length(name)",
+                                        _renamed_by_the_planner("CAST(id AS VARCHAR)", "CAST(id AS TEXT)"),
+                                        _renamed_by_the_planner("substr(name, 1, 1)", '"substring"(name, 1, 1)'),
+                                        _renamed_by_the_planner("string_agg(name, ',')", "listagg(name, ',')")])
 def test_result_columns_are_named_as_duckdb_names_them(connection, crm, expression):
     local = duckdb.connect()
     rows = fedq_rows(connection, "SELECT id, name FROM crm.customers")
     local.execute("CREATE TABLE customers (id BIGINT, name VARCHAR)")
     local.executemany("INSERT INTO customers VALUES (?, ?)", rows)
-    grouped = " GROUP BY name" if expression in ("name || '!'", "upper(name)", "coalesce(name, 'none')") else ""
+    grouped = " GROUP BY name" if expression in ("name || '!'", "upper(name)", "coalesce(name, 'none')", "length(name)",
+                                                 "substr(name, 1, 1)") else ""
     grouped = " GROUP BY id, name" if expression == "CAST(id AS VARCHAR)" else grouped
     expected = local.execute(f"SELECT {expression} FROM customers{grouped}").description[0][0]
     cursor = connection.cursor()
@@ -421,3 +431,69 @@ def test_result_columns_are_named_as_duckdb_names_them(connection, crm, expressi
     assert cursor.description[0][0] == expected
     text, _, _ = _run(connection, f"SELECT {expression} FROM crm.customers{grouped} LIMIT 1;")
     assert f"│ {expected}" in text
+
+
+# -- progress -------------------------------------------------------------------------------
+PROGRESS_SCHEMA = "fedq_h3_progress"
+
+
+@pytest.fixture
+def analyzed_pg_table(request, pg_admin_dsn, pg_dsn):
+    """A PostgreSQL table of 200,000 rows with fresh statistics (pg_class.reltuples)."""
+    import adbc_driver_postgresql.dbapi as pgdb
+
+    request.addfinalizer(lambda: drop_pg_schemas(pg_admin_dsn, PROGRESS_SCHEMA))
+    with pgdb.connect(pg_admin_dsn, autocommit=True) as con, con.cursor() as cur:
+        cur.execute(f"DROP SCHEMA IF EXISTS {PROGRESS_SCHEMA} CASCADE")
+        cur.execute(f"CREATE SCHEMA {PROGRESS_SCHEMA}")
+        cur.execute(f"CREATE TABLE {PROGRESS_SCHEMA}.big AS SELECT i AS id FROM generate_series(1, 200000) i")
+        cur.execute(f"ANALYZE {PROGRESS_SCHEMA}.big")
+        cur.execute(f"GRANT USAGE ON SCHEMA {PROGRESS_SCHEMA} TO {urlsplit(pg_dsn).username}")
+        cur.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {PROGRESS_SCHEMA} TO {urlsplit(pg_dsn).username}")
+    return f"pg.{PROGRESS_SCHEMA}.big"
+
+
+PROGRESS_QUERY = "SELECT count(*) AS n FROM {table} b JOIN crm.customers c ON b.id % 7 = c.id"
+
+
+def test_progress_shows_percent_of_a_whole_table_scan_with_statistics(connection, analyzed_pg_table, pg_dsn):
+    connection.attach("pg", "postgres", dsn=pg_dsn)
+    sql = PROGRESS_QUERY.format(table=analyzed_pg_table)
+    cursor = connection.cursor()
+    cursor.execute(sql)
+    assert cursor.fetchall() == [(sum(1 for i in range(1, 200001) if 1 <= i % 7 <= 7),)]
+    plan = cursor.plan
+    totals = scan_totals(connection.catalog, plan)
+    views = {f.source.name: f.view for f in plan.fragments}
+    assert totals == {views["pg"]: 200000, views["crm"]: 7}  # both read whole: reltuples, and SQLite's count
+    lines = progress_lines(plan, 2.0, totals)
+    assert sum("100% of ~200,000" in line for line in lines) == 1 and sum("100% of ~7" in line for line in lines) == 1, lines
+    halfway = next(f for f in plan.fragments if f.source.name == "pg")
+    halfway.stats.rows = 50_000
+    assert any(line.endswith("  25% of ~200,000, ~6 s left") for line in progress_lines(plan, 2.0, totals))
+    filtered = connection.plan(f"SELECT count(*) FROM {analyzed_pg_table} WHERE id < 10")
+    assert scan_totals(connection.catalog, filtered) == {}, "a filtered scan has no known total"
+
+
+@tmux
+def test_progress_percent_in_a_real_terminal(crm, tmp_path, analyzed_pg_table, pg_dsn):
+    with FaultProxy(urlsplit(pg_dsn).port or 5432) as proxy:
+        parts = urlsplit(pg_dsn)
+        proxied = urlunsplit(parts._replace(netloc=f"{parts.netloc.rsplit(':', 1)[0]}:{proxy.port}"))
+        catalog = tmp_path / "catalog.toml"
+        catalog.write_text(f'[sources.crm]\ntype = "sqlite"\npath = "{crm}"\n\n[sources.pg]\ntype = "postgres"\n'
+                           f'dsn = "{proxied}"\n')
+        pane = Pane(f"{FEDQ} {catalog}", {"FEDQ_HISTORY": str(tmp_path / "history"), "TERM": "xterm-256color",
+                                          "FEDQ_HOME": str(tmp_path / "home")})
+        try:
+            pane.wait_for("fedq>")
+            proxy.set("latency", delay=0.05)  # about 0.05 s per 16 KB from PostgreSQL: the scan takes seconds
+            pane.type(PROGRESS_QUERY.format(table=analyzed_pg_table) + ";")
+            pane.press("Enter")
+            screen = pane.wait_for("% of ~200,000", timeout=30)
+            line = next(line for line in screen.splitlines() if "% of ~200,000" in line)
+            assert re.search(r"pg +scan +[\d,]+ rows +[\d.]+ s +\d+% of ~200,000(, ~\d+ s left)?$", line.rstrip()), line
+            pane.press("C-c")
+            pane.wait_for("ERROR: query cancelled", timeout=15)
+        finally:
+            pane.close()

@@ -375,7 +375,10 @@ class CatalogEngine:
             except OperationalError:
                 continue  # an unreachable source is left out, as information_schema does
             for table in tables:
-                nspname = source.name if table.schema == source.default_schema else f"{source.name}.{table.schema}"
+                if source.name == self.settings.database:  # connected to a source as a database: its schemas as they are
+                    nspname = table.schema
+                else:
+                    nspname = source.name if table.schema == source.default_schema else f"{source.name}.{table.schema}"
                 namespace = namespaces.setdefault(nspname, FIRST_NAMESPACE_OID + len(namespaces))
                 relations.append((FIRST_RELATION_OID + len(relations), table.name, namespace, source, table))
         names = ["pg_catalog", "information_schema", *namespaces]

@@ -429,6 +429,8 @@ class Session:
                 raise NotSupportedError("fedq serve answers only queries (SELECT …) on pg_catalog; its catalog tables are read-only")
             return _table_result(self.catalog.execute(sql, params))
         sql = split_dotted_schemas(sql)
+        if self.settings.database in self.connection.catalog.sources:
+            sql = within_source(sql, self.settings.database, set(self.connection.catalog.sources))
         if params is not None:
             sql, params = qmark(sql, params)
         cursor = self.cursor = self.connection.cursor()
@@ -936,6 +938,22 @@ def split_dotted_schemas(sql: str) -> str:
             source, schema = node.text("db").split(".", 1)
             node.set("catalog", exp.to_identifier(source))
             node.set("db", exp.to_identifier(schema))
+            changed = True
+    return tree.sql("duckdb") if changed else sql
+
+
+def within_source(sql: str, source: str, sources: set[str]) -> str:
+    """In a session whose database names a source (``psql -d pg``), ``schema.table`` is that source's: as in
+    PostgreSQL, where the database is the first part of ``pg.sales.orders`` (psql's ``\\d`` accepts a
+    three-part name only for the database it is connected to)."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except SqlglotError:
+        return sql
+    changed = False
+    for node in tree.find_all(exp.Table, exp.Column):
+        if node.text("db") and not node.text("catalog") and node.text("db") not in sources:
+            node.set("catalog", exp.to_identifier(source))
             changed = True
     return tree.sql("duckdb") if changed else sql
 

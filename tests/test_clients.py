@@ -352,3 +352,37 @@ def test_psql_copy_to_a_file_matches_postgresql(server, pg_admin_dsn, tmp_path):
                                   capture_output=True, text=True, timeout=30)
         assert postgres.returncode == 0, postgres.stderr
         assert mine.read_bytes() == theirs.read_bytes(), options
+
+
+def _psql(server, database: str, *commands: str) -> subprocess.CompletedProcess:
+    args = [_program("psql"), "-h", "127.0.0.1", "-p", str(server["port"]), "-U", "alice", "-d", database, "-X"]
+    for command in commands:
+        args += ["-c", command]
+    return subprocess.run(args, env={**os.environ, "PGPASSWORD": PASSWORD, "PGCONNECT_TIMEOUT": "5"},
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_psql_describe_with_a_three_part_name(server):
+    r"""psql takes ``\d db.schema.table`` only when db is the database it is connected to (it says "cross-database
+    references are not implemented" before sending anything): connected to the source as a database
+    (``psql -d pg``), ``\d pg.fedq_clients.orders`` describes it, and ``schema.table`` names that source's tables."""
+    refused = _psql(server, "fedq", rf"\d pg.{SCHEMA}.orders")
+    assert "cross-database references are not implemented" in refused.stderr  # psql's own check, not the server's
+    result = _psql(server, "pg", rf"\d pg.{SCHEMA}.orders", f"SELECT count(*) AS n FROM {SCHEMA}.orders",
+                   "SELECT name FROM crm.customers WHERE id = 1", r"\dt")
+    assert result.returncode == 0, result.stderr
+    assert f'Table "{SCHEMA}.orders"' in result.stdout
+    described = {tuple(p.strip() for p in line.split("|")[:2]) for line in result.stdout.splitlines() if "|" in line}
+    assert {("id", "integer"), ("amount", "numeric(10,2)"), ("placed", "date"), ("note", "text")} <= described
+    assert f" {ROWS}\n" in result.stdout and " Ann\n" in result.stdout
+    assert (SCHEMA, "orders") in described and ("crm", "customers") in described  # \dt: the source's schemas by name
+
+
+def test_pgcli_describe_with_a_three_part_name(server, tmp_path):
+    pgcli = _program("pgcli")
+    result = subprocess.run([pgcli, "-h", "127.0.0.1", "-p", str(server["port"]), "-U", "alice", "-w", "pg",
+                             "-c", rf"\d pg.{SCHEMA}.orders"], env=_pgcli_env(tmp_path), capture_output=True, text=True,
+                            timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    columns = {tuple(c.strip() for c in line.strip("|").split("|")[:2]) for line in result.stdout.splitlines() if line.startswith("|")}
+    assert {("id", "integer"), ("customer_id", "integer"), ("amount", "numeric(10,2)")} <= columns

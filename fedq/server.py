@@ -886,7 +886,15 @@ class Handler(socketserver.BaseRequestHandler):
 
     def describe_rows(self, portal: Portal, close: bool) -> None:
         """RowDescription (or NoData). Describing a portal starts it: its Execute follows."""
-        if classify(portal.statement.sql) in ("fedq", "catalog", "show", "fetch") and not is_copy_to_stdout(portal.statement.sql):
+        kind = classify(portal.statement.sql)
+        if kind == "fetch":  # the cursor's columns, without taking rows (a described statement is never executed)
+            declared = self.session.cursors.get(parse_fetch(portal.statement.sql)[1])
+            if declared is None:
+                raise CursorError("34000", f'cursor "{parse_fetch(portal.statement.sql)[1]}" does not exist')
+            columns = [pgwire.Column.of(f) for f in declared.schema]
+            self.write(pgwire.row_description(columns, self._formats(portal, len(columns))))
+            return
+        if kind in ("fedq", "catalog", "show") and not is_copy_to_stdout(portal.statement.sql):
             result = self._portal_result(portal)
             if result.reader is not None:
                 columns = result.columns

@@ -386,3 +386,31 @@ def test_pgcli_describe_with_a_three_part_name(server, tmp_path):
     assert result.returncode == 0, result.stderr
     columns = {tuple(c.strip() for c in line.strip("|").split("|")[:2]) for line in result.stdout.splitlines() if line.startswith("|")}
     assert {("id", "integer"), ("customer_id", "integer"), ("amount", "numeric(10,2)")} <= columns
+
+
+def test_prepared_fetch_is_described_without_taking_rows(server):
+    """A driver that prepares FETCH (Parse, Describe statement, then Bind/Execute) loses no rows to the Describe."""
+    with _connect(server, autocommit=True) as con:
+        con.execute("DECLARE prepared_one CURSOR WITH HOLD FOR SELECT id, name FROM crm.customers ORDER BY id")
+        cur = con.cursor()
+        first = cur.execute("FETCH 2 FROM prepared_one", prepare=True)
+        assert [c.name for c in first.description] == ["id", "name"] and first.fetchall() == [(1, "Ann"), (2, "Bob")]
+        assert cur.execute("FETCH 2 FROM prepared_one", prepare=True).fetchall() == [(3, "Cy"), (4, "Dee")]
+        con.execute("CLOSE prepared_one")
+
+
+def test_copy_binary_through_psycopg_equals_the_rows_of_a_select(server):
+    """COPY … TO STDOUT (FORMAT binary) read by psycopg's binary COPY loaders gives the values the same query
+    gives as a SELECT (numeric, dates, times, intervals, UUIDs, arrays, NULLs)."""
+    query = ("SELECT g::INTEGER AS i, (g * 1.25)::DECIMAL(12, 2) AS d, -g::BIGINT * 1000000007 AS b, g / 3.0 AS f, "
+             "DATE '2024-02-28' + g::INTEGER AS day, TIMESTAMP '2024-01-01 10:00:00' + INTERVAL (g) MINUTE AS ts, "
+             "TIME '23:59:59.5' AS t, INTERVAL (g) HOUR AS span, CASE WHEN g % 2 = 0 THEN 'even' END AS txt, "
+             "[g, NULL, g * 2] AS arr, g % 3 = 0 AS flag, ('00000000-0000-0000-0000-' || lpad(g::VARCHAR, 12, '0'))::UUID AS u "
+             "FROM range(1, 40) t(g)")
+    with _connect(server, autocommit=True) as con, con.cursor() as cur:
+        expected = cur.execute(query).fetchall()
+        types = [c.type_code for c in cur.description]
+        with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)") as copy:
+            copy.set_types(types)
+            rows = list(copy.rows())
+    assert rows == expected and len(rows) == 39

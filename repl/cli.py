@@ -60,15 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open(catalog: str | None, pushdown: bool) -> tuple[fedq.Connection, str | None]:
-    """The connection, and the banner when the demo is asked for."""
+def _open(catalog: str | None, pushdown: bool) -> tuple[fedq.Connection, str | None, str | None]:
+    """The connection, the banner when the demo is asked for, and the catalog file (for \\conninfo)."""
     if catalog == "demo":
         from fedq.repl.demo import banner, build_demo
 
         path = build_demo(progress=lambda message: print(message, file=sys.stderr))
         con = fedq.connect(path, pushdown=pushdown)
-        return con, banner(path, with_postgres="pg" in con.catalog.sources)
-    return fedq.connect(catalog, pushdown=pushdown), None
+        return con, banner(path, with_postgres="pg" in con.catalog.sources), str(path)
+    return fedq.connect(catalog, pushdown=pushdown), None, catalog
 
 
 def _bench(argv: list[str]) -> int:
@@ -134,12 +134,12 @@ def _run(args: argparse.Namespace) -> int:
     fmt = args.format or (_format_of(args.output) if args.output else None)
     try:
         scripts = [_script_text(kind, value) for kind, value in args.scripts or []]
-        connection, banner = _open(args.catalog, not args.no_pushdown)
+        connection, banner, catalog_file = _open(args.catalog, not args.no_pushdown)
         output = open_output(args.output, args.overwrite) if args.output else None
     except fedq.Error as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
-    settings = Settings(catalog_file=args.catalog if args.catalog != "demo" else None)
+    settings = Settings(catalog_file=catalog_file)
     with connection:
         if scripts or not sys.stdin.isatty() or output is not None:
             runner = Runner(connection, out=sys.stdout, err=sys.stderr, settings=settings)

@@ -6,6 +6,7 @@ printer shows every reply, so commands never write to the terminal themselves.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shlex
 import subprocess
@@ -256,7 +257,7 @@ def _watch(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
             seconds = float(text)
         except ValueError:
             seconds = -1.0
-        if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        if not (math.isfinite(seconds) and seconds > 0):
             raise fedq.ProgrammingError(f"\\watch: the interval must be a number of seconds above 0, not '{word}'")
     if not settings.last_query:
         raise fedq.ProgrammingError("\\watch: no query to repeat yet; run one first")

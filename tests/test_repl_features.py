@@ -29,6 +29,7 @@ from fedq.repl.app import continuation, run_repl
 from fedq.repl.commands import COMMANDS, Settings
 from fedq.repl.plan_view import progress_lines, scan_totals
 from fedq.repl.runner import Runner
+
 from cleanup import drop_pg_schemas
 from faultproxy import FaultProxy
 from test_repl_tmux import FEDQ, Pane
@@ -129,7 +130,7 @@ def _wait_count(pane: Pane, text: str, count: int, timeout: float = 20) -> str:
 # -- \x and formats -------------------------------------------------------------------------
 def test_backslash_x_toggles_records_and_auto_folds_only_when_wider(connection):
     query = "SELECT id, name FROM crm.customers WHERE id = 1;"
-    text, err, runner = _run(connection, "\\x", query, "\\x", query)
+    text, _, _ = _run(connection, "\\x", query, "\\x", query)
     first, second = text.split("expanded display is off")
     assert "expanded display is on" in first and "-[ RECORD 1 ]" in first and "name │ Ann" in first
     assert "RECORD" not in second and "│ id     │ name    │" in second
@@ -331,7 +332,7 @@ def test_help_lists_every_command(connection):
 def _fedq(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "FEDQ_HOME": str(cwd or "/nonexistent-fedq-home")}
     return subprocess.run([sys.executable, "-m", "fedq.repl.cli", *args], capture_output=True, text=True, timeout=60,
-                          cwd=cwd, env=env)
+                          cwd=cwd, env=env, check=False)
 
 
 def test_dash_f_runs_a_file_in_order_with_dash_c(tmp_path):
@@ -354,7 +355,7 @@ def test_help_lists_the_subcommands(tmp_path):
     assert result.returncode == 0
     for line in ("fedq serve [CATALOG]", "fedq catalog export", "fedq demo", "fedq bench [ARGS]", "-f FILE, --file FILE"):
         assert line in result.stdout
-    assert re.search(r"^  --format \{", result.stdout, re.M), "--format keeps its long form only"
+    assert re.search(r"^  --format \{", result.stdout, re.MULTILINE), "--format keeps its long form only"
 
 
 # -- input and widths -----------------------------------------------------------------------
@@ -497,3 +498,21 @@ def test_progress_percent_in_a_real_terminal(crm, tmp_path, analyzed_pg_table, p
             pane.wait_for("ERROR: query cancelled", timeout=15)
         finally:
             pane.close()
+
+
+def test_conninfo_from_the_command_line_names_the_catalog_file(crm, tmp_path):
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(f'[sources.crm]\ntype = "sqlite"\npath = "{crm}"\n')
+    result = _fedq(str(catalog), "--format", "csv", "-c", "\\conninfo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"catalog file,{catalog.resolve()}" in result.stdout.splitlines()
+    assert f"source crm,sqlite {crm}" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize(("name", "expected"), [("out.tsv", "a\tb\n1\tx y\n"),
+                                                ("out.html", "<table>\n  <tr><th>a</th><th>b</th></tr>\n"
+                                                             '  <tr><td align="right">1</td><td>x y</td></tr>\n</table>\n')])
+def test_dash_o_takes_tsv_and_html_from_the_extension(tmp_path, name, expected):
+    result = _fedq("-c", "SELECT 1 AS a, 'x y' AS b", "-o", str(tmp_path / name), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / name).read_text() == expected

@@ -16,6 +16,12 @@ import pytest
 import filekeyring
 from cleanup import drop_pg_schemas, mysql_objects, pg_objects
 
+# Python processes the tests start (the fedq command, examples, benchmarks) must import the installed
+# fedq, not the repository's fedq/ folder from their working directory: that folder holds only the
+# public API (fedq.engine, fedq.catalog… are installed from engine/, catalog/…), so with a
+# non-editable install it would shadow them. The Makefile runs pytest itself with -P for the same reason.
+os.environ.setdefault("PYTHONSAFEPATH", "1")
+
 READER = "fedq_reader"
 PG_ADMIN_DSN = os.environ.get("FEDQ_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 MYSQL_ADMIN_DSN = os.environ.get("FEDQ_TEST_MYSQL_ADMIN_DSN", "mysql://root@127.0.0.1:3306/test")

@@ -1,7 +1,7 @@
 """What each SQL dialect may be sent, as data, and the checker that applies it.
 
 An expression is pushable to a dialect only if every node in it is on that dialect's allowlist
-and passes the typed rules from ``shared/PUSHDOWN_HAZARDS.md``: text ranges and sorts only with
+and passes the typed rules from ``docs/PUSHDOWN_HAZARDS.md``: text ranges and sorts only with
 code-point collation, no naive-vs-zoned time comparisons, no division or modulo, no LIKE where the
 source's LIKE differs, no date logic where the source stores dates as text. Anything not listed is
 computed by DuckDB. :func:`why_not_pushable` returns the first reason, for EXPLAIN.

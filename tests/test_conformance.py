@@ -1,6 +1,6 @@
 """One conformance suite for every SQL source (Trino-style): the same adversarial table in
 PostgreSQL, MariaDB, SQLite and a DuckDB file, and one query per rule of
-shared/PUSHDOWN_HAZARDS.md, each run with pushdown on and off. Rows must be identical.
+docs/PUSHDOWN_HAZARDS.md, each run with pushdown on and off. Rows must be identical.
 
 Rules that are about one engine only (NaN: only PostgreSQL stores it; SQLite affinity) add
 their own rows where the source can hold them; rule 18 (snapshots) lives in
@@ -124,3 +124,14 @@ def test_non_deterministic_functions_never_reach_the_source(sources, source):
         con.execute(RULES["r10_non_deterministic"].format(t=table)).fetchall()
         assert not any("rand" in s.lower() or "current_date" in s.lower() or "now()" in s.lower()
                        for s in con.source("src").statements)
+
+
+def test_every_rule_of_the_hazard_list_has_a_conformance_query():
+    """docs/PUSHDOWN_HAZARDS.md and RULES stay in step: a rule added there needs a query here."""
+    import re
+    from pathlib import Path
+
+    hazards = (Path(__file__).resolve().parent.parent / "docs" / "PUSHDOWN_HAZARDS.md").read_text()
+    listed = {int(n) for n in re.findall(r"^\| (\d+) \|", hazards, flags=re.MULTILINE)}
+    covered = {int(name[1:3]) for name in RULES} | {18}  # 18, transpiler drift: test_remote_sql_snapshots.py
+    assert listed == set(range(1, 21)) and listed == covered

@@ -1,4 +1,4 @@
-"""Regression tests for shared/PUSHDOWN_HAZARDS.md rules 5 (NULL order), 9 (time zones),
+"""Regression tests for docs/PUSHDOWN_HAZARDS.md rules 5 (NULL order), 9 (time zones),
 11 (LIMIT placement) and 12 (outer-join ON predicates), plus the text-collation, LIKE and NaN
 rules the capability table relies on. Every query runs with pushdown on and off; rows must match,
 and what reached the source is asserted."""

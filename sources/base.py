@@ -93,7 +93,7 @@ class SourceLimits:
 
 @dataclass(eq=False)
 class Source(ABC):
-    """A named place that holds tables. Subclasses register themselves by ``type_name``."""
+    """A named place that holds tables. A subclass is found by its ``type_name`` in sources.REGISTRY."""
 
     name: str
     type_name: ClassVar[str]

@@ -180,7 +180,8 @@ def _pset(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
         else:
             settings.expanded = "off" if settings.expanded == "on" else "on"
         return Reply(status=f"expanded display is {settings.expanded}")
-    settings.null = values[0] if values else ""  # psql: \\pset null alone shows NULL as nothing
+    if values:  # alone, it shows the setting (as psql does)
+        settings.null = values[0]
     return Reply(status=f'null display is "{settings.null}"')
 
 
@@ -322,6 +323,7 @@ def _refresh(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
 def _help(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
     rows = [(usage, text) for name, (_, usage, text) in COMMANDS.items() if name != "\\?"]
     rows.append(("SQL;", "run a query (end it with ;) — EXPLAIN [ANALYZE] and ATTACH work too"))
+    rows.append(("Ctrl-R", "search the history; Enter runs the statement found"))
     return Reply(rows=rows, headers=["command", "does"])
 
 

@@ -70,9 +70,8 @@ def table(names: Sequence[str], types: Sequence[str] | None, rows: Sequence[Sequ
     if expand == "on" and names:
         return expanded(names, texts)
     shown_types = list(types) if types is not None else [""] * len(names)
-    widths = [max([width_of(n), width_of(t)] + [width_of(r[i]) for r in texts])
-              for i, (n, t) in enumerate(zip(names, shown_types))]
-    if expand == "auto" and names and sum(widths) + 3 * len(widths) + 1 > width:
+    widths = _widths(names, shown_types, texts)
+    if expand == "auto" and names and _table_width(widths) > width:
         return expanded(names, texts)
     numeric = [_is_numeric(t) for t in shown_types]
 
@@ -86,6 +85,19 @@ def table(names: Sequence[str], types: Sequence[str] | None, rows: Sequence[Sequ
     out += [line(r) for r in texts]
     out.append(rule("└", "┴", "┘"))
     return "\n".join(out)
+
+
+def _widths(names: Sequence[str], types: Sequence[str], texts: Sequence[Sequence[str]]) -> list[int]:
+    return [max([width_of(n), width_of(t)] + [width_of(r[i]) for r in texts]) for i, (n, t) in enumerate(zip(names, types))]
+
+
+def _table_width(widths: Sequence[int]) -> int:
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def too_wide(names: Sequence[str], types: Sequence[str], rows: Sequence[Sequence[Any]], width: int, null: str = NULL) -> bool:
+    """Whether these rows as a table would be wider than ``width`` (``\\x auto`` then shows records)."""
+    return bool(names) and _table_width(_widths(names, types, [[cell(v, null) for v in row] for row in rows])) > width
 
 
 def expanded(names: Sequence[str], texts: Sequence[Sequence[str]], start: int = 1) -> str:

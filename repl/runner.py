@@ -326,17 +326,21 @@ class Runner:
     def _emit_chunks(self, head: _Head, names: list[str], sink: _Sink) -> int:
         """The display formats have no writer over Arrow: CHUNK_ROWS rows at a time, each table
         chunk aligned on its own (psql's FETCH_COUNT), so memory stays bounded. Records number on
-        across chunks; html has one table around every chunk."""
+        across chunks (under \\x auto, the first chunk's width decides for all); html has one table
+        around every chunk."""
         types = output.type_names(head.cursor.description)
         fmt, null = self.settings.format, self.settings.null
         if fmt == "html":
             sink.write((output.html_head(names) + "\n").encode())
+        records = fmt == "vertical" or (fmt == "table" and self.settings.expanded == "on")
         rows = 0
         for chunk in _chunks(head.batches_then_rest(), CHUNK_ROWS):
             values = _python_rows(chunk)
+            if not rows and fmt == "table" and self.settings.expanded == "auto":  # the first block decides for all
+                records = output.too_wide(names, types, values, self._width(), null)
             if fmt == "html":
                 text = output.html_rows(types, values, null)
-            elif fmt == "vertical" or (fmt == "table" and self.settings.expanded == "on"):
+            elif records:
                 text = output.vertical(names, values, null=null, start=rows + 1)
             else:
                 text = self._render(names, types, values)

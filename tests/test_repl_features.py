@@ -208,6 +208,8 @@ def test_pset_null_changes_display_formats_only(connection):
     assert csv.splitlines() == ["name", ""]
     shown, _, _ = _run(connection, "\\pset")
     assert "│ null     │ <null> │" in shown and "│ format   │ table  │" in shown
+    kept, _, _ = _run(connection, "\\pset null ''", "\\pset null", sql)
+    assert kept.splitlines()[:2] == ['null display is ""', 'null display is ""'] and "│         │" in kept
 
 
 # -- \e, \i, \watch, \conninfo --------------------------------------------------------------
@@ -516,3 +518,10 @@ def test_dash_o_takes_tsv_and_html_from_the_extension(tmp_path, name, expected):
     result = _fedq("-c", "SELECT 1 AS a, 'x y' AS b", "-o", str(tmp_path / name), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / name).read_text() == expected
+
+
+def test_auto_expanded_decides_once_for_a_streamed_result(connection):
+    """The first block is wide, later ones are narrow: every record is numbered in one sequence."""
+    sql = "SELECT i, CASE WHEN i < 10 THEN repeat('w', 11000) ELSE 'n' END AS text FROM range(2500) t(i) ORDER BY i;"
+    text, _, _ = _run(connection, sql, settings=Settings(row_limit=10))
+    assert text.count("-[ RECORD ") == 2500 and "-[ RECORD 2500 ]" in text and "┌" not in text

@@ -106,7 +106,6 @@ class DeclaredCursor:
     _batch: pa.RecordBatch | None = None
     _offset: int = 0
     _done: bool = False
-    position: int = 0  # rows read so far
 
     @property
     def schema(self) -> pa.Schema:
@@ -128,7 +127,6 @@ class DeclaredCursor:
             size = self._batch.num_rows - self._offset if wanted is None else min(wanted, self._batch.num_rows - self._offset)
             piece = self._batch.slice(self._offset, size)
             self._offset += size
-            self.position += size
             if wanted is not None:
                 wanted -= size
             yield piece

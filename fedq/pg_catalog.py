@@ -109,7 +109,8 @@ FUNCTIONS = {
     "pg_get_function_identity_arguments", "pg_get_function_result", "pg_get_triggerdef", "pg_get_ruledef",
     "array_upper", "pg_get_partkeydef", "quote_ident", "pg_tablespace_location", "txid_current",
     "pg_size_pretty", "pg_get_keywords", "current_database", "version", "pg_is_other_temp_schema",
-    "pg_my_temp_schema", "pg_get_serial_sequence", "pg_collation_is_visible", "pg_opclass_is_visible", "to_regtype", "to_regclass", "to_regnamespace", "to_regproc", "to_regprocedure", "to_regrole",
+    "pg_my_temp_schema", "pg_get_serial_sequence", "pg_collation_is_visible", "pg_opclass_is_visible",
+    "to_regtype", "to_regclass", "to_regnamespace", "to_regproc", "to_regprocedure", "to_regrole",
 }
 SYSTEM_EXPRESSIONS = (exp.CurrentUser, exp.SessionUser, exp.CurrentSchema, exp.CurrentVersion, exp.CurrentDatabase)
 REG_TYPES = {"regclass", "regtype", "regnamespace", "regproc", "regprocedure", "regrole", "oid", "regoper"}
@@ -143,7 +144,8 @@ def split_statements(sql: str) -> list[str]:
 
 def classify(sql: str) -> str:
     """``empty``, ``set``, ``show``, ``begin``, ``commit``, ``rollback``, ``declare``, ``fetch``, ``move``,
-    ``close`` (SQL cursors), ``noop`` (accepted, nothing to do), ``catalog`` (pg_catalog and server functions, answered here) or ``fedq`` (the engine)."""
+    ``close`` (SQL cursors), ``noop`` (accepted, nothing to do), ``catalog`` (pg_catalog and server
+    functions, answered here) or ``fedq`` (the engine)."""
     match = _FIRST_WORDS.match(sql)
     if not match:
         return "empty" if not sql.strip(" \t\r\n;") else "fedq"

@@ -556,7 +556,7 @@ def _binary_array_value(element: int, values: list[Any]) -> bytes:
     return b"".join(parts)
 
 
-BINARY_OIDS = {16, 17, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950}
+BINARY_OIDS = {16, 17, 19, 20, 21, 23, 25, 114, 700, 701, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950}
 BINARY_OIDS |= {array for array, element in ELEMENT_OF.items() if element in BINARY_OIDS}
 
 

@@ -416,12 +416,13 @@ class Session:
             return self.fetch(sql)
         if kind == "close":
             name = parse_close(sql)
-            if name is not None and name not in self.cursors:
+            if name is None:
+                self.close_cursors(everything=True)
+                return Result("CLOSE CURSOR ALL")
+            if name not in self.cursors:
                 raise CursorError("34000", f'cursor "{name}" does not exist')
-            for cursor in [self.cursors.pop(name)] if name is not None else list(self.cursors.values()):
-                cursor.close()
-            self.cursors = self.cursors if name is not None else {}
-            return Result("CLOSE CURSOR" if name is not None else "CLOSE CURSOR ALL")
+            self.cursors.pop(name).close()
+            return Result("CLOSE CURSOR")
         if kind == "noop":
             return Result(" ".join(sql.split()[:2]).upper() if sql.split()[0].upper() == "DISCARD" else sql.split()[0].upper())
         if kind == "catalog":
@@ -799,7 +800,8 @@ class Handler(socketserver.BaseRequestHandler):
                     self.write(pgwire.PORTAL_SUSPENDED)
                     return True
         result.sent += count
-        self.write(pgwire.command_complete(f"{result.tag.split()[0]} {result.sent}" if result.tag.split()[0] in ("SELECT", "FETCH") else result.tag))
+        verb = result.tag.split()[0]  # SELECT and FETCH count the rows sent; other tags are as they are
+        self.write(pgwire.command_complete(f"{verb} {result.sent}" if verb in ("SELECT", "FETCH") else result.tag))
         return False
 
     def send_copy(self, result: Result) -> None:
@@ -876,7 +878,7 @@ class Handler(socketserver.BaseRequestHandler):
             return
         portal = self.session.portals.get(name)
         declared = self.session.cursors.get(name) if portal is None else None
-        if declared is not None:  # a DECLAREd cursor is a portal too: psycopg describes its named cursors so
+        if declared is not None:  # a DECLAREd cursor is a portal too: psycopg learns a named cursor's columns so
             columns = [pgwire.Column.of(f) for f in declared.schema]
             self.write(pgwire.row_description(columns, [int(declared.binary)] * len(columns)))
             return
@@ -888,9 +890,10 @@ class Handler(socketserver.BaseRequestHandler):
         """RowDescription (or NoData). Describing a portal starts it: its Execute follows."""
         kind = classify(portal.statement.sql)
         if kind == "fetch":  # the cursor's columns, without taking rows (a described statement is never executed)
-            declared = self.session.cursors.get(parse_fetch(portal.statement.sql)[1])
+            name = parse_fetch(portal.statement.sql)[1]
+            declared = self.session.cursors.get(name)
             if declared is None:
-                raise CursorError("34000", f'cursor "{parse_fetch(portal.statement.sql)[1]}" does not exist')
+                raise CursorError("34000", f'cursor "{name}" does not exist')
             columns = [pgwire.Column.of(f) for f in declared.schema]
             self.write(pgwire.row_description(columns, self._formats(portal, len(columns))))
             return

@@ -40,7 +40,8 @@ def _client(module: str, extra: str = "pip install 'fedq[test]'"):
 
 
 def _program(name: str) -> str:
-    path = shutil.which(name) or (str(Path(sys.executable).parent / name) if (Path(sys.executable).parent / name).exists() else None)
+    beside = Path(sys.executable).parent / name  # pgcli from the test extra sits beside the venv's python
+    path = shutil.which(name) or (str(beside) if beside.exists() else None)
     if path is None:
         if CI:
             pytest.fail(f"the {name} program is not installed; CI=true requires it", pytrace=False)

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 import fedq
 from fedq.engine import introspection
+from fedq.errors import redact
 from fedq.repl import output
 from fedq.repl.plan_view import plan_tree
 
@@ -270,7 +271,7 @@ def _conninfo(con: fedq.Connection, settings: Settings, arg: str) -> Reply:
     rows = [("catalog file", str(Path(settings.catalog_file).resolve()) if settings.catalog_file else "none"),
             ("home catalog", str(con.home.path) if con.home is not None else "off"),
             ("pushdown", "on" if con.pushdown else "off")]
-    rows += [(f"source {s.name}", s.describe_source()) for s in con.catalog.sources.values()]
+    rows += [(f"source {s.name}", redact(s.describe_source(), s.secrets())) for s in con.catalog.sources.values()]
     return Reply(rows=rows, headers=["item", "value"])
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import pyarrow as pa
 
 from fedq.catalog.statistics import StatisticsCache, TableStatistics
-from fedq.catalog.types import arrow_to_duckdb
 from fedq.catalog.views import VIEWS_SOURCE, View
 from fedq.errors import OperationalError, ProgrammingError
 from fedq.sources import REGISTRY, Source, TableName, source_class
@@ -178,10 +177,6 @@ class Catalog:
         raise ProgrammingError(
             f"table '{written}' does not exist in source '{source.name}'" + (f"; did you mean {hint}?" if hint else "")
         )
-
-    def duckdb_columns(self, bound: BoundTable) -> dict[str, str]:
-        """Column name -> DuckDB type name, for sqlglot's schema."""
-        return {f.name: arrow_to_duckdb(f.type) for f in bound.schema}
 
     def close(self) -> None:
         for source in self.sources.values():

@@ -121,15 +121,3 @@ def arrow_to_duckdb(dtype: pa.DataType) -> str:
     if pa.types.is_map(dtype):
         return f"MAP({arrow_to_duckdb(dtype.key_type)}, {arrow_to_duckdb(dtype.item_type)})"
     return "VARCHAR"
-
-
-def is_text(dtype: pa.DataType) -> bool:
-    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_string_view(dtype)
-
-
-def is_float(dtype: pa.DataType) -> bool:
-    return pa.types.is_floating(dtype)
-
-
-def is_exact_number(dtype: pa.DataType) -> bool:
-    return pa.types.is_integer(dtype) or pa.types.is_decimal(dtype)

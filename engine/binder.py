@@ -20,9 +20,6 @@ from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
 from fedq.engine.literal_lists import binding_sql
 from fedq.errors import ProgrammingError
 
-RESERVED_CATALOGS = {"memory", "system", "temp", "main"}
-
-
 def _quoted(*parts: str) -> str:
     return ".".join(exp.to_identifier(p, quoted=True).sql("duckdb") for p in parts)
 

@@ -3,8 +3,8 @@
 Parsing, view expansion and planning (sqlglot's qualify and annotate, the binder's DESCRIBE,
 metadata reads) run before any fragment starts, so a deadline that only timed execution let a
 million-literal IN list plan for two minutes. The cursor makes a :class:`Deadline` current for the
-statement; the planner calls :func:`checkpoint` at its stage boundaries and inside its loops, and
-sources may bound metadata reads by :func:`time_left`. Execution then inherits the same deadline,
+statement; the planner calls :func:`checkpoint` at its stage boundaries and inside its loops.
+Execution then inherits the same deadline,
 so the whole statement gets the ``timeout`` it was given, and one error text (which fedq serve
 reports as SQLSTATE 57014).
 """
@@ -53,7 +53,7 @@ class Deadline:
 
     @contextlib.contextmanager
     def current(self) -> Iterator["Deadline"]:
-        """Make this the deadline :func:`checkpoint` and :func:`time_left` see in this thread."""
+        """Make this the deadline :func:`checkpoint` sees in this thread."""
         token = _current.set(self)
         try:
             yield self
@@ -66,9 +66,3 @@ def checkpoint(stage: str) -> None:
     deadline = _current.get()
     if deadline is not None:
         deadline.check(stage)
-
-
-def time_left() -> float | None:
-    """Seconds the current statement has left (None: no deadline, or no statement running)."""
-    deadline = _current.get()
-    return None if deadline is None else deadline.remaining()

@@ -7,9 +7,6 @@ import pyarrow as pa
 from fedq.engine.planner import Plan
 
 COLUMNS = ["fragment", "source", "operation", "remote", "exact_filters", "inexact_filters", "local_filters"]
-ANALYZE_COLUMNS = COLUMNS + ["rows", "bytes", "seconds"]
-
-
 def explain_table(plan: Plan, analyzed: bool = False) -> pa.Table:
     rows = []
     for fragment in plan.fragments:

@@ -469,9 +469,8 @@ class CatalogEngine:
         if tree is None:
             raise ProgrammingError("syntax error in a catalog query")
         referenced = {t.name.lower() for t in tree.find_all(exp.Table) if _is_catalog_table(t)}
-        schemas = any(_function_name(f) == "current_schemas" for f in tree.find_all(exp.Func))
-        self._refresh(referenced | ({"pg_class", "pg_namespace"} if "pg_attribute" in referenced else set())
-                      | {"pg_settings"} | (referenced & DYNAMIC) | ({"pg_namespace"} if schemas else set()))
+        self._refresh(referenced | ({"pg_class", "pg_namespace"} if "pg_attribute" in referenced or _looks_up(tree) else set())
+                      | {"pg_settings"} | (referenced & DYNAMIC))
         rewritten = self.rewrite(tree)  # after the refresh: current_schemas() is read from pg_namespace
         try:
             result = self.database.sql(rewritten, params=list(params) if params else None)
@@ -572,6 +571,13 @@ def _regproc_comparison(node: exp.Expression) -> exp.Expression:
                 and isinstance(value, exp.Literal) and not value.is_string and value.name == "0":
             node.set(other, exp.Literal.string("-"))
     return node
+
+
+def _looks_up(tree: exp.Expression) -> bool:
+    """Whether the query names relations or namespaces (``'crm.customers'::regclass``, ``to_regclass(…)``,
+    ``current_schemas()``): their lookups read pg_class and pg_namespace, built only when asked for."""
+    return any(_function_name(f) in ("current_schemas", "to_regclass", "to_regnamespace") for f in tree.find_all(exp.Func)) \
+        or any(_type_name(c.args["to"]) in ("regclass", "regnamespace") for c in tree.find_all(exp.Cast))
 
 
 def _array_literal(text: str) -> exp.Expression:

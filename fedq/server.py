@@ -981,15 +981,23 @@ def _markers(sql: str) -> list[tuple[int, int, int]]:
 
 
 def _array_arguments(sql: str) -> set[int]:
-    """Numbers of the ``$n`` markers that are the whole argument of ``ANY(…)``, ``ALL(…)`` or ``SOME(…)``."""
+    """Numbers of the ``$n`` markers PostgreSQL would type as arrays: the whole argument of ``ANY(…)``,
+    ``ALL(…)`` or ``SOME(…)``, or cast to an array type (``$1::int[]``)."""
     try:
         tokens = sqlglot.tokenize(sql, read="postgres")
     except SqlglotError:
         return set()
-    return {int(tokens[i + 1].text) for i in range(2, len(tokens) - 2)
-            if tokens[i].token_type == TokenType.PARAMETER and tokens[i + 1].token_type == TokenType.NUMBER
-            and tokens[i + 1].text.isdigit() and tokens[i - 1].token_type == TokenType.L_PAREN
-            and tokens[i - 2].text.upper() in ("ANY", "ALL", "SOME") and tokens[i + 2].token_type == TokenType.R_PAREN}
+    kinds = [t.token_type for t in tokens] + [None] * 4
+    numbers = set()
+    for i, token in enumerate(tokens[:-1]):
+        if token.token_type != TokenType.PARAMETER or kinds[i + 1] != TokenType.NUMBER or not tokens[i + 1].text.isdigit():
+            continue
+        in_any = i >= 2 and kinds[i - 1] == TokenType.L_PAREN and tokens[i - 2].text.upper() in ("ANY", "ALL", "SOME") \
+            and kinds[i + 2] == TokenType.R_PAREN
+        cast_to_array = kinds[i + 2] == TokenType.DCOLON and kinds[i + 4] == TokenType.L_BRACKET
+        if in_any or cast_to_array:
+            numbers.add(int(tokens[i + 1].text))
+    return numbers
 
 
 def _count_parameters(sql: str) -> int:

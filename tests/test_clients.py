@@ -132,6 +132,19 @@ def test_psycopg_list_parameters_with_any(server, pg_admin_dsn, binary):
         assert names == [("Ann",), ("Cy",)]
 
 
+def test_psycopg_text_cast_to_an_array_and_regclass_lookups(server, pg_admin_dsn):
+    """An untyped '{…}' text cast to an array type is read as an array, as PostgreSQL does; to_regclass and
+    ::regclass find fedq's relations without a pg_class in the query."""
+    with _connect(server, autocommit=True) as con:
+        for sql, params in [("SELECT %s::int[] AS a", ["{1,2,NULL}"]), ("SELECT %s::text[] AS a", ['{x,"y z"}'])]:
+            assert con.execute(sql, params).fetchall() == _postgres(pg_admin_dsn, sql, params)
+        found = con.execute("SELECT to_regclass(%s) AS r, 'crm.customers'::regclass::oid AS o, to_regclass('nope.nope') AS n",
+                            ["crm.customers"]).fetchall()
+        oid = con.execute("SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                          "WHERE n.nspname = 'crm' AND c.relname = 'customers'").fetchall()
+    assert found == [(oid[0][0], oid[0][0], None)]
+
+
 def test_psycopg_bad_array_parameter_is_an_error_not_a_disconnect(server):
     psycopg = _client("psycopg")
     with _connect(server, autocommit=True) as con:

@@ -212,7 +212,7 @@ class Settings:
             "integer_datetimes": "on", "standard_conforming_strings": "on", "is_superuser": "off",
             "search_path": '"$user", public', "default_transaction_read_only": "on", "transaction_read_only": "on",
             "transaction_isolation": "read committed", "default_transaction_isolation": "read committed",
-            "max_identifier_length": "63", "lc_collate": "C", "lc_ctype": "C", "application_name": "",
+            "max_identifier_length": "63", "max_index_keys": "32", "lc_collate": "C", "lc_ctype": "C", "application_name": "",
             "extra_float_digits": "1", "statement_timeout": "0", "session_authorization": self.user,
             **self.values,
         }

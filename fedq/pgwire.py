@@ -14,6 +14,7 @@ import hmac
 import json
 import math
 import os
+import re
 import select
 import socket
 import struct
@@ -604,6 +605,8 @@ def decode_parameter(raw: bytes | None, oid: int, fmt: int) -> Any:
             return raw.decode()
         raise ProtocolError(f"binary parameters of type OID {oid} are not supported; send them as text")
     text = raw.decode()
+    if oid in (0, 705) and _UNTYPED_DATE.match(text):
+        return dt.date.fromisoformat(text[:10])  # JDBC's setDate: untyped 'yyyy-mm-dd +hh', a date wherever PostgreSQL infers one
     if oid == 16:
         return text.lower() in ("t", "true", "1", "y", "yes", "on")
     if oid in (20, 21, 23, 26):
@@ -620,6 +623,9 @@ def decode_parameter(raw: bytes | None, oid: int, fmt: int) -> Any:
     if oid == 17:
         return bytes.fromhex(text[2:]) if text.startswith("\\x") else text.encode()
     return text
+
+
+_UNTYPED_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} [+-]\d{2}(:\d{2})?$")
 
 
 def _numeric_from_binary(raw: bytes) -> decimal.Decimal:

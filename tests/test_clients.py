@@ -428,3 +428,33 @@ def test_copy_binary_through_psycopg_equals_the_rows_of_a_select(server):
             copy.set_types(types)
             rows = list(copy.rows())
     assert rows == expected and len(rows) == 39
+
+
+# -- JDBC ------------------------------------------------------------------------------------------
+JDBC_JAR = Path("/usr/share/java/postgresql.jar")  # Debian's libpostgresql-jdbc-java
+
+
+def test_jdbc_metadata_and_set_date(server, pg_admin_dsn):
+    """The PostgreSQL JDBC driver (Debian's package, not on PyPI: skipped where it is not installed):
+    getTables, getColumns, getImportedKeys, getTypeInfo and a prepared statement with setDate answer as
+    PostgreSQL answers the same program over the same table."""
+    java = shutil.which("java")
+    if java is None or not JDBC_JAR.exists():
+        pytest.skip("needs java and the PostgreSQL JDBC driver: apt-get install default-jre-headless libpostgresql-jdbc-java")
+    program = Path(__file__).parent / "jdbc" / "FedqJdbc.java"
+
+    def run(url: str, user: str, password: str, schema: str) -> list[str]:
+        result = subprocess.run([java, "-cp", str(JDBC_JAR), str(program), url, user, password, schema, "orders"],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    through_fedq = run(f"jdbc:postgresql://127.0.0.1:{server['port']}/fedq", "alice", PASSWORD, f"pg.{SCHEMA}")
+    parts = urlsplit(pg_admin_dsn)
+    direct = run(f"jdbc:postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}", parts.username or "postgres",
+                 parts.password or "", SCHEMA)
+    assert f"table pg.{SCHEMA}|orders" in through_fedq
+    for kind in ("column ", "row ", "importedkeys "):
+        assert [line for line in through_fedq if line.startswith(kind)] == [line for line in direct if line.startswith(kind)], kind
+    assert sum(line.startswith("row ") for line in through_fedq) > 100
+    assert int(next(line for line in through_fedq if line.startswith("typeinfo ")).split()[1]) > 20

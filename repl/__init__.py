@@ -1,1 +1,1 @@
-"""The fedq command (REPL arrives with issue 3)."""
+"""The fedq command: the REPL, one-shot -c/-f runs, output formats, completion and the demo."""

@@ -80,7 +80,8 @@ class Fragment:
     def remote(self) -> str:
         """What the source receives: SQL text, or the scan request of a non-SQL source."""
         if self.native is not None:
-            return f"read by DuckDB: {self.native.sql('duckdb')} columns=[{', '.join(self.request.columns)}]"
+            how = "attached READ_ONLY, read by DuckDB" if isinstance(self.native, exp.Table) else "read by DuckDB"
+            return f"{how}: {self.native.sql('duckdb')} columns=[{', '.join(self.request.columns)}]"
         return self.remote_sql if self.remote_sql is not None else self.request.describe()
 
 
@@ -464,6 +465,8 @@ class Planner:
             reason = f"joins sources {', '.join(sources)}"
         elif not isinstance(source, SQLSource):
             reason = f"{source.name} is not a SQL source"
+        elif _reads_natively(source):
+            reason = f"{source.name} is a DuckDB file attached read-only to the local engine, which reads its tables itself"
         elif self._single_context(unit, bound) is None:
             reason = f"is correlated with the outer query, reads a CTE, or touches columns unsafe at {source.name}"
         else:
@@ -479,7 +482,7 @@ class Planner:
             return None
         sources = {bound[t.meta[TABLE_KEY]].source for t in tables}
         source = next(iter(sources))
-        if len({s.context() for s in sources}) != 1 or not isinstance(source, SQLSource):
+        if len({s.context() for s in sources}) != 1 or not isinstance(source, SQLSource) or _reads_natively(source):
             return None
         local_aliases = {t.alias_or_name for t in tables}
         local_aliases |= {s.alias_or_name for s in unit.find_all(exp.Subquery)}
@@ -664,7 +667,7 @@ class Planner:
     def _partial_for(self, unit: exp.Select, table: exp.Table, sources: list[exp.Table],
                      aggregates: list[exp.AggFunc], bound: list[BoundTable]) -> "Partial | None":
         source = bound[table.meta[TABLE_KEY]].source
-        if not isinstance(source, SQLSource) or source.unsafe_columns(bound[table.meta[TABLE_KEY]].table):
+        if not isinstance(source, SQLSource) or _reads_natively(source) or source.unsafe_columns(bound[table.meta[TABLE_KEY]].table):
             return None
         alias, dialect = table.alias_or_name, source.dialect
         owns = lambda node: {c.table for c in node.find_all(exp.Column)} == {alias}  # noqa: E731
@@ -1003,6 +1006,11 @@ class Planner:
 # -- helpers ------------------------------------------------------------------------------
 class OverLimit(Exception):
     """A pushed query would exceed one of its source's limits (sources/base.py SourceLimits)."""
+
+
+def _reads_natively(source: Any) -> bool:
+    """A DuckDB file the local engine has attached (sources/duckdb_file.py): nothing is pushed to it as SQL."""
+    return bool(getattr(source, "reads_natively", False))
 
 
 def _check_limits(source: SQLSource, tree: exp.Expression | None, sql: str = "", parameters: int | None = None) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 import duckdb
 from sqlglot import exp
 
-from fedq.errors import NotSupportedError
+from fedq.errors import NotSupportedError, OperationalError
 
 NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
                  "allow_community_extensions": False, "allow_persistent_secrets": False}
@@ -42,12 +42,14 @@ _ACCESS = re.compile(r'Cannot access (?:file|directory) "([^"]*)"')
 
 def sandboxed_duckdb(path: str = ":memory:", *, read_only: bool = False, config: dict[str, Any] | None = None,
                      allowed_directories: Iterable[str] = (), allowed_paths: Iterable[str] = (),
-                     timezone: str | None = "UTC") -> duckdb.DuckDBPyConnection:
+                     timezone: str | None = "UTC", attach: Iterable[tuple[str, str]] = ()) -> duckdb.DuckDBPyConnection:
     """A DuckDB database that can open only ``allowed_directories`` / ``allowed_paths`` (plus its own
     spill folder), loads no extension and whose settings SQL cannot change.
 
     ``config`` holds creation settings (threads, memory_limit, temp_directory); an in-memory database
-    without a ``temp_directory`` gets none (it never spills, and no folder is opened to it)."""
+    without a ``temp_directory`` gets none (it never spills, and no folder is opened to it).
+    ``attach``: (catalog name, file) pairs of DuckDB files attached READ_ONLY before the lock-down,
+    so no path is opened to SQL (DuckDB-file sources the local engine reads natively)."""
     settings = {"async_threads": 0, **(config or {}), **NO_EXTENSIONS}  # DuckDB 2.0 starts 8 I/O threads per database otherwise; fedq's reads are local files and Arrow streams
     if path == ":memory:":
         settings.setdefault("temp_directory", "")
@@ -57,6 +59,8 @@ def sandboxed_duckdb(path: str = ":memory:", *, read_only: bool = False, config:
             return database
         if timezone is not None:
             database.execute("SET TimeZone = ?", [timezone])
+        for name, file in attach:
+            _attach_read_only(database, name, file)
         if directories := sorted(set(allowed_directories)):
             database.execute("SET allowed_directories = ?", [directories])
         if paths := sorted(set(allowed_paths)):
@@ -67,6 +71,18 @@ def sandboxed_duckdb(path: str = ":memory:", *, read_only: bool = False, config:
         database.close()
         raise
     return database
+
+
+def _attach_read_only(database: duckdb.DuckDBPyConnection, name: str, file: str) -> None:
+    """ATTACH ``file`` READ_ONLY as catalog ``name``: DuckDB refuses every write to it (INSERT, CREATE,
+    DROP, UPDATE …), and fedq never detaches or re-attaches it (DuckDB keeps a path it opened once
+    open to a later ATTACH, so only this read-only attach may ever name it)."""
+    quoted = exp.to_identifier(name, quoted=True).sql("duckdb")
+    try:
+        database.execute(f"ATTACH {exp.Literal.string(file).sql('duckdb')} AS {quoted} (READ_ONLY)")
+    except duckdb.Error as error:
+        raise OperationalError(f"source '{name}' (duckdb): the local engine could not attach {file} read-only: "
+                               f"{str(error).splitlines()[0]}") from None
 
 
 def _already_sandboxed(database: duckdb.DuckDBPyConnection) -> bool:

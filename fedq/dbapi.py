@@ -160,19 +160,20 @@ def connect(catalog: str | os.PathLike[str] | None = None, *, home: str | os.Pat
                       max_statement_length=max_statement_length)
 
 
-def _local_database(memory_limit: str | None, temp_directory: str | None,
-                    native_roots: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
+def _local_database(memory_limit: str | None, temp_directory: str | None, native_roots: tuple[str, ...] = (),
+                    attachments: tuple[tuple[str, str], ...] = ()) -> duckdb.DuckDBPyConnection:
     """The in-process DuckDB that finishes queries: UTC, and joins/aggregates larger than
     ``memory_limit`` spill to ``temp_directory`` instead of failing. Sandboxed (engine/sandbox.py):
     the only files it may open are the catalog's local Parquet folders (``native_roots``) and its spill
-    folder, and its settings are fixed here, at creation."""
+    folder, and its settings are fixed here, at creation. ``attachments``: the DuckDB-file sources'
+    files, attached READ_ONLY under their source names before the lock-down."""
     spill = temp_directory or os.path.join(platformdirs.user_cache_dir("fedq"), "spill")
     os.makedirs(spill, exist_ok=True)
     config = {"threads": max(1, os.cpu_count() or 1), "temp_directory": spill}
     if memory_limit:
         config["memory_limit"] = memory_limit
     try:
-        return sandboxed_duckdb(config=config, allowed_directories=native_roots)
+        return sandboxed_duckdb(config=config, allowed_directories=native_roots, attach=attachments)
     except duckdb.Error as error:
         raise ProgrammingError(f"invalid local engine setting: {error}") from None
 
@@ -181,6 +182,12 @@ def _native_roots(catalog: Catalog) -> tuple[str, ...]:
     """The local folders whose Parquet files DuckDB reads itself (files sources' ``native_root``)."""
     roots = {getattr(source, "native_root", lambda: None)() for source in catalog.sources.values()}
     return tuple(sorted(root for root in roots if root))
+
+
+def _native_attachments(catalog: Catalog) -> tuple[tuple[str, str], ...]:
+    """The DuckDB files the local engine attaches READ_ONLY (DuckDB-file sources' ``native_attachment``)."""
+    found = {getattr(source, "native_attachment", lambda: None)() for source in catalog.sources.values()}
+    return tuple(sorted(item for item in found if item))
 
 
 class Connection:
@@ -205,6 +212,7 @@ class Connection:
         self._local_settings = (memory_limit, temp_directory)
         self.memory_limit_bytes = _memory_bytes(memory_limit, self._database)  # also caps rows materialised in Python
         self._native_roots: tuple[str, ...] = ()  # the folders self._database and the binder may read
+        self._attachments: tuple[tuple[str, str], ...] = ()  # the DuckDB files self._database has attached
         self._closed = False
         self.catalog.system[INFORMATION_SCHEMA] = InformationSchemaSource(name=INFORMATION_SCHEMA, catalog=self.catalog)
         try:
@@ -420,24 +428,25 @@ class Connection:
         return self._planner().plan(expanded, params)
 
     def _sandbox_native_roots(self) -> None:
-        """Open the local engine and the binder to the catalog's current local Parquet folders.
+        """Open the local engine and the binder to the catalog's current local Parquet folders, and
+        attach the DuckDB-file sources' files (READ_ONLY) to the local engine.
 
-        A sandboxed DuckDB's configuration is locked, so when files sources are attached or detached
+        A sandboxed DuckDB's configuration is locked, so when files or DuckDB-file sources are attached or detached
         (or a relative folder moves with the working directory) a new local engine replaces the old
         one before the next plan. The old one is not closed: a cursor still streaming from it keeps
         it alive until that cursor closes. Plans made before the change may name folders the new
         engine does not allow; DuckDB refuses them (NotSupportedError), it never reads more."""
-        roots = _native_roots(self.catalog)
-        if roots == self._native_roots:
+        roots, attachments = _native_roots(self.catalog), _native_attachments(self.catalog)
+        if roots == self._native_roots and attachments == self._attachments:
             return
-        self._database = _local_database(*self._local_settings, roots)
-        self.binder.allow(roots)
-        self._native_roots = roots
+        self._database = _local_database(*self._local_settings, roots, attachments)
+        self.binder.allow(roots)  # the binder's mirror of an attached file is empty tables under the same names
+        self._native_roots, self._attachments = roots, attachments
 
     def _plan_settings(self) -> tuple:
         """What a plan depends on besides its text, values and catalog (engine/plan_cache.py)."""
         self._sandbox_native_roots()
-        return self.pushdown, self.dynamic_filtering, self._native_roots
+        return self.pushdown, self.dynamic_filtering, self._native_roots, self._attachments
 
     def _planner(self) -> Planner:
         return Planner(self.catalog, self.binder, pushdown=self.pushdown, dynamic_filtering=self.dynamic_filtering)
@@ -452,7 +461,7 @@ class Connection:
         try:
             self._database.execute("SELECT 1").fetchall()
         except duckdb.Error:
-            self._database = _local_database(*self._local_settings, self._native_roots)
+            self._database = _local_database(*self._local_settings, self._native_roots, self._attachments)
 
     def _secrets(self) -> list[str]:
         return [s for source in self.catalog.sources.values() for s in source.secrets()]

@@ -1,15 +1,23 @@
-"""DuckDB database files, opened read-only. The dialect is DuckDB's own, so everything but
-non-deterministic functions may be pushed: the source computes exactly what the local engine would.
+"""DuckDB database files, opened read-only.
+
+By default (``reader = "attach"``) fedq's local engine attaches the file READ_ONLY under the source's
+name (engine/sandbox.py) and reads its tables itself, like a local DuckDB would: no Arrow stream, no
+second engine, and DuckDB's own zone maps and parallel scans. A query is then never pushed as SQL to
+the source; its tables appear in the local query as ``"<source>"."<schema>"."<table>"`` (the binder's
+mirror has the same names). ``reader = "arrow"`` streams them instead from a separate read-only
+DuckDB whose dialect is DuckDB's own, so everything but non-deterministic functions may be pushed.
+Metadata (tables, schemas, counts) and passthrough ``query()`` always use that separate DuckDB.
 
 The file is opened sandboxed (engine/sandbox.py): no other file or URL, no extension, no setting
 change, so neither a view stored in the file nor passthrough SQL can read the machine's files."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Hashable
+from typing import Annotated, Any, Hashable
 
 import duckdb
 import pyarrow as pa
@@ -19,8 +27,10 @@ from fedq.engine.capabilities import why_not_pushable
 from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
 from fedq.errors import Error, NotSupportedError
 from fedq.sources.base import FetchStats, Pushdown, SourceLimits, SQLSource, TableName
+from fedq.sources.settings import OneOf
 
 BATCH_ROWS = 100_000
+UNATTACHABLE_NAMES = {"memory", "system", "temp", "main"}  # the local engine's own catalogs: such a source streams
 
 
 @dataclass(eq=False)
@@ -28,6 +38,7 @@ class DuckDBSource(SQLSource):
     """A ``.duckdb`` database file."""
 
     path: str = ""
+    reader: Annotated[str, OneOf(("attach", "arrow"))] = "attach"  # "attach": the local engine reads the file itself; "arrow": streamed
     type_name = "duckdb"
     dialect = "duckdb"
     limits = SourceLimits()  # DuckDB has no fixed column, parameter or statement-length limit
@@ -35,6 +46,7 @@ class DuckDBSource(SQLSource):
     _database: duckdb.DuckDBPyConnection | None = field(default=None, init=False, repr=False)
     _cursors: set = field(default_factory=set, init=False, repr=False)
     _open_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _opened: tuple[int, int] | None = field(default=None, init=False, repr=False)  # (device, inode) of the file opened
 
     def context(self) -> Hashable:
         return ("duckdb", str(Path(self.path).resolve()))
@@ -51,7 +63,39 @@ class DuckDBSource(SQLSource):
                     self._database = sandboxed_duckdb(self.path, read_only=True)
                 except duckdb.Error as error:
                     raise self.operational_error("could not open", error) from None
+                self._opened = _identity(self.path)
             return self._database.cursor()
+
+    def native_attachment(self) -> tuple[str, str] | None:
+        """(catalog name, file) for the local engine to attach READ_ONLY, or None: ``reader = "arrow"``,
+        a name the local engine uses itself, or a file that does not open (missing, corrupt, locked
+        by a writer), whose tables then stream and fail with this source's error. A file replaced
+        (renamed over) since this source opened it is not attached either: its tables stream from the
+        file this source's metadata describes, so a plan never reads another version than it was made for."""
+        if self.reader != "attach" or self.name.lower() in UNATTACHABLE_NAMES:
+            return None
+        try:
+            self._cursor().close()
+        except Error:
+            return None
+        if _identity(self.path) != self._opened:
+            return None
+        return self.name, os.path.realpath(self.path)
+
+    @property
+    def reads_natively(self) -> bool:
+        """The local engine reads this file's tables itself: no part of a query is sent here as SQL."""
+        return self.native_attachment() is not None
+
+    def native_table(self, table: TableName) -> exp.Expression | None:
+        """The attached table as the local query names it (None when the file is not attached)."""
+        if not self.reads_natively:
+            return None
+        return exp.table_(table.name, db=table.schema, catalog=self.name, quoted=True)
+
+    def nan_hazard(self, query: exp.Expression, schema: pa.Schema) -> str | None:
+        """None: DuckDB reads its own storage (not Parquet statistics), so the answer is the all-local one."""
+        return None
 
     def _rows(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         cursor = self._cursor()
@@ -134,4 +178,12 @@ class DuckDBSource(SQLSource):
         with self._open_lock:
             if self._database is not None:
                 self._database.close()
-                self._database = None
+                self._database, self._opened = None, None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino

@@ -218,7 +218,7 @@ def test_a_duckdb_function_not_on_the_allowlist_stays_local(tmp_path):
     with duckdb.connect(str(path)) as db:
         db.execute("CREATE TABLE t AS SELECT range AS id FROM range(3)")
     with fedq.connect(home=False) as connection:
-        connection.attach("wh", "duckdb", path=str(path))
+        connection.attach("wh", "duckdb", path=str(path), reader="arrow")  # the pushed path (attached files push nothing)
         for call in ("current_setting('TimeZone')", "txid_current()"):
             sql = f"SELECT id, {call} AS x, upper('x') AS u FROM wh.t WHERE id > 0 ORDER BY id"
             assert [r[0] for r in connection.execute(sql).fetchall()] == [1, 2]

@@ -49,7 +49,7 @@ def sources(tmp_path_factory, pg_dsn, pg_admin_dsn):
             for row in ROWS:
                 cur.execute("INSERT INTO fedq_snap.t VALUES ($1, $2, $3, $4::date)", row)
             yield {"sqlite": ("lite", "sqlite", {"path": str(root / "s.sqlite")}, "lite.t"),
-                   "duckdb": ("duck", "duckdb", {"path": str(root / "d.duckdb")}, "duck.t"),
+                   "duckdb": ("duck", "duckdb", {"path": str(root / "d.duckdb"), "reader": "arrow"}, "duck.t"),
                    "postgres": ("pg", "postgres", {"dsn": pg_dsn}, "pg.fedq_snap.t")}
         finally:
             cur.execute("DROP SCHEMA IF EXISTS fedq_snap CASCADE")

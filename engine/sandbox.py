@@ -7,7 +7,9 @@ settings fedq needs (threads, memory_limit, temp_directory, TimeZone) are given 
 local Parquet folders, for native reads), ``enable_external_access = false`` closes every other file,
 URL, ATTACH, COPY, INSTALL and LOAD, and ``lock_configuration = true`` makes every later ``SET``
 fail, so the sandbox cannot be undone from SQL. DuckDB adds its own spill folder (``temp_directory``)
-to the allowed directories; in-memory databases that never need to spill get none.
+to the allowed directories; in-memory databases that never need to spill get none. The local engine
+also attaches the DuckDB-file sources' files READ_ONLY (``attach``), before the lock-down, so their
+paths are never opened to SQL through ``allowed_paths``.
 
 The planner refuses file-reading functions early (:func:`refuse_local_reads`) for a clear message;
 the sandbox is the guarantee, and :func:`sandbox_refusal` turns its refusals into fedq errors.

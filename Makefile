@@ -15,6 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -P -m pytest  # -P: import the installed fedq, never ./fedq (tests/conftest.py)
 
 # TPC-H SF 0.1 over PostgreSQL + SQLite + Parquet, fedq vs peers: benchmarks/results/local/tpch-sf0.1-mixed.{json,md,png}

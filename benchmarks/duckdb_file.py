@@ -104,7 +104,7 @@ def main() -> None:
             connection.attach("lake", "files", url=str(lake))
         for label, sql in QUERIES.items():
             text = sql.format(wh="wh", lake="lake")
-            run = (lambda t=text: plain.sql(t).fetchall()) if connection is None else (lambda t=text: connection.execute(t).fetchall())
+            run = (lambda t=text: plain.sql(t).fetchall()) if connection is None else (lambda t=text, c=connection: c.execute(t).fetchall())
             seconds, rows = timed(run, args.runs)
             results.setdefault(label, {})[reader] = seconds
             answers.setdefault(label, {})[reader] = rows

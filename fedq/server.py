@@ -831,7 +831,7 @@ class Handler(socketserver.BaseRequestHandler):
         portal, name = message.cstring(), message.cstring()
         formats = [message.int16() for _ in range(message.int16())]
         values = []
-        for i in range(message.int16()):
+        for _ in range(message.int16()):
             length = message.int32()
             values.append(None if length == -1 else message.bytes(length))
         result_formats = [message.int16() for _ in range(message.int16())]

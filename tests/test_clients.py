@@ -338,7 +338,7 @@ def test_pgcli_completion_refresh(server, tmp_path, monkeypatch):
     executor = PGExecute("fedq", "alice", PASSWORD, "127.0.0.1", server["port"], None)
     try:
         completer = PGCompleter()
-        for name, refresh in CompletionRefresher.refreshers.items():
+        for refresh in CompletionRefresher.refreshers.values():
             refresh(completer, executor)  # an error here is a catalog query fedq serve cannot answer
         assert executor.search_path() == ["pg_catalog"]
     finally:

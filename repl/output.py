@@ -47,19 +47,37 @@ def cell(value: Any, null: str = NULL) -> str:
     return str(value).replace("\n", "\\n").replace("\t", "\\t")  # a raw tab would break the alignment
 
 
-def _is_numeric(type_name: str) -> bool:
+def is_numeric(type_name: str) -> bool:
+    """Numbers align right in a table."""
     return type_name.split("(")[0] in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                                        "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL"}
 
 
 def width_of(text: str) -> int:
-    """Columns the text takes on a terminal: 2 for an emoji or a CJK character, 0 for a combining mark."""
-    return get_cwidth(text)
+    """Columns the text takes on a terminal: 2 for an emoji or a CJK character, 0 for a combining mark.
+
+    Measured a character at a time: prompt-toolkit's ``get_cwidth`` keeps every short string it is
+    given in a cache that never shrinks, which would hold every cell of a streamed result."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return sum(get_cwidth(char) for char in text)
 
 
-def _pad(text: str, width: int, right: bool = False) -> str:
+def pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` filled with spaces to ``width`` display columns, on the left when ``right``."""
     fill = " " * max(0, width - width_of(text))
     return fill + text if right else text + fill
+
+
+def rule(left: str, mid: str, right: str, widths: Sequence[int]) -> str:
+    """A table's border line over columns of these widths."""
+    return left + mid.join("─" * (w + 2) for w in widths) + right
+
+
+def line(values: Sequence[str], widths: Sequence[int], numeric: Sequence[bool] | None = None) -> str:
+    """One table line; ``numeric`` columns align right."""
+    aligned = numeric or [False] * len(widths)
+    return "│ " + " │ ".join(pad(v, w, num) for v, w, num in zip(values, widths, aligned)) + " │"
 
 
 def table(names: Sequence[str], types: Sequence[str] | None, rows: Sequence[Sequence[Any]], width: int = 120, *,
@@ -73,17 +91,11 @@ def table(names: Sequence[str], types: Sequence[str] | None, rows: Sequence[Sequ
     widths = _widths(names, shown_types, texts)
     if expand == "auto" and names and _table_width(widths) > width:
         return expanded(names, texts)
-    numeric = [_is_numeric(t) for t in shown_types]
-
-    def line(values: Sequence[str], align_numbers: bool = True) -> str:
-        parts = [_pad(v, w, align_numbers and num) for v, w, num in zip(values, widths, numeric)]
-        return "│ " + " │ ".join(parts) + " │"
-
-    rule = lambda left, mid, right: left + mid.join("─" * (w + 2) for w in widths) + right  # noqa: E731
-    out = [rule("┌", "┬", "┐"), line(names, False)] + ([line(shown_types, False)] if types is not None else [])
-    out.append(rule("├", "┼", "┤"))
-    out += [line(r) for r in texts]
-    out.append(rule("└", "┴", "┘"))
+    numeric = [is_numeric(t) for t in shown_types]
+    out = [rule("┌", "┬", "┐", widths), line(names, widths)] + ([line(shown_types, widths)] if types is not None else [])
+    out.append(rule("├", "┼", "┤", widths))
+    out += [line(r, widths, numeric) for r in texts]
+    out.append(rule("└", "┴", "┘", widths))
     return "\n".join(out)
 
 
@@ -107,7 +119,7 @@ def expanded(names: Sequence[str], texts: Sequence[Sequence[str]], start: int = 
     blocks = []
     for number, row in enumerate(texts, start):
         lines = [f"-[ RECORD {number} ]" + "-" * max(0, label - 8)]
-        lines += [f"{_pad(n, label)} │ {v}" for n, v in zip(names, row)]
+        lines += [f"{pad(n, label)} │ {v}" for n, v in zip(names, row)]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 
@@ -139,7 +151,7 @@ def html_head(names: Sequence[str]) -> str:
 
 def html_rows(types: Sequence[str], rows: Iterable[Sequence[Any]], null: str = NULL) -> str:
     """Rows of an html table; numbers aligned right, as psql's html format does."""
-    right = [_is_numeric(t) for t in types] if types else []
+    right = [is_numeric(t) for t in types] if types else []
 
     def td(index: int, value: Any) -> str:
         align = ' align="right"' if index < len(right) and right[index] else ""

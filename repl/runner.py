@@ -20,7 +20,7 @@ from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
 import fedq
-from fedq.repl import output
+from fedq.repl import arrow_table, output
 from fedq.repl.commands import MAX_INCLUDE_DEPTH, Reply, Settings, Watch, run_command
 from fedq.repl.plan_view import progress_lines, scan_totals
 
@@ -335,17 +335,16 @@ class Runner:
         records = fmt == "vertical" or (fmt == "table" and self.settings.expanded == "on")
         rows = 0
         for chunk in _chunks(head.batches_then_rest(), CHUNK_ROWS):
-            values = _python_rows(chunk)
             if not rows and fmt == "table" and self.settings.expanded == "auto":  # the first block decides for all
-                records = output.too_wide(names, types, values, self._width(), null)
-            if fmt == "html":
-                text = output.html_rows(types, values, null)
-            elif records:
-                text = output.vertical(names, values, null=null, start=rows + 1)
+                records = output.too_wide(names, types, _python_rows(chunk), self._width(), null)
+            if fmt == "table" and not records:
+                text = arrow_table.table_block(names, types, chunk, null)  # Arrow kernels, no Python per cell
+            elif fmt == "html":
+                text = output.html_rows(types, _python_rows(chunk), null)
             else:
-                text = self._render(names, types, values)
+                text = output.vertical(names, _python_rows(chunk), null=null, start=rows + 1)
             sink.write((text + "\n").encode())
-            rows += len(values)
+            rows += chunk.num_rows
         if fmt == "html":
             sink.write((output.HTML_TAIL + "\n").encode())
         return rows

@@ -137,6 +137,9 @@ class FilesSource(Source):
             entries = fs.ls(root, detail=True)
         except (FileNotFoundError, OSError) as error:
             raise self.operational_error("cannot list files", error) from None
+        if len(entries) == 1 and entries[0]["type"] == "file" and entries[0]["name"].rstrip("/") == root:
+            base = posixpath.basename(root)  # the URL names one file: it is the source's one table
+            return {posixpath.splitext(base)[0]: ""} if _format_of(base) else {}
         found: dict[str, str] = {}
         for entry in entries:
             base = posixpath.basename(entry["name"].rstrip("/"))
@@ -152,7 +155,7 @@ class FilesSource(Source):
     def _files(self, pattern: str) -> tuple[list[str], str | None]:
         """The files of a table pattern, and the folder below which hive ``key=value`` folders may sit."""
         fs, root = self._fs
-        target = posixpath.join(root, pattern)
+        target = posixpath.join(root, pattern) if pattern else root
         try:
             if any(ch in pattern for ch in "*?["):
                 files = fs.glob(target)
@@ -245,7 +248,8 @@ class FilesSource(Source):
         fs, root = self._fs
         if not isinstance(fs, LocalFileSystem):
             return None
-        return os.path.join(os.path.realpath(root or "/"), "")
+        folder = os.path.realpath(root or "/")
+        return os.path.join(os.path.dirname(folder) if os.path.isfile(folder) else folder, "")
 
     def native_table(self, table: TableName) -> exp.Expression | None:
         """``read_parquet([...])`` when DuckDB can read the table's files itself (local Parquet inside

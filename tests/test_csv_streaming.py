@@ -80,3 +80,20 @@ def test_a_bad_value_names_the_table(tmp_path):
         con.attach("lake", "files", url=str(tmp_path))
         with pytest.raises(fedq.Error, match="lake"):
             con.execute("SELECT sum(id) FROM lake.bad").fetchall()
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_url_naming_one_file_is_a_source_of_one_table(tmp_path, suffix):
+    """``url`` may name a file instead of a folder: the file is the source's one table (it was
+    listed, then read as ``file.csv/file.csv``: "no files match")."""
+    path = tmp_path / f"sales.{suffix}"
+    duckdb.sql(f"COPY (SELECT i AS id, i * 1.5 AS amount FROM range(1000) t(i)) TO '{path}'")
+    con = fedq.connect(home=False)
+    con.attach("one", "files", url=str(path))
+    assert [row[:3] for row in con.execute("SHOW TABLES").fetchall()] == [("one", "main", "sales")]
+    query = "SELECT count(*), sum(amount) FROM {} WHERE id >= 500"
+    assert con.execute(query.format("one.sales")).fetchall() == duckdb.sql(query.format(f"'{path}'")).fetchall()
+    if suffix == "parquet":  # inside the file's folder, so DuckDB reads it itself
+        plan = " ".join(str(row) for row in con.execute("EXPLAIN " + query.format("one.sales")).fetchall())
+        assert "read by DuckDB: READ_PARQUET" in plan
+    con.close()

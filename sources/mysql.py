@@ -17,6 +17,13 @@ alive); a healthy lease is released with COM_RESET_CONNECTION (which ends the tr
 user variables, session settings, temporary tables, prepared statements and GET_LOCK locks) and one
 SET that pins fedq's settings again, so nothing a statement does outlives it. The account's grants
 are checked on the first connection (sources/privileges.py).
+
+Readers: a table scan without bind values, over a base table of at most mysql_cx.MAX_TABLE_BYTES
+whose columns connectorx reads exactly, goes through connectorx (sources/mysql_cx.py: the same SET
+on its connection, decimals as text, KILL QUERY by a tag); pushed queries, scans with binds, views,
+bigger tables and other column types stream through PyMySQL. ``reader = "pymysql"`` keeps every read
+on PyMySQL. Scans are not split over several connections: separate sessions cannot share one
+snapshot (START TRANSACTION WITH CONSISTENT SNAPSHOT per session is one snapshot each).
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Hashable, Iterator
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pyarrow as pa
 from sqlglot import exp
@@ -40,7 +47,8 @@ from fedq.engine.capabilities import CAPABILITIES, type_family, why_not_pushable
 from fedq.errors import OperationalError
 from fedq.sources.base import FetchStats, Pushdown, ScanRequest, SourceLimits, SQLSource, TableName
 from fedq.sources.privileges import PrivilegeGate, mysql_findings, privileged_role_error
-from fedq.sources.settings import AT_LEAST_ONE, POSITIVE
+from fedq.sources import mysql_cx
+from fedq.sources.settings import AT_LEAST_ONE, POSITIVE, OneOf
 
 BATCH_ROWS = 32_768
 UTC = dt.timezone.utc
@@ -73,6 +81,7 @@ class _Column:
     name: str
     dtype: pa.DataType
     kind: str
+    data_type: str = ""  # MySQL's DATA_TYPE, lower case (which reader can read it: sources/mysql_cx.py)
 
 
 def _parse_dsn(dsn: str) -> dict[str, Any]:
@@ -336,12 +345,14 @@ class MySQLSource(SQLSource):
     connect_timeout: Annotated[float, POSITIVE] = 10.0
     max_concurrent_reads: Annotated[int, AT_LEAST_ONE] = 16  # sessions one query opens at once (engine/executor._turns)
     allow_privileged_role: bool = False  # skip the privilege check (sources/privileges.py)
+    reader: Annotated[str, OneOf(("auto", "pymysql"))] = "auto"  # "auto": table scans through connectorx where it reads exactly (sources/mysql_cx.py)
     type_name = "mysql"
     dialect = "mysql"
     limits = SourceLimits(max_columns=4096, max_parameters=65535, max_statement_bytes=16 << 20)  # columns, placeholders, default max_allowed_packet
     render_dialect = MySQLServer  # how regenerated native SQL is written for the server
     _idle: "queue.LifoQueue[Any]" = field(default_factory=queue.LifoQueue, init=False, repr=False)
     _active: set = field(default_factory=set, init=False, repr=False)
+    _cx_tags: set = field(default_factory=set, init=False, repr=False)  # tags of running connectorx reads
     # Re-entrant: a lease may be released by a finalizer that runs while this thread holds the lock.
     _pool_lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     _columns: dict = field(default_factory=dict, init=False, repr=False)
@@ -374,7 +385,7 @@ class MySQLSource(SQLSource):
             password = _parse_dsn(self.dsn)["password"]
         except ValueError:
             password = unquote(urlsplit(self.dsn).password or "")
-        return (password,) if password else ()
+        return (password, quote(password, safe="")) if password else ()  # raw, and as connectorx's URL holds it
 
     # -- connections ------------------------------------------------------------------
     def _open(self, timeout: float | None = None) -> Any:
@@ -554,7 +565,7 @@ class MySQLSource(SQLSource):
                 code_point = collation_is_code_point(_text(collation), _text(charset), _text(pad_attribute))
                 enum_like = _text(data_type).lower() in ("enum", "set")  # ENUM sorts by index
                 kind = SAFE if code_point and not enum_like else TEXT_COLLATED
-            columns.append(_Column(_text(name), dtype, kind or SAFE))
+            columns.append(_Column(_text(name), dtype, kind or SAFE, _text(data_type).lower()))
         with self._pool_lock:
             self._columns[table] = columns
         return columns
@@ -656,9 +667,75 @@ class MySQLSource(SQLSource):
 
     # -- execution --------------------------------------------------------------------
     def scan(self, request: ScanRequest, stats: FetchStats) -> pa.RecordBatchReader:
-        sql, values = self.render_scan(request)
         schema = request.schema if request.columns else pa.schema([pa.field("__fedq_one", pa.int64())])
+        sql = self._cx_scan_sql(request)
+        if sql is not None:
+            return self._cx_stream(sql, stats, schema)
+        sql, values = self.render_scan(request)
         return self._stream(sql, values, stats, schema)
+
+    def _cx_scan_sql(self, request: ScanRequest) -> str | None:
+        """The scan's SQL for connectorx, or None when it goes through PyMySQL: ``reader = "pymysql"``,
+        no connectorx, bind values, a column type connectorx cannot read exactly, or a view or table
+        whose size is unknown or above mysql_cx.MAX_TABLE_BYTES (its result is held whole)."""
+        if self.reader != "auto" or request.params or not mysql_cx.available():
+            return None
+        columns = {c.name: c for c in self._columns.get(request.table) or self._describe(request.table)}
+        if any(columns[name].data_type not in mysql_cx.READABLE for name in request.columns):
+            return None
+        size = self._rows("SELECT DATA_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                          "AND TABLE_NAME = %s AND TABLE_TYPE = 'BASE TABLE'", (request.table.schema, request.table.name))
+        if not size or size[0][0] is None or int(size[0][0]) > mysql_cx.MAX_TABLE_BYTES:
+            return None
+        from fedq.engine.sqlgen import remote_table
+
+        projections = [mysql_cx.projection(name, columns[name].data_type) for name in request.columns]
+        select = exp.select(*(projections or [exp.alias_(exp.Literal.number(1), "__fedq_one")]))
+        select = select.from_(remote_table(request.table.schema, request.table.name))
+        if request.filters:
+            select = select.where(exp.and_(*[f.copy() for f in request.filters]))
+        sql, values = self.render(select, request.params)
+        return None if values else sql
+
+    def _cx_stream(self, sql: str, stats: FetchStats, schema: pa.Schema) -> pa.RecordBatchReader:
+        """A reader whose first batch runs the connectorx read (in the consumer's thread, GIL released)."""
+        self.record(sql)
+        return pa.RecordBatchReader.from_batches(schema, self._cx_batches(sql, stats, schema))
+
+    def _cx_batches(self, sql: str, stats: FetchStats, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        started = time.perf_counter()
+        if not self._server:
+            self._acquire().release(healthy=True)  # the privilege check and the server's collation
+        deadline = stats.remaining()
+        setup = self._session_settings()
+        if deadline is not None:
+            timeout = deadline + STATEMENT_TIMEOUT_GRACE
+            setup += (f", max_statement_time = {timeout:.3f}" if self._server.get("mariadb")
+                      else f", max_execution_time = {max(1, math.ceil(timeout * 1000))}")
+        tag = mysql_cx.new_tag()
+        with self._pool_lock:
+            self._cx_tags.add(tag)
+        timer = None
+        if deadline is not None:  # the server stops the statement; this is the backstop
+            timer = threading.Timer(deadline + READ_TIMEOUT_GRACE, self._kill, args=([], [tag]))
+            timer.daemon = True
+            timer.start()
+        try:
+            table = mysql_cx.conform(mysql_cx.read(mysql_cx.url(self._params), sql, tag, [setup]), schema)
+        except mysql_cx.ReadError as error:
+            raise self.operational_error("query failed", error) from None
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+            raise self.operational_error("a value does not match its declared type", error) from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+            with self._pool_lock:
+                self._cx_tags.discard(tag)
+        stats.seconds += time.perf_counter() - started
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            stats.rows += batch.num_rows
+            stats.bytes += batch.nbytes
+            yield batch
 
     def query(self, sql: str, params: tuple[Any, ...], stats: FetchStats) -> pa.RecordBatchReader:
         """Run a pushed query; column types come from the result's column definitions."""
@@ -732,22 +809,40 @@ class MySQLSource(SQLSource):
         """KILL QUERY every running statement, from a fresh connection opened in its own thread
         (bounded by KILL_TIMEOUT: a blackholed path must not hold up the caller)."""
         with self._pool_lock:
-            active = list(self._active)
-        if active:
-            threading.Thread(target=self._kill, args=(active,), name=f"fedq-kill-{self.name}", daemon=True).start()
+            active, tags = list(self._active), list(self._cx_tags)
+        if active or tags:
+            threading.Thread(target=self._kill, args=(active, tags), name=f"fedq-kill-{self.name}", daemon=True).start()
 
-    def _kill(self, active: list[Any]) -> None:
+    def _kill(self, active: list[Any], tags: list[str]) -> None:
+        """KILL QUERY the PyMySQL sessions, and the connectorx reads found by their tags in PROCESSLIST
+        (looked for until KILL_TIMEOUT: connectorx may still be connecting)."""
         try:
             killer = self._open(timeout=KILL_TIMEOUT)
         except OperationalError:
             return
         try:
             with killer.cursor() as cursor:
-                for connection in active:
+                ids = [int(connection.thread_id()) for connection in active]
+                waiting, until = set(tags), time.monotonic() + KILL_TIMEOUT
+                while waiting and time.monotonic() < until:
+                    for tag in list(waiting):
+                        cursor.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() "
+                                       "AND INFO LIKE %s", (f"%/* {tag} */%",))
+                        found = [int(r[0]) for r in cursor.fetchall()]
+                        with self._pool_lock:
+                            running = tag in self._cx_tags
+                        if found or not running:
+                            ids += found
+                            waiting.discard(tag)
+                    if waiting:
+                        time.sleep(0.05)
+                for thread_id in ids:
                     try:
-                        cursor.execute(f"KILL QUERY {int(connection.thread_id())}")
+                        cursor.execute(f"KILL QUERY {thread_id}")
                     except Exception:
                         pass
+        except Exception:
+            pass
         finally:
             killer.close()
 

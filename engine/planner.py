@@ -43,6 +43,7 @@ from fedq.engine.join_order import filtered_rows, order_joins
 from fedq.engine.reduction import MIN_REDUCTION_FACTOR, ROW_KEY_DIALECTS, Reduction, choose_reduction, choose_row_reduction, max_keys
 from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
+from fedq.engine.gc_pause import fewer_collections
 from fedq.engine.literal_lists import binding_sql, literal_list
 from fedq.engine.passthrough import native_query, native_sql
 from fedq.engine.sandbox import refuse_local_reads, table_function_refused
@@ -275,6 +276,10 @@ class Planner:
 
     def plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
         """Plan ``tree``, which the planner takes over (it is rewritten: pass a copy to keep one)."""
+        with fewer_collections():  # engine/gc_pause.py: collecting every 700 allocations cost a third of the time
+            return self._plan(tree, params)
+
+    def _plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
         passthrough = self._passthrough_fragments(tree)
         bound = bind_tables(tree, self.catalog)
         self.binder.ensure(bound)
@@ -287,7 +292,7 @@ class Planner:
         plan = None
         if self.pushdown:
             try:
-                plan = self._pushdown_plan(tree.copy(), bound, params, stand_ins)  # a failed attempt leaves tree whole
+                plan = self._pushdown_plan(tree, bound, params, stand_ins)  # a failed attempt leaves tree whole
             except (OptimizeError, SqlglotError, KeyError, ProgrammingError, NotImplementedError) as error:
                 plan = self._full_scan_plan(tree, bound, params)
                 plan.notes.append(f"pushdown analysis skipped: {error}")
@@ -324,7 +329,7 @@ class Planner:
 
     # -- plans ------------------------------------------------------------------------
     def _full_scan_plan(self, tree: exp.Expression, bound: list[BoundTable], params: dict[str, Any]) -> Plan:
-        local = tree.copy()
+        local = tree  # the planner's own: plan() was given it, and a failed pushdown attempt left it whole
         fragments = []
         for table in list(local.find_all(exp.Table)):
             index = table.meta.get(TABLE_KEY)
@@ -338,18 +343,22 @@ class Planner:
 
     def _pushdown_plan(self, tree: exp.Expression, bound: list[BoundTable], params: dict[str, Any],
                        stand_ins: dict[str, pa.Schema]) -> Plan:
+        """Changes only its own copy of ``tree``, so that plan() can fall back to full scans of it; a query
+        that goes whole to one source (``whole``) leaves the tree as it is and needs no copy."""
         self._params = params
         self._notes: list[str | Callable[[], str]] = []
-        self._root = tree
         _tag_units(tree)
         analysed = _analysis_copy(tree, bound)
         checkpoint("planning (annotating types)")
+        units: list[tuple[exp.Expression, Split | Partial | None]] = []
+        self._find_units(analysed, bound, units)
+        whole = len(units) == 1 and units[0][1] is None and units[0][0] is analysed
+        if not whole:
+            tree = tree.copy()
+        self._root = tree
         originals = {n.meta[UNIT_KEY]: n for n in tree.find_all(exp.Select, exp.SetOperation) if UNIT_KEY in n.meta}
         tables = {n.meta[TABLE_KEY]: n for n in tree.find_all(exp.Table) if TABLE_KEY in n.meta}
         fragments: list[Fragment] = []
-
-        units: list[tuple[exp.Expression, Split | Partial | None]] = []
-        self._find_units(analysed, bound, units)
         pushed_tables: set[int] = set()
         for unit, split in units:
             checkpoint("planning (remote queries)")
@@ -380,6 +389,9 @@ class Planner:
             pushed_tables.update(t.meta[TABLE_KEY] for t in unit.find_all(exp.Table) if TABLE_KEY in t.meta)
 
         scanned = set(tables) - pushed_tables  # no scan left (a whole query pushed): no second scope walk
+        if scanned and whole:  # the whole query was over a limit of its source: the scans change a copy
+            tree = tree.copy()
+            tables = {n.meta[TABLE_KEY]: n for n in tree.find_all(exp.Table) if TABLE_KEY in n.meta}
         needed, candidates, full = self._scan_requirements(analysed) if scanned else ({}, {}, set())
         scans: dict[int, Fragment] = {}
         natives: list[tuple[Fragment, exp.Expression, list[str], exp.Table]] = []

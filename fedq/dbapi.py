@@ -313,7 +313,7 @@ class Connection:
 
     def _check_file_write(self, path: Path) -> None:
         """Whether this connection may write ``path`` for COPY … TO: an in-process one writes as its
-        user does; a served session refuses (fedq/server.py), since the file would be the server's."""
+        user does; a served session refuses (server/server.py), since the file would be the server's."""
 
     def export_catalog(self) -> str:
         """Every source and view of this connection as a TOML catalog file that recreates them

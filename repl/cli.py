@@ -87,7 +87,7 @@ def _bench(argv: list[str]) -> int:
 
 
 def _serve(argv: list[str]) -> int:
-    """``fedq serve``: the catalog behind the PostgreSQL wire protocol (fedq/server.py)."""
+    """``fedq serve``: the catalog behind the PostgreSQL wire protocol (server/, installed as fedq.server)."""
     import logging
 
     from fedq.server import DEFAULT_HOST, DEFAULT_PORT, serve

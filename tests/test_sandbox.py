@@ -24,7 +24,7 @@ import pytest
 
 import fedq
 from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
-from fedq.pg_catalog import CatalogEngine, Settings
+from fedq.server.pg_catalog import CatalogEngine, Settings
 from served import start_server, stop_server
 
 MARKER = "fedq-secret-" + uuid.uuid4().hex  # the secret files' contents: must never show up

@@ -350,7 +350,7 @@ def test_shutdown_closes_every_source_session_and_logs_no_password(server, pg_ad
 
 # -- the pieces, without a server -------------------------------------------------------------------
 def test_statements_are_sorted_between_session_catalog_and_fedq():
-    from fedq.pg_catalog import classify, split_statements
+    from fedq.server.pg_catalog import classify, split_statements
 
     assert [classify(s) for s in ["SET extra_float_digits = 3", "SHOW server_version", "SHOW TABLES FROM crm",
                                   "BEGIN", "COMMIT", "ROLLBACK", "DISCARD ALL", "SELECT version()",
@@ -361,13 +361,13 @@ def test_statements_are_sorted_between_session_catalog_and_fedq():
 
 
 def test_postgres_parameters_become_qmarks():
-    from fedq.server import qmark
+    from fedq.server.server import qmark
 
     assert qmark("SELECT $2, $1, '$3', $1::int", ["a", "b"]) == ("SELECT ?, ?, '$3', (?)::int", ["b", "a", "a"])
 
 
 def test_values_are_sent_in_postgres_text_format():
-    from fedq.pgwire import text_values
+    from fedq.server.pgwire import text_values
 
     assert text_values(pa.array([True, False, None])) == [b"t", b"f", None]
     assert text_values(pa.array([1.5, float("inf"), float("nan")])) == [b"1.5", b"Infinity", b"NaN"]

@@ -2,7 +2,7 @@
 
 psql's ``\\copy … TO file`` sends this, and the ADBC PostgreSQL driver reads every result as
 ``COPY (query) TO STDOUT (FORMAT binary)``. Rows are encoded a batch at a time from the query's Arrow
-stream with the server's value encoders (:mod:`fedq.pgwire`), so a COPY is streamed, not materialized.
+stream with the server's value encoders (:mod:`fedq.server.pgwire`), so a COPY is streamed, not materialized.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 import pyarrow as pa
 
-from fedq import pgwire
+from fedq.server import pgwire
 from fedq.errors import NotSupportedError, ProgrammingError
 
 _COPY = re.compile(r"^\s*COPY\s+(?:\((?P<query>.+)\)|(?P<table>[\w.\"]+)(?:\s*\((?P<columns>[^)]*)\))?)\s+TO\s+STDOUT\b"

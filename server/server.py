@@ -18,8 +18,8 @@ from the loopback only, and refuses to listen anywhere else.
 Protocol: startup (SSL and GSSAPI encryption requests are declined), simple query (several statements
 per message), extended query (Parse/Bind/Describe/Execute/Close/Sync/Flush, text and simple binary
 formats), ErrorResponse with SQLSTATE, CancelRequest, Terminate. Statements are sorted by
-:func:`fedq.pg_catalog.classify`: SET/SHOW/BEGIN… are answered by the session, catalog queries by
-:class:`fedq.pg_catalog.CatalogEngine`, everything else by fedq.
+:func:`fedq.server.pg_catalog.classify`: SET/SHOW/BEGIN… are answered by the session, catalog queries by
+:class:`fedq.server.pg_catalog.CatalogEngine`, everything else by fedq.
 """
 from __future__ import annotations
 
@@ -46,16 +46,17 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
 import fedq
-from fedq import pgwire
+from fedq.server import pgwire
+from fedq.catalog.config import load_server_settings
 from fedq.catalog.home import CatalogHome
-from fedq.copy_out import CopyOut, copy_rows, is_copy_to_stdout, parse_copy
-from fedq.cursors import CursorError, DeclaredCursor, parse_close, parse_declare, parse_fetch
+from fedq.server.copy_out import CopyOut, copy_rows, is_copy_to_stdout, parse_copy
+from fedq.server.cursors import CursorError, DeclaredCursor, parse_close, parse_declare, parse_fetch
 from fedq.dbapi import Connection
 from fedq.engine.statements import QUERY_TYPES
 from fedq.errors import (
     DataError, Error, IntegrityError, NotSupportedError, OperationalError, ProgrammingError, redact,
 )
-from fedq.pg_catalog import CatalogEngine, Settings, classify, parse_postgres, split_statements
+from fedq.server.pg_catalog import CatalogEngine, Settings, classify, parse_postgres, split_statements
 
 log = logging.getLogger("fedq.server")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5433
@@ -1151,8 +1152,6 @@ def serve(catalog_path: str | None, host: str | None = None, port: int | None = 
           out: Callable[[str], None] = print) -> int:
     """Run ``fedq serve`` until interrupted (SIGINT/SIGTERM); returns the exit status."""
     import signal
-
-    from fedq.catalog.config import load_server_settings
 
     settings = ServerSettings.from_section(load_server_settings(catalog_path) if catalog_path else {}, host, port)
     _raise_file_limit(settings.max_connections)

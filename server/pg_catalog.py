@@ -26,7 +26,7 @@ from sqlglot.errors import SqlglotError
 
 from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
 from fedq.errors import OperationalError, ProgrammingError
-from fedq.pgwire import BY_OID, TYPES, pg_type, text_array, typmod
+from fedq.server.pgwire import BY_OID, TYPES, pg_type, text_array, typmod
 
 log = logging.getLogger("fedq.server")
 SERVER_VERSION = "15.0"

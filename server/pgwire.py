@@ -2,7 +2,7 @@
 
 Message framing, the messages the server sends, SCRAM-SHA-256 password checks, and the mapping
 from Arrow types to PostgreSQL type OIDs with their text (and simple binary) encodings.
-Nothing here knows about fedq's engine; :mod:`fedq.server` puts the pieces together.
+Nothing here knows about fedq's engine; :mod:`fedq.server.server` puts the pieces together.
 """
 from __future__ import annotations
 

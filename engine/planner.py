@@ -44,6 +44,7 @@ from fedq.engine.reduction import MIN_REDUCTION_FACTOR, ROW_KEY_DIALECTS, Reduct
 from fedq.engine.sqlgen import compared_type
 from fedq.engine.folding import fold_constants
 from fedq.engine.gc_pause import fewer_collections
+from fedq.engine.tree_copy import copy_tree
 from fedq.engine.literal_lists import binding_sql, literal_list
 from fedq.engine.passthrough import native_query, native_sql
 from fedq.engine.sandbox import refuse_local_reads, table_function_refused
@@ -164,7 +165,7 @@ def _tag_units(tree: exp.Expression) -> None:
 
 def _analysis_copy(tree: exp.Expression, bound: list[BoundTable]) -> exp.Expression:
     """Qualified, type-annotated copy where table ``i`` is named ``s.d.t{i}`` (no case trouble)."""
-    copy = tree.copy()
+    copy = copy_tree(tree)
     schema: dict[str, dict[str, str]] = {}
     for table in copy.find_all(exp.Table):
         index = table.meta.get(TABLE_KEY)
@@ -354,7 +355,7 @@ class Planner:
         self._find_units(analysed, bound, units)
         whole = len(units) == 1 and units[0][1] is None and units[0][0] is analysed
         if not whole:
-            tree = tree.copy()
+            tree = copy_tree(tree)
         self._root = tree
         originals = {n.meta[UNIT_KEY]: n for n in tree.find_all(exp.Select, exp.SetOperation) if UNIT_KEY in n.meta}
         tables = {n.meta[TABLE_KEY]: n for n in tree.find_all(exp.Table) if TABLE_KEY in n.meta}
@@ -390,7 +391,7 @@ class Planner:
 
         scanned = set(tables) - pushed_tables  # no scan left (a whole query pushed): no second scope walk
         if scanned and whole:  # the whole query was over a limit of its source: the scans change a copy
-            tree = tree.copy()
+            tree = copy_tree(tree)
             tables = {n.meta[TABLE_KEY]: n for n in tree.find_all(exp.Table) if TABLE_KEY in n.meta}
         needed, candidates, full = self._scan_requirements(analysed) if scanned else ({}, {}, set())
         scans: dict[int, Fragment] = {}
@@ -579,7 +580,7 @@ class Planner:
         self, unit: exp.Expression, original: exp.Expression, bound: list[BoundTable], params: dict[str, Any]
     ) -> tuple[Fragment, exp.Select]:
         source = bound[next(unit.find_all(exp.Table)).meta[TABLE_KEY]].source
-        remote = unit.copy()
+        remote = copy_tree(unit)
         order = remote.args.get("order")
         limit, offset = remote.args.get("limit"), remote.args.get("offset")
         mapping = _order_mapping(unit)
@@ -775,7 +776,7 @@ class Planner:
         self, unit: exp.Select, split: "Split", original: exp.Expression, bound: list[BoundTable], params: dict[str, Any]
     ) -> tuple[Fragment, exp.Select]:
         source = split.source
-        core = unit.copy()
+        core = copy_tree(unit)
         for key in ("having", "order", "limit", "offset", "distinct"):
             core.set(key, None)
         core.set("expressions", [exp.alias_(expression.copy(), name) for name, expression in split.columns])
@@ -804,7 +805,7 @@ class Planner:
                 return column(target.name)
             return node
 
-        local = unit.copy()
+        local = copy_tree(unit)
         for key in ("joins", "where", "group", "having"):
             local.set(key, None)
         names = self._output_names(original, params)

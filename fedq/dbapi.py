@@ -559,49 +559,15 @@ class Cursor:
         return self
 
     def _run(self, operation: str, parameters: Sequence[Any] | None, deadline: Deadline) -> None:
+        """Parse, then hand the statement to its kind's handler (CATALOG_STATEMENTS, PLANNED_STATEMENTS)."""
         connection = self.connection
         _check_length(operation, connection.max_statement_length)
         cached = connection._plans.get(operation, parameters, connection._plan_settings(), connection.catalog)
         statement = prepare(operation, parameters) if cached is None else Statement("query", None, {})
         deadline.check("parsing")
-        if statement.kind == "attach":
-            name, type_name, options = attach_arguments(statement.tree)
-            persistent = options.pop("persistent", False)
-            connection.attach(name, type_name, persistent=str(persistent).lower() in ("true", "1", "yes"), **options)
-            return
-        if statement.kind == "detach":
-            connection.detach(statement.tree.this.name)
-            return
-        if statement.kind == "show_sources":
-            self._set_result(introspection.sources_table(connection.catalog).to_reader())
-            return
-        if statement.kind == "show_tables":
-            source = statement.tree.args.get("from_")
-            listing = introspection.tables_table(connection.catalog, source.name if source else None)
-            self._warnings = listing.warnings
-            self._set_result(listing.table.to_reader())
-            return
-        if statement.kind == "analyze":
-            bound = [connection.catalog.resolve([p.name for p in t.parts]) for t in statement.tree.args["tables"]]
-            connection._plans.clear()  # new statistics: plans are decided again
-            self._set_result(analyze_table(bound, [connection.catalog.analyze(b) for b in bound]).to_reader())
-            return
-        if statement.kind == "describe":
-            parts = [p.name for p in statement.tree.this.parts]
-            self._set_result(introspection.columns_table(connection.catalog, parts)[1].to_reader())
-            return
-        if statement.kind == "create_view":
-            self._create_view_statement(statement.tree)
-            return
-        if statement.kind == "drop_view":
-            for table in statement.tree.args.get("tables") or [statement.tree.this]:
-                connection.drop_view(_view_target(table), if_exists=bool(statement.tree.args.get("exists")))
-            return
-        if statement.kind == "refresh":
-            connection.refresh(statement.tree.name or None)
-            return
-        if statement.kind == "show_views":
-            self._set_result(introspection.views_table(connection.catalog).to_reader())
+        about_catalog = CATALOG_STATEMENTS.get(statement.kind)
+        if about_catalog is not None:
+            about_catalog(self, statement.tree)
             return
         spec = export.copy_spec(statement.tree) if statement.kind == "copy" else None  # checked before any source is read
         if spec is not None:
@@ -609,25 +575,38 @@ class Cursor:
         self.plan = cached or connection._plan(spec.query if spec else statement.tree, statement.params)
         if cached is None and statement.kind == "query":
             connection._plans.put(operation, parameters, connection._plan_settings(), connection.catalog, self.plan, statement.params)
-        if statement.kind == "explain":
-            self._set_result(explain_table(self.plan).to_reader())
-            return
-        plan = self.plan
-        deadline.check("planning")
-        self._execution = Execution(connection._database, plan, deadline=deadline,
-                                    explain_error=lambda error: explain_drift(connection.catalog, plan.tables, error))
-        reader = self._execution.start()
-        if statement.kind == "explain_analyze":
-            for _ in reader:
-                pass
-            self._execution.close()
-            self._set_result(explain_table(self.plan, analyzed=True).to_reader())
-            return
-        if spec is not None:
-            self._set_result(export.count_table(export.export(reader, spec)).to_reader())
-            self._execution.close()
-            return
-        self._set_result(reader, [dtype for _, dtype in plan.columns])
+        PLANNED_STATEMENTS[statement.kind](self, spec, deadline)
+
+    # -- statements about the catalog: nothing is planned ----------------------------------
+    def _attach(self, tree: exp.Expression) -> None:
+        name, type_name, options = attach_arguments(tree)
+        persistent = options.pop("persistent", False)
+        self.connection.attach(name, type_name, persistent=str(persistent).lower() in ("true", "1", "yes"), **options)
+
+    def _detach(self, tree: exp.Expression) -> None:
+        self.connection.detach(tree.this.name)
+
+    def _show_sources(self, tree: exp.Expression) -> None:
+        self._set_result(introspection.sources_table(self.connection.catalog).to_reader())
+
+    def _show_tables(self, tree: exp.Expression) -> None:
+        source = tree.args.get("from_")
+        listing = introspection.tables_table(self.connection.catalog, source.name if source else None)
+        self._warnings = listing.warnings
+        self._set_result(listing.table.to_reader())
+
+    def _show_views(self, tree: exp.Expression) -> None:
+        self._set_result(introspection.views_table(self.connection.catalog).to_reader())
+
+    def _analyze(self, tree: exp.Expression) -> None:
+        catalog = self.connection.catalog
+        bound = [catalog.resolve([p.name for p in t.parts]) for t in tree.args["tables"]]
+        self.connection._plans.clear()  # new statistics: plans are decided again
+        self._set_result(analyze_table(bound, [catalog.analyze(b) for b in bound]).to_reader())
+
+    def _describe(self, tree: exp.Expression) -> None:
+        parts = [p.name for p in tree.this.parts]
+        self._set_result(introspection.columns_table(self.connection.catalog, parts)[1].to_reader())
 
     def _create_view_statement(self, tree: exp.Create) -> None:
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
@@ -640,6 +619,39 @@ class Cursor:
             return  # CREATE VIEW IF NOT EXISTS of an existing view
         self.connection._create_view(_view_target(target), tree.expression, bool(tree.args.get("replace")),
                                      "TemporaryProperty" in properties)
+
+    def _drop_view_statement(self, tree: exp.Expression) -> None:
+        for table in tree.args.get("tables") or [tree.this]:
+            self.connection.drop_view(_view_target(table), if_exists=bool(tree.args.get("exists")))
+
+    def _refresh(self, tree: exp.Expression) -> None:
+        self.connection.refresh(tree.name or None)
+
+    # -- planned statements: self.plan is set -----------------------------------------------
+    def _start(self, deadline: Deadline) -> pa.RecordBatchReader:
+        plan, catalog = self.plan, self.connection.catalog
+        deadline.check("planning")
+        self._execution = Execution(self.connection._database, plan, deadline=deadline,
+                                    explain_error=lambda error: explain_drift(catalog, plan.tables, error))
+        return self._execution.start()
+
+    def _query(self, spec: export.ExportSpec | None, deadline: Deadline) -> None:
+        reader = self._start(deadline)
+        self._set_result(reader, [dtype for _, dtype in self.plan.columns])
+
+    def _explain(self, spec: export.ExportSpec | None, deadline: Deadline) -> None:
+        self._set_result(explain_table(self.plan).to_reader())
+
+    def _explain_analyze(self, spec: export.ExportSpec | None, deadline: Deadline) -> None:
+        for _ in self._start(deadline):
+            pass
+        self._execution.close()
+        self._set_result(explain_table(self.plan, analyzed=True).to_reader())
+
+    def _copy(self, spec: export.ExportSpec | None, deadline: Deadline) -> None:
+        reader = self._start(deadline)
+        self._set_result(export.count_table(export.export(reader, spec)).to_reader())
+        self._execution.close()
 
     def executemany(self, operation: str, seq_of_parameters: Sequence[Sequence[Any]]) -> "Cursor":
         for parameters in seq_of_parameters:
@@ -803,3 +815,25 @@ class Cursor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Statement kind (engine.statements.prepare) -> the cursor's handler. Statements about the catalog are
+# answered without a plan; the others are planned (a COPY's query too) and then run, explained or exported.
+CATALOG_STATEMENTS: dict[str, Callable[[Cursor, exp.Expression], None]] = {
+    "attach": Cursor._attach,
+    "detach": Cursor._detach,
+    "show_sources": Cursor._show_sources,
+    "show_tables": Cursor._show_tables,
+    "show_views": Cursor._show_views,
+    "analyze": Cursor._analyze,
+    "describe": Cursor._describe,
+    "create_view": Cursor._create_view_statement,
+    "drop_view": Cursor._drop_view_statement,
+    "refresh": Cursor._refresh,
+}
+PLANNED_STATEMENTS: dict[str, Callable[[Cursor, "export.ExportSpec | None", Deadline], None]] = {
+    "query": Cursor._query,
+    "explain": Cursor._explain,
+    "explain_analyze": Cursor._explain_analyze,
+    "copy": Cursor._copy,
+}

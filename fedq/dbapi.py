@@ -43,6 +43,7 @@ from fedq.result_types import IntegerColumn, integer_columns, python_values
 from fedq.sources import Source
 from fedq.sources.settings import check_connection_settings
 from fedq.sources.information_schema import NAME as INFORMATION_SCHEMA, InformationSchemaSource
+from fedq.sources.memory import MemorySource
 
 # -- module globals ------------------------------------------------------------------------
 apilevel = "2.0"
@@ -338,8 +339,6 @@ class Connection:
         polars DataFrame, or anything with ``__arrow_c_stream__``. The ``memory`` source is added
         to the catalog on the first call."""
         self._check_open()
-        from fedq.sources.memory import MemorySource
-
         source = self.catalog.sources.get("memory")
         if source is not None and not isinstance(source, MemorySource):
             raise ProgrammingError("the source named 'memory' is not the in-memory source; detach it to register data")
@@ -354,8 +353,6 @@ class Connection:
     def unregister(self, name: str) -> None:
         """Remove a table added with :meth:`register`."""
         self._check_open()
-        from fedq.sources.memory import MemorySource
-
         source = self.catalog.sources.get("memory")
         if not isinstance(source, MemorySource):
             raise ProgrammingError(f"no registered table '{name}' (nothing registered)")

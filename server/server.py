@@ -23,11 +23,9 @@ formats), ErrorResponse with SQLSTATE, CancelRequest, Terminate. Statements are 
 """
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import itertools
 import logging
-import re
 import secrets
 import select
 import socket
@@ -35,162 +33,28 @@ import socketserver
 import struct
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import pyarrow as pa
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
-from sqlglot.tokens import TokenType
 
 import fedq
-from fedq.server import pgwire
 from fedq.catalog.config import load_server_settings
-from fedq.catalog.home import CatalogHome
+from fedq.engine.statements import QUERY_TYPES
+from fedq.errors import Error, NotSupportedError, ProgrammingError, redact
+from fedq.server import pgwire
 from fedq.server.copy_out import CopyOut, copy_rows, is_copy_to_stdout, parse_copy
 from fedq.server.cursors import CursorError, DeclaredCursor, parse_close, parse_declare, parse_fetch
-from fedq.dbapi import Connection
-from fedq.engine.statements import QUERY_TYPES
-from fedq.errors import (
-    DataError, Error, IntegrityError, NotSupportedError, OperationalError, ProgrammingError, redact,
-)
+from fedq.server.permissions import ServedConnection
 from fedq.server.pg_catalog import CatalogEngine, Settings, classify, parse_postgres, split_statements
+from fedq.server.settings import ServerSettings
+from fedq.server.sqlstate import ClientError, sqlstate
+from fedq.server.statement_text import array_arguments, count_parameters, qmark, split_dotted_schemas, within_source
 
 log = logging.getLogger("fedq.server")
-DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5433
 WATCH_INTERVAL = 0.2  # seconds between checks that a client with a running query is still there
 REFUSING = 16  # clients over max_connections answered at once (each by a short-lived thread); more are just closed
 REFUSE_WAIT = 2.0  # seconds a refused client has to send its startup packet before it is closed without an answer
-
-
-# -- settings --------------------------------------------------------------------------------------
-_SIZE = re.compile(r"^\s*(\d+)\s*(B|kB|KB|MB|GB)?\s*$", re.IGNORECASE)
-_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30}
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    """The ``[server]`` section, validated. Every limit has a default that is safe for an exposed server."""
-
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    users: dict[str, str] = field(default_factory=dict, repr=False)  # user -> password (references resolved)
-    admins: frozenset[str] = frozenset()  # users whose sessions may change the catalog
-    timeout: float | None = None  # each query's deadline, seconds
-    max_connections: int = 500  # open client connections, authenticated or not
-    startup_timeout: float = 10.0  # seconds from TCP accept to authenticated
-    idle_timeout: float = 3600.0  # seconds a logged-in client may send nothing; 0 = no limit
-    max_message_size: int = 64 << 20  # bytes of one message after authentication (before: 10,000)
-    engine_idle_timeout: float = 60.0  # seconds after which an idle non-admin session closes its engine; 0 = never
-
-    @classmethod
-    def from_section(cls, section: dict[str, Any], host: str | None = None, port: int | None = None) -> "ServerSettings":
-        """Settings from a ``[server]`` table; ``host``/``port`` (the command line) win over the file's.
-        Unknown names and wrong values are errors naming the setting."""
-        known = set(cls.__dataclass_fields__)
-        for name in section:
-            if name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
-                raise ProgrammingError(f"unknown [server] setting '{name}'" + (f"; did you mean '{close[0]}'?" if close
-                                       else f"; the settings are {', '.join(sorted(known))}"))
-        users = section.get("users") or {}
-        if not isinstance(users, dict):
-            raise ProgrammingError("[server] users must be a table of user = \"password\" (normally \"${ENV_VAR}\")")
-        for user, password in users.items():
-            if not isinstance(password, str):
-                raise ProgrammingError(f"[server] users: the password of '{user}' must be a text (normally \"${{ENV_VAR}}\"), "
-                                       f"not {type(password).__name__} (value not shown)")
-        if not isinstance(section.get("host", DEFAULT_HOST), str):
-            raise ProgrammingError(f"[server] host must be a text (an address such as \"127.0.0.1\"), not {section['host']!r}")
-        admins = section.get("admins", [])
-        if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
-            raise ProgrammingError(f"[server] admins must be a list of user names, e.g. admins = [\"alice\"], not {admins!r}")
-        if admins and not users:
-            raise ProgrammingError("[server] admins needs [server] users: a server without users has no admins")
-        for admin in admins:
-            if admin not in users:
-                raise ProgrammingError(f"[server] admins: '{admin}' is not one of the [server] users ({', '.join(sorted(users))})")
-        timeout = section.get("timeout")
-        return cls(
-            host=str(host or section.get("host") or DEFAULT_HOST),
-            port=_whole(port if port is not None else section.get("port", DEFAULT_PORT), "port", 0, 65535),
-            users=users, admins=frozenset(admins),
-            timeout=None if timeout is None else _seconds(timeout, "timeout", allow_zero=False),
-            max_connections=_whole(section.get("max_connections", cls.max_connections), "max_connections", 1, 100_000),
-            startup_timeout=_seconds(section.get("startup_timeout", cls.startup_timeout), "startup_timeout", allow_zero=False),
-            idle_timeout=_seconds(section.get("idle_timeout", cls.idle_timeout), "idle_timeout", allow_zero=True),
-            max_message_size=_size(section.get("max_message_size", cls.max_message_size), "max_message_size"),
-            engine_idle_timeout=_seconds(section.get("engine_idle_timeout", cls.engine_idle_timeout),
-                                         "engine_idle_timeout", allow_zero=True),
-        )
-
-
-def _whole(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ProgrammingError(f"[server] {name} must be a whole number from {low} to {high}, not {value!r}")
-    return value
-
-
-def _seconds(value: Any, name: str, allow_zero: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
-        kind = "a number of seconds (0: no limit)" if allow_zero else "a positive number of seconds"
-        raise ProgrammingError(f"[server] {name} must be {kind}, not {value!r}")
-    return float(value)
-
-
-def _size(value: Any, name: str) -> int:
-    """Bytes, as a whole number or a text like ``"64MB"``."""
-    match = _SIZE.match(value) if isinstance(value, str) else None
-    size = value if isinstance(value, int) and not isinstance(value, bool) else \
-        int(match.group(1)) * _UNITS[(match.group(2) or "b").lower()] if match else None
-    if size is None or not pgwire.MAX_STARTUP_MESSAGE <= size <= 1 << 30:
-        raise ProgrammingError(f"[server] {name} must be a size from 10kB to 1GB (bytes, or a text like \"64MB\"), not {value!r}")
-    return size
-
-
-# -- errors ----------------------------------------------------------------------------------------
-def sqlstate(error: BaseException) -> str:
-    """The SQLSTATE a PostgreSQL client gets for a fedq error."""
-    text = str(error).lower()
-    if isinstance(error, CursorError):
-        return error.sqlstate
-    if isinstance(error, PermissionDenied):
-        return "42501"
-    if isinstance(error, OperationalError):
-        return "57014" if "cancel" in text or "deadline" in text or "timeout" in text else "08006"
-    if isinstance(error, NotSupportedError):
-        return "0A000"
-    if isinstance(error, DataError):
-        return "22000"
-    if isinstance(error, IntegrityError):
-        return "23000"
-    if isinstance(error, ProgrammingError):
-        if "syntax error" in text or "cannot read sql" in text:
-            return "42601"
-        if "unrecognized configuration parameter" in text:
-            return "42704"
-        if "column" in text and ("does not exist" in text or "unknown" in text or "not found" in text):
-            return "42703"
-        if "does not exist" in text or "unknown source" in text or "unknown table" in text:
-            return "42P01"
-        if "parameter" in text:
-            return "08P01"
-        return "42000"
-    return "XX000"
-
-
-class PermissionDenied(ProgrammingError):
-    """A remote session tried to change the catalog without being a ``[server]`` admin (SQLSTATE 42501)."""
-
-
-class ClientError(Exception):
-    """An error answered to the client with this SQLSTATE; ``fatal`` ends the connection."""
-
-    def __init__(self, sqlstate: str, message: str, fatal: bool = False) -> None:
-        super().__init__(message)
-        self.sqlstate, self.fatal = sqlstate, fatal
 
 
 # -- results ---------------------------------------------------------------------------------------
@@ -246,75 +110,6 @@ class Portal:
     params: list[Any]
     result_formats: list[int]
     result: Result | None = None
-
-
-# -- permissions ------------------------------------------------------------------------------------
-class _ReadOnlyHome(CatalogHome):
-    """The home catalog as a non-admin session sees it: read, never written."""
-
-    def __init__(self, home: CatalogHome, refuse: Callable[[str], None]) -> None:
-        super().__init__(home.directory)
-        self._refuse = refuse
-
-    def update(self, change: Callable[[Any], None]) -> None:
-        self._refuse("changing the home catalog")
-
-
-class ServedConnection(Connection):
-    """A remote session's fedq connection. Every statement that changes the catalog (ATTACH, DETACH,
-    CREATE/DROP VIEW, with or without PERSISTENT/TEMP) ends in one of the methods below, whatever its
-    spelling, comments or case, so the admin check sits here rather than on the SQL text; and the home
-    catalog of a non-admin session is read-only, so no other path can write it either."""
-
-    def __init__(self, catalog_path: str | None, *, user: str, admin: bool, timeout: float | None,
-                 users: bool) -> None:
-        self.user, self.admin, self._has_users = user, admin, users
-        super().__init__(catalog_path, timeout=timeout)
-        if not admin and self.home is not None:
-            self.home = _ReadOnlyHome(self.home, self._require_admin)
-
-    def _require_admin(self, action: str) -> None:
-        if self.admin:
-            return
-        how = (f'add "{self.user}" to admins = [...] in the catalog file\'s [server] section' if self._has_users
-               else "a server without [server] users has no admins: add users and admins = [...] to [server]")
-        raise PermissionDenied(f"permission denied for {action}: only [server] admins may change fedq serve's "
-                               f"catalog; {how}")
-
-    def attach(self, name: str, type: str, *, persistent: bool = False, **options: Any) -> Any:  # noqa: A002
-        self._require_admin(f"ATTACH … AS {name}" + (" (PERSISTENT)" if persistent else ""))
-        return super().attach(name, type, persistent=persistent, **options)
-
-    def detach(self, name: str) -> None:
-        self._require_admin(f"DETACH {name}")
-        super().detach(name)
-
-    def create_view(self, name: str, sql: str, *, replace: bool = False, temporary: bool = False) -> Any:
-        self._require_admin(f"CREATE {'TEMP ' if temporary else ''}VIEW {name}")
-        return super().create_view(name, sql, replace=replace, temporary=temporary)
-
-    def _create_view(self, name: str, body: exp.Expression, replace: bool, temporary: bool) -> Any:
-        self._require_admin(f"CREATE {'TEMP ' if temporary else ''}VIEW {name}")
-        return super()._create_view(name, body, replace, temporary)
-
-    def drop_view(self, name: str, *, if_exists: bool = False) -> None:
-        self._require_admin(f"DROP VIEW {name}")
-        super().drop_view(name, if_exists=if_exists)
-
-    def _check_file_write(self, path: Path) -> None:
-        """COPY … TO a file would write on the server's machine, as PostgreSQL's COPY TO a file does only
-        for superusers: here only for admins. A client writes a result on its own side (psql's \\o) instead."""
-        if not self.admin:
-            raise PermissionDenied(f"permission denied for COPY … TO '{path}': it would write a file on the fedq serve "
-                                   "machine, which only [server] admins may do; write the result on your side instead (psql's \\o FILE)")
-
-    def register(self, name: str, obj: Any) -> None:
-        self._require_admin(f"registering memory.{name}")
-        super().register(name, obj)
-
-    def unregister(self, name: str) -> None:
-        self._require_admin(f"unregistering memory.{name}")
-        super().unregister(name)
 
 
 # -- one client -------------------------------------------------------------------------------------
@@ -842,7 +637,7 @@ class Handler(socketserver.BaseRequestHandler):
             raise ClientError("26000", f'prepared statement "{name}" does not exist')
         fmt = (lambda i: formats[i]) if len(formats) > 1 else (lambda i: formats[0] if formats else 0)
         oids = statement.param_oids + [0] * (len(values) - len(statement.param_oids))
-        for number in _array_arguments(statement.sql):  # an untyped '{…}' in = ANY($n) is an array, as PostgreSQL infers
+        for number in array_arguments(statement.sql):  # an untyped '{…}' in = ANY($n) is an array, as PostgreSQL infers
             if number <= len(values) and oids[number - 1] in (0, 705) and fmt(number - 1) == 0 \
                     and (values[number - 1] or b"").startswith(b"{"):
                 oids[number - 1] = pgwire.TYPES["_text"].oid
@@ -872,7 +667,7 @@ class Handler(socketserver.BaseRequestHandler):
             statement = self.session.statements.get(name)
             if statement is None:
                 raise ClientError("26000", f'prepared statement "{name}" does not exist')
-            count = max(len(statement.param_oids), _count_parameters(statement.sql))
+            count = max(len(statement.param_oids), count_parameters(statement.sql))
             oids = [(statement.param_oids[i] if i < len(statement.param_oids) else 0) or 25 for i in range(count)]
             self.write(pgwire.parameter_description(oids))
             self.describe_rows(Portal(statement, [None] * count, []), close=True)
@@ -935,88 +730,6 @@ class Handler(socketserver.BaseRequestHandler):
                 portal.result.close()
         self.write(pgwire.CLOSE_COMPLETE)
 
-
-def split_dotted_schemas(sql: str) -> str:
-    """``"pg.sales".orders`` (a namespace as psql's \\dt shows it) as fedq's ``pg.sales.orders``."""
-    if '"' not in sql:
-        return sql
-    try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-    except SqlglotError:
-        return sql
-    changed = False
-    for node in tree.find_all(exp.Table, exp.Column):  # columns too: SQLAlchemy writes "pg.sales".orders.id
-        if "." in node.text("db") and not node.text("catalog"):
-            source, schema = node.text("db").split(".", 1)
-            node.set("catalog", exp.to_identifier(source))
-            node.set("db", exp.to_identifier(schema))
-            changed = True
-    return tree.sql("duckdb") if changed else sql
-
-
-def within_source(sql: str, source: str, sources: set[str]) -> str:
-    """In a session whose database names a source (``psql -d pg``), ``schema.table`` is that source's: as in
-    PostgreSQL, where the database is the first part of ``pg.sales.orders`` (psql's ``\\d`` accepts a
-    three-part name only for the database it is connected to)."""
-    try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-    except SqlglotError:
-        return sql
-    changed = False
-    for node in tree.find_all(exp.Table, exp.Column):
-        if node.text("db") and not node.text("catalog") and node.text("db") not in sources:
-            node.set("catalog", exp.to_identifier(source))
-            changed = True
-    return tree.sql("duckdb") if changed else sql
-
-
-def _markers(sql: str) -> list[tuple[int, int, int]]:
-    """(start, end, number) of each ``$n`` parameter marker."""
-    try:
-        tokens = sqlglot.tokenize(sql, read="postgres")
-    except SqlglotError:
-        return []
-    return [(mark.start, number.end, int(number.text)) for mark, number in zip(tokens, tokens[1:])
-            if mark.token_type == TokenType.PARAMETER and number.token_type == TokenType.NUMBER
-            and number.start == mark.end + 1 and number.text.isdigit()]
-
-
-def _array_arguments(sql: str) -> set[int]:
-    """Numbers of the ``$n`` markers PostgreSQL would type as arrays: the whole argument of ``ANY(…)``,
-    ``ALL(…)`` or ``SOME(…)``, or cast to an array type (``$1::int[]``)."""
-    try:
-        tokens = sqlglot.tokenize(sql, read="postgres")
-    except SqlglotError:
-        return set()
-    kinds = [t.token_type for t in tokens] + [None] * 4
-    numbers = set()
-    for i, token in enumerate(tokens[:-1]):
-        if token.token_type != TokenType.PARAMETER or kinds[i + 1] != TokenType.NUMBER or not tokens[i + 1].text.isdigit():
-            continue
-        in_any = i >= 2 and kinds[i - 1] == TokenType.L_PAREN and tokens[i - 2].text.upper() in ("ANY", "ALL", "SOME") \
-            and kinds[i + 2] == TokenType.R_PAREN
-        cast_to_array = kinds[i + 2] == TokenType.DCOLON and kinds[i + 4] == TokenType.L_BRACKET
-        if in_any or cast_to_array:
-            numbers.add(int(tokens[i + 1].text))
-    return numbers
-
-
-def _count_parameters(sql: str) -> int:
-    return max((n for _, _, n in _markers(sql)), default=0)
-
-
-def qmark(sql: str, params: list[Any]) -> tuple[str, list[Any]]:
-    """PostgreSQL's ``$n`` markers as fedq's ``?`` (qmark), with the values in marker order."""
-    pieces, values, position = [], [], 0
-    for start, end, number in _markers(sql):
-        if not 1 <= number <= len(params):
-            raise ClientError("08P01", f"there is no parameter ${number} ({len(params)} bound)")
-        cast_follows = sql[end + 1:].lstrip().startswith("::")
-        pieces += [sql[position:start], "(?)" if cast_follows else "?"]  # fedq cannot parse ?::type yet
-        values.append(params[number - 1])
-        position = end + 1
-    pieces.append(sql[position:])
-    return "".join(pieces), values
 
 
 class _Watch:

@@ -361,7 +361,7 @@ def test_statements_are_sorted_between_session_catalog_and_fedq():
 
 
 def test_postgres_parameters_become_qmarks():
-    from fedq.server.server import qmark
+    from fedq.server.statement_text import qmark
 
     assert qmark("SELECT $2, $1, '$3', $1::int", ["a", "b"]) == ("SELECT ?, ?, '$3', (?)::int", ["b", "a", "a"])
 

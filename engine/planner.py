@@ -490,19 +490,26 @@ class Planner:
 
     def _single_context(self, unit: exp.Expression, bound: list[BoundTable]) -> SQLSource | None:
         """The SQL source all of ``unit``'s tables live in, if one does and nothing ties it to the outside."""
-        tables = list(unit.find_all(exp.Table))
+        tables, local_aliases, qualifiers = [], set(), set()  # one walk: a 5,000-branch UNION is 10^5 nodes
+        for node in unit.walk():
+            if isinstance(node, exp.Column):
+                if node.table:
+                    qualifiers.add(node.table)
+            elif isinstance(node, exp.Table):
+                tables.append(node)
+                local_aliases.add(node.alias_or_name)
+            elif isinstance(node, (exp.Subquery, exp.CTE)):
+                local_aliases.add(node.alias_or_name)
         if not tables or any(TABLE_KEY not in t.meta for t in tables):
             return None
-        sources = {bound[t.meta[TABLE_KEY]].source for t in tables}
+        targets = {id(b): b for b in (bound[t.meta[TABLE_KEY]] for t in tables)}.values()  # each table once
+        sources = {b.source for b in targets}
         source = next(iter(sources))
         if len({s.context() for s in sources}) != 1 or not isinstance(source, SQLSource) or _reads_natively(source):
             return None
-        local_aliases = {t.alias_or_name for t in tables}
-        local_aliases |= {s.alias_or_name for s in unit.find_all(exp.Subquery)}
-        local_aliases |= {c.alias_or_name for c in unit.find_all(exp.CTE)}
-        if any(c.table and c.table not in local_aliases for c in unit.find_all(exp.Column)):
+        if qualifiers - local_aliases:
             return None  # correlated with the outside
-        if any(bound[t.meta[TABLE_KEY]].source.unsafe_columns(bound[t.meta[TABLE_KEY]].table) for t in tables):
+        if any(b.source.unsafe_columns(b.table) for b in targets):
             return None
         return source
 

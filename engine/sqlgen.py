@@ -12,6 +12,7 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from fedq.engine.capabilities import CAPABILITIES, RANGE_COMPARISONS, needs_code_point_collation
+from fedq.engine.tree_copy import copy_tree
 
 
 def _collate(node: exp.Expression, collation: str) -> exp.Expression:
@@ -108,7 +109,7 @@ def render(
     marker: Callable[[int], exp.Expression],
 ) -> tuple[str, tuple[Any, ...]]:
     """Render a remote query (already using remote names) for ``dialect``; returns SQL and bind values."""
-    tree = tree.copy()
+    tree = copy_tree(tree)  # the transforms below change the copy's nodes, never a type annotation
     caps = CAPABILITIES[dialect]
     if caps.text_order_collation:
         _apply_collation(tree, caps.text_order_collation)

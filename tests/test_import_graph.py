@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -152,6 +154,37 @@ def test_known_cycles_really_are_cycles():
 
 def test_errors_imports_no_fedq_module():
     assert _imports(_package_files()[ERRORS]) == set()
+
+
+def _run(code: str) -> str:
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_errors_alone_loads_no_other_fedq_module():
+    """Every package imports fedq.errors, and so fedq/__init__.py first: it loads the DB-API lazily."""
+    loaded = _run("import sys, fedq.errors; print(sorted(m for m in sys.modules if m.startswith('fedq')))")
+    assert loaded.strip() == "['fedq', 'fedq._version', 'fedq.errors']"
+
+
+def test_each_module_imports_first():
+    """Any fedq module can be the first one imported (an import cycle between modules fails here):
+    each is imported with no fedq module loaded before it."""
+    modules = sorted(_package_files())
+    failed = _run(f"""
+import importlib, sys
+failed = []
+for module in {modules!r}:
+    for name in [n for n in sys.modules if n == "fedq" or n.startswith("fedq.")]:
+        del sys.modules[name]
+    try:
+        importlib.import_module(module)
+    except Exception as error:
+        failed.append(f"{{module}}: {{type(error).__name__}}: {{error}}")
+print("\\n".join(failed))
+""")
+    assert failed.strip() == ""
 
 
 def test_the_graph_sees_in_function_imports(tmp_path):

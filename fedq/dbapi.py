@@ -34,6 +34,7 @@ from fedq.engine.plan_cache import PlanCache
 from fedq.engine.planner import Plan, Planner
 from fedq.engine.sandbox import sandboxed_duckdb
 from fedq.engine.statements import TOO_DEEP, Statement, attach_arguments, point_at, prepare
+from fedq.engine.tree_copy import copy_tree
 from fedq.engine.views import describe_query, expand_views, view_name
 from fedq.errors import (
     DatabaseError, DataError, Error, IntegrityError, InterfaceError, InternalError, NotSupportedError,
@@ -420,7 +421,7 @@ class Connection:
     def _plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
         """Plan a query after replacing its views by their (checked) SELECTs."""
         self._sandbox_native_roots()
-        expanded = expand_views(tree.copy(), self.catalog, self.binder)
+        expanded = expand_views(copy_tree(tree), self.catalog, self.binder)
         checkpoint("expanding views")
         return self._planner().plan(expanded, params)
 

@@ -52,12 +52,18 @@ def available() -> bool:
     return True
 
 
+# connectorx has no read timeout: a dead path is noticed as on the PyMySQL path (mysql.KEEPALIVE),
+# by keepalives (idle 10 s, 3 probes 5 s apart) and tcp_user_timeout (30 s).
+NETWORK = "prefer_socket=false&tcp_keepalive_time_ms=10000&tcp_keepalive_probe_interval_secs=5" \
+          "&tcp_keepalive_probe_count=3&tcp_user_timeout_ms=30000"
+
+
 def url(params: dict[str, Any]) -> str:
     """The connectorx URL (TCP, never the socket) for a parsed fedq DSN."""
     user = quote(params["user"], safe="")
     password = f":{quote(params['password'], safe='')}" if params["password"] else ""
     database = quote(params["database"], safe="")
-    return f"mysql://{user}{password}@{params['host']}:{params['port']}/{database}?prefer_socket=false"
+    return f"mysql://{user}{password}@{params['host']}:{params['port']}/{database}?{NETWORK}"
 
 
 def projection(name: str, data_type: str) -> exp.Expression:

@@ -259,11 +259,15 @@ def _connect(target: Target, timeout: float | None) -> fedq.Connection:
 
 
 # libpq has no read timeout and ADBC exposes neither its socket nor a way to close a connection
-# another thread reads from: a PostgreSQL reader waiting on a path that stalled while the far end
-# still acknowledges (this proxy) is only freed when the connection fails. On a real network, where
-# a dead path stops acknowledging too, the keepalives and tcp_user_timeout fedq sets fail it within
-# about 30 s; here the test cuts it.
-HELD_UNTIL_THE_PATH_FAILS = {("stall", "pg"), ("blackhole", "pg")}
+# another thread reads from; connectorx (MariaDB table scans, sources/mysql_cx.py) has no read
+# timeout either (its URL refuses one) and reads in Rust with the GIL released. So a PostgreSQL
+# reader, or a connectorx scan, waiting on a path that stalled while the far end still acknowledges
+# (this proxy) is only freed when the connection fails: the query itself ends at its deadline, the
+# statement is killed at the source, only the reader thread waits. On a real network, where a dead
+# path stops acknowledging too, the keepalives and tcp_user_timeout fedq sets on both fail it within
+# about 30 s; here the test cuts it. (A blackholed MariaDB statement is read by PyMySQL, whose read
+# timeout frees it: the slow statement is a pushed join, which never goes through connectorx.)
+HELD_UNTIL_THE_PATH_FAILS = {("stall", "pg"), ("blackhole", "pg"), ("stall", "my")}
 
 
 def _left_at_source(target: Target, case: str) -> tuple[float, str]:

@@ -16,6 +16,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from fedq.catalog import BoundTable
+from fedq.engine.column_names import names_as_written
 from fedq.engine.sandbox import sandbox_refusal, sandboxed_duckdb
 from fedq.engine.literal_lists import binding_sql
 from fedq.errors import ProgrammingError
@@ -150,5 +151,15 @@ class Binder:
             return [(row[0], row[1]) for row in relation.fetchall()]
         except duckdb.Error as error:
             raise sandbox_refusal(error) or friendly_duckdb_error(error) from None
+        finally:
+            cursor.close()
+
+    def names_as_written(self, sql: str, names: list[str]) -> list[str]:
+        """``names`` with each unaliased computed output named as DuckDB names it in the text ``sql``
+        (engine/column_names.py): the planner's names come from sqlglot's rendering of it."""
+        with self._lock:
+            cursor = self._db.cursor()
+        try:
+            return names_as_written(cursor, sql, names)
         finally:
             cursor.close()

@@ -484,6 +484,28 @@ def _check_length(sql: Any, limit: int) -> None:
                                "connection.register()), or connect with a larger max_statement_length")
 
 
+def _name_as_written(plan: Plan, sql: str, tree: exp.Expression, binder: Binder) -> None:
+    """Name the plan's unaliased computed outputs as DuckDB names them in the user's ``sql``, not in
+    sqlglot's rendering of it (``substr`` is rendered ``SUBSTRING``, VARCHAR ``TEXT``). Only a
+    statement with such an output pays for DuckDB's parse of its text."""
+    leftmost = tree
+    while isinstance(leftmost, exp.SetOperation):
+        leftmost = leftmost.this
+    if not isinstance(leftmost, exp.Select) or all(
+            isinstance(p, (exp.Alias, exp.Column, exp.Star)) for p in leftmost.expressions):
+        return
+    names = binder.names_as_written(sql, [name for name, _ in plan.columns])
+    plan.columns = [(name, dtype) for name, (_, dtype) in zip(names, plan.columns)]
+
+
+def _renamed(reader: pa.RecordBatchReader, names: list[str]) -> pa.RecordBatchReader:
+    """``reader`` with the plan's column names (the local query's may be sqlglot's rendering)."""
+    if reader.schema.names == names or len(names) != len(reader.schema):
+        return reader
+    schema = pa.schema([field.with_name(name) for field, name in zip(reader.schema, names)], metadata=reader.schema.metadata)
+    return pa.RecordBatchReader.from_batches(schema, (batch.rename_columns(names) for batch in reader))
+
+
 def _replace_view(document: CatalogDocument, view: View) -> None:
     _drop_view(document, view.name)
     document.views[view.name] = view.definition()
@@ -572,6 +594,7 @@ class Cursor:
             connection._check_file_write(spec.path)
         self.plan = cached or connection._plan(spec.query if spec else statement.tree, statement.params)
         if cached is None and statement.kind == "query":
+            _name_as_written(self.plan, operation, statement.tree, connection.binder)
             connection._plans.put(operation, parameters, connection._plan_settings(), connection.catalog, self.plan, statement.params)
         PLANNED_STATEMENTS[statement.kind](self, spec, deadline)
 
@@ -634,7 +657,7 @@ class Cursor:
         return self._execution.start()
 
     def _query(self, spec: export.ExportSpec | None, deadline: Deadline) -> None:
-        reader = self._start(deadline)
+        reader = _renamed(self._start(deadline), [name for name, _ in self.plan.columns])
         self._set_result(reader, [dtype for _, dtype in self.plan.columns])
 
     def _explain(self, spec: export.ExportSpec | None, deadline: Deadline) -> None:

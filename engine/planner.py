@@ -351,7 +351,7 @@ class Planner:
         _tag_units(tree)
         analysed = _analysis_copy(tree, bound)
         checkpoint("planning (annotating types)")
-        units: list[tuple[exp.Expression, Split | Partial | None]] = []
+        units: list[tuple[exp.Expression, Split | Partial | JoinGroups | None]] = []
         self._find_units(analysed, bound, units)
         whole = len(units) == 1 and units[0][1] is None and units[0][0] is analysed
         if not whole:
@@ -364,6 +364,23 @@ class Planner:
         for unit, split in units:
             checkpoint("planning (remote queries)")
             original = originals[unit.meta[UNIT_KEY]]
+            if isinstance(split, JoinGroups):
+                try:
+                    group_fragments, replacement = self._group_fragments(unit, split, original, bound, params)
+                except (OverLimit, NotGrouped) as over:
+                    self._notes.append(f"join group kept local (its tables are scanned): {over}")
+                    continue
+                self._notes.extend(split.notes)
+                for table in replacement.find_all(exp.Table):  # the tables outside the groups are scanned as usual
+                    if TABLE_KEY in table.meta:
+                        tables[table.meta[TABLE_KEY]] = table
+                fragments.extend(group_fragments)
+                if original is tree:
+                    tree = replacement
+                else:
+                    original.replace(replacement)
+                pushed_tables.update(t.meta[TABLE_KEY] for g in split.groups for t in g.tables)
+                continue
             try:
                 fragment, replacement = (self._unit_fragment(unit, original, bound, params) if split is None else
                                          self._partial_fragment(unit, split, original, bound, params) if isinstance(split, Partial)
@@ -442,7 +459,7 @@ class Planner:
 
     # -- single-source subtrees ---------------------------------------------------------
     def _find_units(self, node: exp.Expression, bound: list[BoundTable],
-                    found: list[tuple[exp.Expression, "Split | Partial | None"]]) -> None:
+                    found: list[tuple[exp.Expression, "Split | Partial | JoinGroups | None"]]) -> None:
         """Largest subtrees one source can run: whole (``None``) or split into a remote core and local rest."""
         if isinstance(node, (exp.Select, exp.SetOperation)) and UNIT_KEY in node.meta:
             checkpoint("planning (finding single-source parts)")
@@ -454,6 +471,10 @@ class Planner:
             if split is not None:
                 found.append((node, split))
                 self._notes.append(lambda: f"pushed without its projections/HAVING/ORDER BY: {reason()}")
+                return
+            groups = self._join_groups(node, bound)
+            if groups is not None:
+                found.append((node, groups))
                 return
             partial = self._partial(node, bound)
             if partial is not None:
@@ -832,6 +853,251 @@ class Planner:
         fragment = Fragment(view=view, source=source, kind="query", remote_sql=remote_sql, remote_params=values, schema=schema)
         return fragment, local
 
+    # -- joins inside one source --------------------------------------------------------
+    def _join_groups(self, select: exp.Expression, bound: list[BoundTable]) -> "JoinGroups | None":
+        """Tables of a SELECT over several sources that one source can join itself: each group of two or
+        more tables in one compute context, connected by column = column conditions it can run, is
+        sent as one remote query (``SELECT <what the rest needs> FROM t1 JOIN t2 ON … WHERE …``) and
+        replaced locally by its fragment. Only inner joins (comma, JOIN … ON, CROSS JOIN) join a group;
+        a table on the NULL-supplying side of a LEFT JOIN stays out, and a RIGHT/FULL/SEMI/ANTI join,
+        NATURAL/USING, a subquery inside the SELECT or a correlated SELECT leaves all its tables out.
+        EXPLAIN notes each group, and why tables of one source are not joined there."""
+        if not isinstance(select, exp.Select) or not select.args.get("joins") or select.args.get("from_") is None:
+            return None
+        joins = select.args["joins"]
+        inputs = [select.args["from_"].this] + [j.this for j in joins]
+        contexts: dict[Any, list[tuple[int, exp.Table]]] = {}
+        for position, table in enumerate(inputs):
+            if isinstance(table, exp.Table) and TABLE_KEY in table.meta:
+                source = bound[table.meta[TABLE_KEY]].source
+                if isinstance(source, SQLSource) and not _reads_natively(source):
+                    contexts.setdefault(source.context(), []).append((position, table))
+        contexts = {k: v for k, v in contexts.items() if len(v) >= 2}
+        if not contexts:
+            return None
+
+        def label(table: exp.Table) -> str:
+            target = bound[table.meta[TABLE_KEY]]
+            return f"{target.source.name}.{target.table} {table.alias_or_name}"
+
+        def refuse(reason: str) -> None:
+            for members in contexts.values():
+                source = bound[members[0][1].meta[TABLE_KEY]].source
+                self._notes.append(f"not joined at {source.name} ({', '.join(label(t) for _, t in members)}): {reason}")
+            return None
+
+        known = {"expressions", "from_", "joins", "where", "group", "having", "qualify", "order", "limit", "offset",
+                 "distinct", "kind", "windows"}
+        extra = [key for key, value in select.args.items() if value and key not in known]
+        if extra:
+            return refuse(f"the SELECT has {', '.join(extra)}")
+        if any(n is not select for n in select.find_all(exp.Select, exp.SetOperation, exp.Subquery, exp.Exists)):
+            return refuse("the SELECT holds a subquery")
+        for join in joins:
+            side, kind = (join.side or "").upper(), (join.kind or "").upper()
+            if any(join.args.get(k) for k in ("using", "method", "match_condition")):
+                return refuse("a NATURAL or USING join")
+            if side in ("RIGHT", "FULL") or kind not in ("", "INNER", "CROSS", "OUTER"):
+                return refuse(f"a {' '.join(p for p in (side, kind) if p)} join in the SELECT")
+        aliases = {t.alias_or_name for t in inputs}
+        if any(isinstance(t, exp.Table) and any(t.args.get(k) for k in ("joins", "pivots", "sample", "laterals")) for t in inputs):
+            return refuse("a parenthesized join, PIVOT or TABLESAMPLE in FROM")
+        outputs = {p.alias_or_name for p in select.expressions}
+        columns = list(select.find_all(exp.Column))
+        for column in columns:
+            if column.table and column.table not in aliases:
+                return refuse("the SELECT is correlated with the outer query")
+            if not column.table and column.name not in outputs:
+                return refuse(f"column {column.sql('duckdb')} is not qualified")
+        nullable = _nullable_aliases(select)
+        used: dict[str, set[str]] = {}
+        for column in columns:
+            used.setdefault(column.table, set()).add(column.name.lower())
+        excluded: dict[str, str] = {}  # alias -> why it joins no group
+        for members in contexts.values():
+            for _, table in members:
+                alias = table.alias_or_name
+                target = bound[table.meta[TABLE_KEY]]
+                unsafe = {c.lower() for c in target.source.unsafe_columns(target.table)} & used.get(alias, set())
+                if alias in nullable:
+                    excluded[alias] = "it is on the NULL-supplying side of an outer join"
+                elif unsafe:
+                    excluded[alias] = (f"its column(s) {', '.join(sorted(unsafe))} may not match their declared type "
+                                       f"or collation at {target.source.name}")
+        where = select.args.get("where")
+        located: list[tuple[int, int, exp.Expression]] = [(-1, i, t) for i, t in enumerate(_conjuncts(where.this if where else None))]
+        for j, join in enumerate(joins):
+            if not join.side:
+                located += [(j, i, t) for i, t in enumerate(_conjuncts(join.args.get("on")))]
+
+        def refs(term: exp.Expression) -> set[str]:
+            return {c.table for c in term.find_all(exp.Column)}
+
+        groups: list[JoinGroup] = []
+        notes: list[str | Callable[[], str]] = []
+        for members in contexts.values():
+            source = bound[members[0][1].meta[TABLE_KEY]].source
+            dialect = source.dialect
+            eligible = {t.alias_or_name: (p, t) for p, t in members if t.alias_or_name not in excluded}
+            blocked: dict[str, str] = {}  # alias -> why its join condition is not sent
+            parent = {a: a for a in eligible}
+
+            def find(a: str, parent: dict[str, str] = parent) -> str:
+                while parent[a] != a:
+                    parent[a] = parent[parent[a]]
+                    a = parent[a]
+                return a
+
+            def fits(term: exp.Expression, dialect: str = dialect) -> str | None:
+                if term.find(exp.AggFunc, exp.Window):
+                    return "it holds an aggregate or window"
+                return why_not_pushable(term, dialect) or (None if _params_fit(term, self._params) else
+                                                           "a bound value's type differs from its column's")
+
+            edges: list[tuple[str, str]] = []
+            for _, _, term in located:
+                if not (isinstance(term, exp.EQ) and isinstance(term.this, exp.Column) and isinstance(term.expression, exp.Column)):
+                    continue
+                a, b = term.this.table, term.expression.table
+                if a == b or a not in eligible or b not in eligible:
+                    continue
+                reason = fits(term)
+                if reason is None:
+                    parent[find(a)] = find(b)
+                    edges.append((a, b))
+                else:
+                    for alias in (a, b):
+                        blocked.setdefault(alias, f"its join condition {term.sql('duckdb')} is not sent: {reason}")
+            components: dict[str, list[str]] = {}
+            for alias in sorted(eligible, key=lambda a: eligible[a][0]):
+                components.setdefault(find(alias), []).append(alias)
+            found = [c for c in components.values() if len(c) >= 2]
+            for component in found:
+                names = set(component)
+                order = [component[0]]  # the remote join order: each next table joined to one already placed
+                while len(order) < len(component):
+                    order.append(next(b if a in order else a for a, b in edges
+                                      if (a in order) != (b in order) and {a, b} <= names))
+                pushed = [(clause, index, term) for clause, index, term in located
+                          if refs(term) and refs(term) <= names and fits(term) is None]
+                pushed_columns = {id(c) for _, _, term in pushed for c in term.find_all(exp.Column)}
+                wanted: dict[tuple[str, str], exp.Column] = {}
+                for column in columns:
+                    if column.table in names and id(column) not in pushed_columns:
+                        wanted.setdefault((column.table, column.name.lower()), column)
+                problem = None
+                for (alias, name), column in wanted.items():
+                    target = bound[eligible[alias][1].meta[TABLE_KEY]]
+                    field = next((f for f in target.schema if f.name.lower() == name), None)
+                    if field is None:
+                        problem = f"column {column.sql('duckdb')} is not in {target.table}"
+                    elif not CAPABILITIES[dialect].temporal_logic and not (
+                            pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
+                            or pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+                        problem = f"{target.source.name} query results carry {field.type} column {column.sql('duckdb')} as text or numbers"
+                    if problem:
+                        break
+                if problem is not None:
+                    for alias in component:
+                        excluded[alias] = problem
+                    continue
+                tables = [eligible[a][1] for a in order]
+                groups.append(JoinGroup(source=source, tables=tables, positions=sorted(eligible[a][0] for a in component),
+                                        pushed=pushed, outputs=list(wanted.items())))
+                conditions = len(pushed)
+                notes.append(f"joined at {source.name} as one query: {', '.join(label(t) for t in tables)} "
+                             f"({conditions} condition{'s' if conditions != 1 else ''} sent with it)")
+            grouped = {a for c in found for a in c if a not in excluded}
+            for _, table in members:
+                alias = table.alias_or_name
+                if alias in grouped:
+                    continue
+                reason = excluded.get(alias) or blocked.get(alias) or \
+                    f"it is not joined to another {source.name} table by a column = column condition"
+                self._notes.append(f"not joined at {source.name}: {label(table)}: {reason}")
+        if not groups:
+            return None
+        return JoinGroups(groups=groups, notes=notes)
+
+    def _group_fragments(self, unit: exp.Select, groups: "JoinGroups", original: exp.Expression,
+                         bound: list[BoundTable], params: dict[str, Any]) -> tuple[list[Fragment], exp.Select]:
+        """One remote query per join group, and ``unit`` with each group's tables replaced by its fragment."""
+        names = self._output_names(original, params)
+        if len(names) != len(unit.expressions):
+            raise NotGrouped("the SELECT's outputs could not be matched")
+        fragments: list[Fragment] = []
+        local = copy_tree(unit)
+        joins = local.args["joins"]
+        inputs = [local.args["from_"]] + list(joins)  # the nodes whose ``this`` is each input
+        where = local.args.get("where")
+        terms: dict[tuple[int, int], exp.Expression] = {(-1, i): t for i, t in enumerate(_conjuncts(where.this if where else None))}
+        for j, join in enumerate(joins):
+            if not join.side:
+                terms.update({(j, i): t for i, t in enumerate(_conjuncts(join.args.get("on")))})
+        dropped: set[tuple[int, int]] = set()
+        removed: set[int] = set()  # input positions whose join goes
+        columns: dict[tuple[str, str], exp.Expression] = {}
+        for group in groups.groups:
+            source = group.source
+            outputs = [exp.alias_(column.copy(), f"c{i}") for i, (_, column) in enumerate(group.outputs)]
+            core = exp.select(*(outputs or [exp.alias_(exp.Literal.number(1), "c0")])).from_(group.tables[0].copy())
+            placed = {group.tables[0].alias_or_name}
+            left = [term for _, _, term in group.pushed]
+            remote_joins = []
+            for table in group.tables[1:]:
+                placed.add(table.alias_or_name)
+                on = [t for t in left if table.alias_or_name in (refs := {c.table for c in t.find_all(exp.Column)}) and refs <= placed]
+                left = [t for t in left if all(t is not o for o in on)]
+                remote_joins.append(exp.Join(this=table.copy(), on=exp.and_(*[t.copy() for t in on])))
+            core.set("joins", remote_joins)
+            if left:
+                core = core.where(exp.and_(*[t.copy() for t in left]))
+            _to_remote_names(core, bound)
+            _check_limits(source, core)
+            remote_sql, values = source.render(core, params)
+            _check_limits(source, None, remote_sql)
+            view = f"__fedq_{next(_view_ids)}"
+            fields = []
+            for i, ((alias, name), _) in enumerate(group.outputs):
+                table = next(t for t in group.tables if t.alias_or_name == alias)
+                field = next(f for f in bound[table.meta[TABLE_KEY]].schema if f.name.lower() == name)
+                fields.append(pa.field(f"c{i}", field.type))
+                columns[(alias, name)] = _cast(exp.column(f"c{i}", table=exp.to_identifier(view)), _duck_type(field.type))
+            schema = pa.schema(fields or [pa.field("c0", pa.int64())])
+            fragments.append(Fragment(view=view, source=source, kind="query", remote_sql=remote_sql, remote_params=values,
+                                      schema=schema, exact=[t.sql("duckdb") for _, _, t in group.pushed]))
+            dropped.update((clause, index) for clause, index, _ in group.pushed)
+            first, *rest = group.positions
+            inputs[first].set("this", _view_table(view, view))
+            removed.update(rest)
+        moved: list[exp.Expression] = []  # ON terms of a removed inner join that stay local: WHERE filters now
+        kept_joins = []
+        for j, join in enumerate(joins):
+            gone, on = j + 1 in removed, join.args.get("on")
+            if gone and join.side:
+                raise NotGrouped("a grouped table's join is not an inner join")
+            if not join.side and on is not None:
+                kept = [t for i, t in enumerate(_conjuncts(on)) if (j, i) not in dropped]
+                if gone:
+                    moved += kept
+                else:
+                    join.set("on", exp.and_(*kept) if kept else exp.true())
+            if not gone:
+                kept_joins.append(join)
+        local.set("joins", kept_joins)
+        filters = [t for (clause, index), t in terms.items() if clause == -1 and (clause, index) not in dropped] + moved
+        local.set("where", exp.Where(this=exp.and_(*filters)) if filters else None)
+        grouped = {alias for alias, _ in columns} | {t.alias_or_name for g in groups.groups for t in g.tables}
+        for column in list(local.find_all(exp.Column)):
+            if column.table in grouped:
+                replacement = columns.get((column.table, column.name.lower()))
+                if replacement is None:
+                    raise NotGrouped(f"column {column.sql('duckdb')} has no place in the group's query")
+                column.replace(replacement.copy())
+        local.set("expressions", [exp.alias_(_cast(p.unalias() if isinstance(p, exp.Alias) else p, dtype), name, quoted=True)
+                                  for p, (name, dtype) in zip(local.expressions, names)])
+        return fragments, local
+
     # -- table scans --------------------------------------------------------------------
     def _scan_requirements(self, analysed: exp.Expression):
         """Per catalog-table node: needed column names, filter candidates, and 'needs all columns'."""
@@ -1175,6 +1441,29 @@ class Partial:
     partials: list[tuple[str, exp.Expression]]
     merges: dict[str, exp.Expression]
     pushed: list[exp.Expression]
+
+
+@dataclass
+class JoinGroup:
+    """Tables of one SELECT that their source joins itself, in one remote query."""
+
+    source: SQLSource
+    tables: list[exp.Table]  # analysed member tables, in the order the remote query joins them
+    positions: list[int]  # their places among the SELECT's inputs (0: FROM, j + 1: its j-th JOIN), ascending
+    pushed: list[tuple[int, int, exp.Expression]]  # conditions sent with it: (clause, index, term); clause -1 is WHERE, j the j-th JOIN's ON
+    outputs: list[tuple[tuple[str, str], exp.Column]]  # (alias, column) the rest of the query reads: the fragment's c0, c1, …
+
+
+@dataclass
+class JoinGroups:
+    """The join groups of one SELECT, and the EXPLAIN notes for them once they are pushed."""
+
+    groups: list[JoinGroup]
+    notes: list[str | Callable[[], str]]
+
+
+class NotGrouped(Exception):
+    """A join group could not be rewritten after all; its tables are scanned instead."""
 
 
 def _ancestors(node: exp.Expression):

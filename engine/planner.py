@@ -54,6 +54,7 @@ from fedq.sources import FetchStats, Pushdown, ScanRequest, SQLSource
 TABLE_KEY = "fedq_table"
 UNIT_KEY = "fedq_unit"
 PASSTHROUGH_KEY = "fedq_passthrough"
+GROUP_COLUMN_KEY = "fedq_group_column"  # a join group's output, cast to its column's type, in the local query
 _view_ids = itertools.count(1)
 
 
@@ -348,6 +349,7 @@ class Planner:
         that goes whole to one source (``whole``) leaves the tree as it is and needs no copy."""
         self._params = params
         self._notes: list[str | Callable[[], str]] = []
+        self._group_builds: dict[int, tuple[Fragment, dict[tuple[str, str], str]]] = {}  # analysed table -> its join group's fragment, output names
         _tag_units(tree)
         analysed = _analysis_copy(tree, bound)
         checkpoint("planning (annotating types)")
@@ -380,6 +382,9 @@ class Planner:
                 else:
                     original.replace(replacement)
                 pushed_tables.update(t.meta[TABLE_KEY] for g in split.groups for t in g.tables)
+                for group, fragment in zip(split.groups, group_fragments):
+                    if group.filtered:  # a filtered group's keys may narrow another source's scan (dynamic filter)
+                        self._group_builds.update({id(t): (fragment, group.names) for t in group.tables})
                 continue
             try:
                 fragment, replacement = (self._unit_fragment(unit, original, bound, params) if split is None else
@@ -436,7 +441,7 @@ class Planner:
                 natives.append((fragment, native, columns, stand_in))
                 continue
             scans[id(table)] = fragment
-        if self.dynamic_filtering and len(scans) > 1:  # a dynamic filter joins two scans
+        if self.dynamic_filtering and scans and len(scans) + len(self._group_builds) > 1:  # a dynamic filter joins two fragments
             self._plan_dynamic_filters(analysed, scans)
         streamed = self._order_joins(tree, list(scans.values()), [n[0] for n in natives])
         for fragment, native, columns, stand_in in natives:
@@ -890,7 +895,7 @@ class Planner:
                  "distinct", "kind", "windows"}
         extra = [key for key, value in select.args.items() if value and key not in known]
         if extra:
-            return refuse(f"the SELECT has {', '.join(extra)}")
+            return refuse("the SELECT has a WITH clause" if "with_" in extra else f"the SELECT has {', '.join(k.rstrip('_') for k in extra)}")
         if any(n is not select for n in select.find_all(exp.Select, exp.SetOperation, exp.Subquery, exp.Exists)):
             return refuse("the SELECT holds a subquery")
         for join in joins:
@@ -1002,8 +1007,11 @@ class Planner:
                         excluded[alias] = problem
                     continue
                 tables = [eligible[a][1] for a in order]
+                joining = {id(t) for _, _, t in pushed if isinstance(t, exp.EQ) and isinstance(t.this, exp.Column)
+                           and isinstance(t.expression, exp.Column) and t.this.table != t.expression.table}
                 groups.append(JoinGroup(source=source, tables=tables, positions=sorted(eligible[a][0] for a in component),
-                                        pushed=pushed, outputs=list(wanted.items())))
+                                        pushed=pushed, outputs=list(wanted.items()),
+                                        filtered=any(id(t) not in joining for _, _, t in pushed)))
                 conditions = len(pushed)
                 notes.append(f"joined at {source.name} as one query: {', '.join(label(t) for t in tables)} "
                              f"({conditions} condition{'s' if conditions != 1 else ''} sent with it)")
@@ -1063,6 +1071,7 @@ class Planner:
                 field = next(f for f in bound[table.meta[TABLE_KEY]].schema if f.name.lower() == name)
                 fields.append(pa.field(f"c{i}", field.type))
                 columns[(alias, name)] = _cast(exp.column(f"c{i}", table=exp.to_identifier(view)), _duck_type(field.type))
+                columns[(alias, name)].meta[GROUP_COLUMN_KEY] = True
             schema = pa.schema(fields or [pa.field("c0", pa.int64())])
             fragments.append(Fragment(view=view, source=source, kind="query", remote_sql=remote_sql, remote_params=values,
                                       schema=schema, exact=[t.sql("duckdb") for _, _, t in group.pushed]))
@@ -1094,8 +1103,13 @@ class Planner:
                 if replacement is None:
                     raise NotGrouped(f"column {column.sql('duckdb')} has no place in the group's query")
                 column.replace(replacement.copy())
-        local.set("expressions", [exp.alias_(_cast(p.unalias() if isinstance(p, exp.Alias) else p, dtype), name, quoted=True)
-                                  for p, (name, dtype) in zip(local.expressions, names)])
+        projections = []
+        for projection, (name, dtype) in zip(local.expressions, names):
+            inner = projection.unalias() if isinstance(projection, exp.Alias) else projection
+            if not inner.meta.get(GROUP_COLUMN_KEY):  # a group's column is cast to its type already: ORDER BY and DISTINCT still match it
+                inner = _cast(inner, dtype)
+            projections.append(exp.alias_(inner, name, quoted=True))
+        local.set("expressions", projections)
         return fragments, local
 
     # -- table scans --------------------------------------------------------------------
@@ -1155,16 +1169,19 @@ class Planner:
                 if family is None:
                     continue  # keys travel as bind values: integers, decimals, dates and text
                 sides = [(_table_of(scope, c.table), c) for c in (left, right)]
-                if any(t is None or id(t) not in scans for t, _ in sides):
-                    continue
+                if any(t is None or (id(t) not in scans and id(t) not in self._group_builds) for t, _ in sides) or \
+                        not any(id(t) in scans for t, _ in sides):
+                    continue  # a scan probes; the build side is a scan or a filtered join group's query
                 (ta, ca), (tb, cb) = sides
                 for (build, build_col), (probe, probe_col) in (((ta, ca), (tb, cb)), ((tb, cb), (ta, ca))):
-                    b, p = scans[id(build)], scans[id(probe)]
+                    if id(probe) not in scans:
+                        continue
+                    b, p = scans[id(build)] if id(build) in scans else self._group_builds[id(build)][0], scans[id(probe)]
                     if p.dynamic is None and b.dynamic is None and not (p.exact or p.inexact) and _takes_keys(p, probe_col.name, family) and (
                         b.exact or b.inexact or self._much_smaller(b, p)
                     ):
                         real = {f.name.lower(): f.name for f in p.request.schema}
-                        build_real = {f.name.lower(): f.name for f in b.request.schema}
+                        build_real = self._build_names(build, b)
                         if probe_col.name.lower() in real and build_col.name.lower() in build_real:
                             stats = self.catalog.statistics(p.bound) if p.bound is not None else None
                             column = stats.column(real[probe_col.name.lower()]) if stats is not None else None
@@ -1176,20 +1193,27 @@ class Planner:
                                                       column_distinct=stats.distinct(real[probe_col.name.lower()]) if stats else None)
                             self._notes.append(f"dynamic filter: {p.view}.{p.dynamic.probe_column} IN keys of "
                                                f"{b.view}.{p.dynamic.build_column} (semi-join reduction at run time)")
-                            created.append((b, p, build_col.table, probe_col.table))
+                            created.append((b, p, build_col.table, probe_col.table, build_real))
                         break
-            for b, p, build_alias, probe_alias in created:
-                self._composite_key(p, b, build_alias, probe_alias, terms)
+            for b, p, build_alias, probe_alias, build_real in created:
+                self._composite_key(p, b, build_alias, probe_alias, terms, build_real)
+
+    def _build_names(self, table: exp.Table, build: "Fragment") -> dict[str, str]:
+        """A build side's column names by the lowercase name of ``table``'s column: a scan's own names,
+        or the join group query's outputs (c0, c1, …) for ``table``'s columns in it."""
+        if build.request is not None:
+            return {f.name.lower(): f.name for f in build.request.schema}
+        names = self._group_builds[id(table)][1]
+        return {column: output for (alias, column), output in names.items() if alias == table.alias_or_name}
 
     def _composite_key(self, p: "Fragment", b: "Fragment", build_alias: str, probe_alias: str,
-                       terms: list[exp.Expression]) -> None:
+                       terms: list[exp.Expression], build_real: dict[str, str]) -> None:
         """The other equi-join columns between the same two scans join the dynamic filter's key, so
         the probe receives ``(a, b) IN ((…), …)`` where its source takes row values."""
         if not (isinstance(p.source, SQLSource) and p.source.dialect in ROW_KEY_DIALECTS):
             return
         dynamic = p.dynamic
         real = {f.name.lower(): f.name for f in p.request.schema}
-        build_real = {f.name.lower(): f.name for f in b.request.schema}
         for term in terms:
             if not (isinstance(term, exp.EQ) and isinstance(term.this, exp.Column) and isinstance(term.expression, exp.Column)):
                 continue
@@ -1452,6 +1476,12 @@ class JoinGroup:
     positions: list[int]  # their places among the SELECT's inputs (0: FROM, j + 1: its j-th JOIN), ascending
     pushed: list[tuple[int, int, exp.Expression]]  # conditions sent with it: (clause, index, term); clause -1 is WHERE, j the j-th JOIN's ON
     outputs: list[tuple[tuple[str, str], exp.Column]]  # (alias, column) the rest of the query reads: the fragment's c0, c1, …
+    filtered: bool = False  # a condition besides its joins' column = column terms went with it (a dynamic filter's build side)
+
+    @property
+    def names(self) -> dict[tuple[str, str], str]:
+        """(alias, lowercase column) -> the fragment's output column."""
+        return {key: f"c{i}" for i, (key, _) in enumerate(self.outputs)}
 
 
 @dataclass

@@ -6,6 +6,7 @@ Data: a star (fact ``f`` and four dimensions) and two timestamp tables in Postgr
 two MariaDB tables ``fedq_jg_*``, one SQLite file; join keys hold NULLs and duplicates."""
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import adbc_driver_postgresql.dbapi as pgdb
@@ -18,7 +19,7 @@ from fedq.engine.planner import Planner
 from fedq.sources.mysql import _parse_dsn
 
 SCHEMA = "fedq_jg"
-MY_TABLES = ("fedq_jg_region", "fedq_jg_ma", "fedq_jg_mb")
+MY_TABLES = ("fedq_jg_region", "fedq_jg_ma", "fedq_jg_mb", "fedq_jg_mc")
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,13 @@ def setup(request, pg_dsn, pg_admin_dsn, mysql_dsn, mysql_admin_dsn, tmp_path_fa
             cur.execute(f"INSERT INTO {SCHEMA}.{name} SELECT i, '{name}-' || i, i % 3 FROM generate_series(0, {keys - 1}) i")
             cur.execute(f"INSERT INTO {SCHEMA}.{name} VALUES (NULL, '{name}-null', NULL)")  # a NULL key: joins nothing
         cur.execute(f"INSERT INTO {SCHEMA}.d2 VALUES (1, 'd2-1 again', 1)")  # a duplicate key: doubles its facts
+        cur.execute(f"CREATE TABLE {SCHEMA}.typed (k integer, n numeric, u uuid, ts timestamptz, d date, b boolean, "
+                    "iv interval, bits bytea, r real)")
+        cur.execute(f"INSERT INTO {SCHEMA}.typed SELECT i % 4, i * 1.000001, md5(i::text)::uuid, "
+                    "timestamptz '2024-01-01 00:00+00' + i * interval '1 hour', date '2024-01-01' + i, i % 2 = 0, "
+                    "i * interval '1 minute', "
+                    "decode(md5(i::text), 'hex'), i / 3.0 FROM generate_series(1, 12) i")
+        cur.execute(f"INSERT INTO {SCHEMA}.typed (k) VALUES (1)")  # NULLs of every type
         cur.execute(f"CREATE TABLE {SCHEMA}.naive (id integer, at timestamp)")
         cur.execute(f"CREATE TABLE {SCHEMA}.zoned (id integer, at timestamptz)")
         cur.execute(f"INSERT INTO {SCHEMA}.naive VALUES (1, '2024-01-01 10:00'), (2, '2024-01-02 10:00')")
@@ -52,6 +60,8 @@ def setup(request, pg_dsn, pg_admin_dsn, mysql_dsn, mysql_admin_dsn, tmp_path_fa
         cur.execute("INSERT INTO fedq_jg_ma VALUES (1, 10), (2, 20), (2, 21), (3, 30), (NULL, 40)")
         cur.execute("CREATE TABLE fedq_jg_mb (k INT, w INT)")
         cur.execute("INSERT INTO fedq_jg_mb VALUES (1, 5), (2, 6), (NULL, 7), (4, 8)")
+        cur.execute("CREATE TABLE fedq_jg_mc (k INT, name VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci)")
+        cur.execute("INSERT INTO fedq_jg_mc VALUES (1, 'Ann'), (2, 'ann '), (2, 'Bob'), (NULL, 'x')")
     path = tmp_path_factory.mktemp("jg") / "tags.sqlite"
     with sqlite3.connect(path) as con:
         con.execute("CREATE TABLE tags (k INTEGER, tag TEXT)")
@@ -149,6 +159,22 @@ def test_bound_parameters_and_the_other_sources_scan(setup):
     assert rows
 
 
+def test_a_filtered_group_narrows_the_other_sources_scan(setup):
+    """The group's query is the build side of a dynamic filter: MariaDB receives its keys."""
+    sql = f"""
+        SELECT f.id, d1.name, ma.v FROM pg.{SCHEMA}.f f JOIN pg.{SCHEMA}.d1 d1 ON d1.k = f.d1
+        JOIN my.fedq_jg_ma ma ON ma.k = f.id WHERE d1.name = 'd1-2' ORDER BY 1, 3
+    """
+    rows, plan, notes = _run(setup, sql)
+    (group,) = [f for f in plan.fragments if f.source.name == "pg"]
+    (scan,) = [f for f in plan.fragments if f.source.name == "my"]
+    assert group.kind == "query" and " JOIN " in group.remote_sql
+    assert scan.dynamic is not None and scan.dynamic.build is group and scan.dynamic.probe_column == "k"
+    assert re.search(r"dynamic filter: __fedq_\d+\.k IN keys of __fedq_\d+\.c\d", notes)
+    assert scan.stats.rows == 2  # of 5: the group's ids are 2, 12, 22…, and only k = 2 (twice) is among them
+    assert rows == [(2, "d1-2", 20), (2, "d1-2", 21)]
+
+
 def test_a_group_in_each_of_two_servers(setup):
     sql = f"""
         SELECT ma.v, mb.w, f.id, d1.name
@@ -237,3 +263,51 @@ def test_grouping_moves_fewer_rows_than_scanning_each_table(setup, monkeypatch):
     scanned, before = pg_rows()
     assert rows == before and rows
     assert grouped < scanned
+
+
+SHAPES = {
+    "star expansion": f"SELECT * FROM pg.{SCHEMA}.d3 d3 JOIN pg.{SCHEMA}.d4 d4 ON d3.m = d4.k JOIN my.fedq_jg_region r ON r.m = d4.m",
+    "distinct and order by": f"""SELECT DISTINCT d1.name, r.label FROM pg.{SCHEMA}.f f JOIN pg.{SCHEMA}.d1 d1 ON d1.k = f.d1
+        JOIN my.fedq_jg_region r ON r.m = f.d4 ORDER BY d1.name, r.label""",
+    "window above the join": f"""SELECT f.id, d2.name, row_number() OVER (PARTITION BY d2.name ORDER BY f.id, r.label) AS rn,
+        sum(f.amount) OVER (PARTITION BY r.label) AS s FROM pg.{SCHEMA}.f f JOIN pg.{SCHEMA}.d2 d2 ON d2.k = f.d2
+        JOIN my.fedq_jg_region r ON r.m = f.d3 ORDER BY f.id, d2.name, r.label""",
+    "no column of the group needed": f"""SELECT count(*) FROM pg.{SCHEMA}.d3 a CROSS JOIN my.fedq_jg_region r
+        JOIN pg.{SCHEMA}.d4 b ON b.k = a.m""",
+    "self join": f"""SELECT a.id, b.id, r.label FROM pg.{SCHEMA}.f a JOIN pg.{SCHEMA}.f b ON a.d1 = b.id
+        JOIN my.fedq_jg_region r ON r.m = b.d4 WHERE a.id < 30 ORDER BY 1, 2, 3""",
+    "group joined to the other source first": f"""SELECT r.label, d1.name, f.id FROM my.fedq_jg_region r
+        JOIN pg.{SCHEMA}.f f ON f.d4 = r.m JOIN pg.{SCHEMA}.d1 d1 ON d1.k = f.d1 AND d1.m = r.m ORDER BY 1, 2, 3""",
+    "left join of another source after the group": f"""SELECT f.id, d1.name, r.label FROM pg.{SCHEMA}.f f
+        JOIN pg.{SCHEMA}.d1 d1 ON d1.k = f.d1 LEFT JOIN my.fedq_jg_region r ON r.m = d1.m AND f.amount > 100
+        WHERE f.id < 60 ORDER BY 1, 2, 3""",
+    "group by an expression and having": f"""SELECT d1.k % 2 AS parity, max(d2.name) AS top, count(*) AS n
+        FROM pg.{SCHEMA}.f f JOIN pg.{SCHEMA}.d1 d1 ON d1.k = f.d1 JOIN pg.{SCHEMA}.d2 d2 ON d2.k = f.d2
+        JOIN crm.tags t ON t.k = f.id GROUP BY d1.k % 2 HAVING count(*) > 2 ORDER BY 1""",
+    "postgres types through the group's query": f"""SELECT t.*, d3.name, r.label FROM pg.{SCHEMA}.typed t
+        JOIN pg.{SCHEMA}.d3 d3 ON d3.k = t.k JOIN my.fedq_jg_region r ON r.m = d3.m WHERE t.b OR t.b IS NULL
+        ORDER BY t.ts NULLS FIRST, r.label""",
+    "mariadb group and a postgres table": """SELECT ma.v, mb.w, d3.name FROM my.fedq_jg_ma ma, my.fedq_jg_mb mb,
+        pg.fedq_jg.d3 d3 WHERE ma.k = mb.k AND d3.k = mb.k ORDER BY 1, 2, 3""",
+}
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_query_shapes_answer_as_with_pushdown_off(setup, name):
+    _, plan, notes = _run(setup, SHAPES[name])
+    assert "joined at " in notes and " as one query" in notes, notes
+    assert any(" JOIN " in sql for source in ("pg", "my") for sql in _queries(plan, source))
+
+
+def test_case_insensitive_text_keeps_its_table_out_only_when_used(setup):
+    """MariaDB compares utf8mb4_general_ci text case-insensitively: a table whose such column the query
+    uses is scanned on its own; the same table is grouped when the query does not touch the column."""
+    used = """SELECT ma.v, mc.name, d3.name AS d FROM my.fedq_jg_ma ma JOIN my.fedq_jg_mc mc ON mc.k = ma.k
+        JOIN pg.fedq_jg.d3 d3 ON d3.k = ma.k ORDER BY 1, 2"""
+    _, plan, notes = _run(setup, used)
+    assert not _queries(plan, "my")
+    assert "not joined at my: my.test.fedq_jg_mc mc: its column(s) name may not match their declared type or collation" in notes
+    unused = used.replace("mc.name", "mc.k AS name")
+    _, plan, notes = _run(setup, unused)
+    (remote,) = _queries(plan, "my")
+    assert " JOIN " in remote

@@ -79,8 +79,9 @@ def native_query(source: SQLSource, sql: str) -> exp.Query:
 
 def native_sql(source: SQLSource, tree: exp.Expression) -> str:
     """``tree`` as the source's server reads it, comments dropped: a source may name a dialect that
-    writes only its server's subset of the sqlglot dialect (``render_dialect``)."""
-    return tree.sql(getattr(source, "render_dialect", source.dialect), comments=False)
+    writes only its server's subset of the sqlglot dialect (``render_native``)."""
+    render = getattr(source, "render_native", None)
+    return render(tree) if render is not None else tree.sql(source.dialect, comments=False)
 
 
 # -- lexical rules ------------------------------------------------------------------------------

@@ -15,7 +15,11 @@ from typing import TypeVar
 from sqlglot import exp
 
 E = TypeVar("E", bound=exp.Expression)
-_new = object.__new__
+
+
+def _new(cls: type) -> exp.Expression:
+    """A node without __init__: ``cls.__new__``, which mypyc-compiled sqlglot (sqlglotc) requires."""
+    return cls.__new__(cls)
 
 
 def _blank(cls: type, parent: exp.Expression | None, key: str | None, index: int | None) -> exp.Expression:

@@ -8,6 +8,7 @@ measures time and memory).
 """
 from __future__ import annotations
 
+import inspect
 import sqlite3
 
 import pytest
@@ -138,7 +139,12 @@ def test_over_4096_computed_columns_over_mariadb(mysql_dsn, mysql_admin_dsn):
 # -- item 3: planning work grows linearly ---------------------------------------------------------
 class _Work:
     """Counts the planner's tree work: nodes deep-copied, and nodes re-parented by sqlglot's
-    ``Expression.set`` (a replace inside an n-item list re-parents all n: O(n²) over the list)."""
+    ``Expression.set`` (a replace inside an n-item list re-parents all n: O(n²) over the list).
+
+    With compiled sqlglot (sqlglotc, fedq's default) sqlglot's own calls of ``_set_parent`` run in
+    C and bypass the patch: only fedq's calls are counted then (``reparents_seen`` is False)."""
+
+    reparents_seen = inspect.isfunction(exp.Expression._set_parent)
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.copied = self.reparented = 0
@@ -171,6 +177,7 @@ def test_planning_an_in_list_does_linear_work(sqlite_path, monkeypatch, bound):
         sql = "SELECT id, k FROM lite.t WHERE id IN (" + ",".join("?" if bound else str(i) for i in range(n)) + ")"
         measured[n] = work.of(con, sql, list(range(n)) if bound else None)
     (copied_small, moved_small), (copied_big, moved_big) = measured[1_000], measured[4_000]
-    assert copied_big < 4.4 * copied_small and moved_big < 4.4 * moved_small, measured  # quadratic would be ~16x
+    assert copied_big < 4.4 * copied_small, measured  # quadratic would be ~16x
+    assert moved_big < 4.4 * moved_small or not _Work.reparents_seen, measured
     assert copied_big / 4_000 <= (11 if bound else 7), measured  # whole-tree copies per plan: bounded, not growing
     con.close()

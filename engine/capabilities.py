@@ -5,6 +5,13 @@ and passes the typed rules from ``docs/PUSHDOWN_HAZARDS.md``: text ranges and so
 code-point collation, no naive-vs-zoned time comparisons, no division or modulo, no LIKE where the
 source's LIKE differs, no date logic where the source stores dates as text. Anything not listed is
 computed by DuckDB. :func:`why_not_pushable` returns the first reason, for EXPLAIN.
+
+Functions (issue 15 item 4) are pushed only with the guard that makes the source's answer DuckDB's,
+each proven by tests/test_function_pushdown.py over NULLs, spaces and tabs, non-ASCII text, halves,
+month and year ends: SUBSTRING with a positive literal start and a non-negative literal length, TRIM
+of spaces, NULLIF (typed like a comparison), ROUND of a DECIMAL to a literal number of places,
+EXTRACT/year()/month()/day() of a naive DATE or TIMESTAMP. UPPER/LOWER, ILIKE, ROUND of a float and
+anything on zoned timestamps stay local (docs/PUSHDOWN_HAZARDS.md, hazard 16 and the function table).
 """
 from __future__ import annotations
 
@@ -34,6 +41,12 @@ RANGE_COMPARISONS = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
 ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Neg)
 AGGREGATES = (exp.Count, exp.Sum, exp.Min, exp.Max)
 QUERY = (exp.Select, exp.Join, exp.Exists, exp.Union, exp.Intersect, exp.Except)
+DATE_PARTS = (exp.Extract, exp.Year, exp.Month, exp.Day)  # year(d) renders as EXTRACT(YEAR FROM d) for PostgreSQL
+# Parts whose value is the same integer at the source as in DuckDB. Not SECOND at PostgreSQL (it
+# returns fractional seconds: 59.999999), not DOW/WEEK/EPOCH… anywhere (hazard 17).
+DAY_PARTS = frozenset({"YEAR", "MONTH", "DAY"})
+TIME_PARTS = frozenset({"HOUR", "MINUTE"})
+NAIVE_TEMPORAL = {T.DATE, T.TIMESTAMP, T.TIMESTAMPNTZ, T.DATETIME}
 
 
 @dataclass(frozen=True)
@@ -49,12 +62,14 @@ class DialectCapabilities:
     same_semantics: bool = False  # the source is DuckDB itself: only non-determinism is kept local
     parenthesized_set_operands: bool = True  # (SELECT … LIMIT n) UNION (SELECT …)
     intersect_except_all: bool = True  # INTERSECT ALL, EXCEPT ALL
+    extract_second: bool = False  # EXTRACT(SECOND …) is an integer (MariaDB), not fractional (PostgreSQL)
 
 
 CAPABILITIES: dict[str, DialectCapabilities] = {
     "postgres": DialectCapabilities(
         allowed=STRUCTURAL + LOGIC + COMPARISONS + ARITHMETIC + AGGREGATES + QUERY
-        + (exp.DPipe, exp.Cast, exp.Interval, exp.Like, exp.Escape, exp.Abs, exp.Length),
+        + (exp.DPipe, exp.Cast, exp.Interval, exp.Like, exp.Escape, exp.Abs, exp.Length)
+        + (exp.Substring, exp.Trim, exp.Nullif, exp.Round) + DATE_PARTS,
         join_kinds=frozenset({"inner", "left", "right", "full", "cross"}),
         text_order_collation="C",
         temporal_logic=True,
@@ -62,7 +77,7 @@ CAPABILITIES: dict[str, DialectCapabilities] = {
         interval_arithmetic=True,
     ),
     "sqlite": DialectCapabilities(
-        allowed=STRUCTURAL + LOGIC + COMPARISONS + ARITHMETIC + AGGREGATES + QUERY + (exp.DPipe, exp.Abs),
+        allowed=STRUCTURAL + LOGIC + COMPARISONS + ARITHMETIC + AGGREGATES + QUERY + (exp.DPipe, exp.Abs, exp.Nullif),
         join_kinds=frozenset({"inner", "left", "cross"}),
         text_order_collation=None,
         temporal_logic=False,
@@ -74,12 +89,14 @@ CAPABILITIES: dict[str, DialectCapabilities] = {
     "mysql": DialectCapabilities(
         # Text columns with a case-insensitive or PAD SPACE collation are kept out of pushed units by
         # the source (unsafe_columns); binary-collated text compares like DuckDB.
-        allowed=STRUCTURAL + LOGIC + COMPARISONS + ARITHMETIC + AGGREGATES + QUERY + (exp.Abs,),
+        allowed=STRUCTURAL + LOGIC + COMPARISONS + ARITHMETIC + AGGREGATES + QUERY
+        + (exp.Abs, exp.Substring, exp.Nullif, exp.Round) + DATE_PARTS,
         join_kinds=frozenset({"inner", "left", "right", "cross"}),
         text_order_collation=None,
         temporal_logic=True,
         like_escape=None,
         interval_arithmetic=False,
+        extract_second=True,
     ),
     "duckdb": DialectCapabilities(
         allowed=(exp.Expression,),
@@ -108,14 +125,34 @@ def _type(node: exp.Expression) -> exp.DataType.Type:
     return node.type.this if node.type else T.UNKNOWN
 
 
-def _family_of(node: exp.Expression) -> str:
-    """Type family of an operand; a bind parameter takes the family of what it is compared with."""
-    if isinstance(node, exp.Placeholder):
+def _family_of(node: exp.Expression | None) -> str:
+    """Type family of an operand; a bind parameter takes the family of what it is compared with; a
+    COALESCE, NULLIF or CASE the family its branches share ("other" if they differ)."""
+    if node is None or isinstance(node, (exp.Placeholder, exp.Null)):
         return "null"
     values = literal_list(node)
     if values is not None:
         return values.kind
+    if isinstance(node, SELECTORS) and _type(node) == T.UNKNOWN:
+        families = {_family_of(branch) for branch in _branches(node)} - {"null"}
+        return families.pop() if len(families) == 1 else "other" if families else "null"
     return _family(_type(node))
+
+
+# Expressions whose value is one of their operands (sqlglot leaves their type UNKNOWN).
+SELECTORS = (exp.Coalesce, exp.Nullif, exp.Case, exp.If)
+
+
+def _branches(node: exp.Expression) -> list[exp.Expression]:
+    """The operands a selector's value comes from: every COALESCE argument, NULLIF's first, each
+    THEN and the ELSE of a CASE."""
+    if isinstance(node, exp.Coalesce):
+        return [node.this, *node.expressions]
+    if isinstance(node, exp.Nullif):
+        return [node.this]
+    if isinstance(node, exp.Case):
+        return [branch.args.get("true") for branch in node.args.get("ifs") or []] + [node.args.get("default")]
+    return [node.args.get("true"), node.args.get("false")]
 
 
 def type_family(kind: exp.DataType.Type) -> str:
@@ -192,7 +229,8 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
                 return problem
         if isinstance(node, ARITHMETIC):
             kinds = {_family_of(o) for o in (node.this, node.args.get("expression")) if o is not None}
-            if not caps.temporal_logic and any(_type(o) == T.DECIMAL for o in node.iter_expressions()):
+            if not caps.temporal_logic and any(_type(part) == T.DECIMAL for o in node.iter_expressions()
+                                               for part in o.walk()):  # COALESCE(dec, 0) * 2 too
                 return "decimal arithmetic: this source stores decimals as binary floats"
             if kinds & {"time", "zoned"} and not caps.interval_arithmetic:
                 return "date arithmetic is not pushed to this source"
@@ -219,7 +257,69 @@ def why_not_pushable(expression: exp.Expression, dialect: str) -> str | None:
                 return "LIKE on a non-text operand"
         if isinstance(node, exp.Column) and _family_of(node) == "other":
             return f"column {node.sql('duckdb')} has a type fedq does not push"
+        if isinstance(node, FUNCTION_RULES):
+            problem = _function_rule(node, caps)
+            if problem:
+                return problem
     return None
+
+
+FUNCTION_RULES = (exp.Substring, exp.Trim, exp.Nullif, exp.Coalesce, exp.Round, *DATE_PARTS)
+
+
+def _function_rule(node: exp.Expression, caps: DialectCapabilities) -> str | None:
+    """The typed guard of each pushed function (module docstring; tests/test_function_pushdown.py)."""
+    if isinstance(node, exp.Substring):
+        length = node.args.get("length")
+        if node.args.get("zero_start") or _family_of(node.this) != "text":
+            return "SUBSTRING of a non-text operand"
+        if not _int_literal(node.args.get("start"), 1) or (length is not None and not _int_literal(length, 0)):
+            return "SUBSTRING is pushed only with a positive literal start and a non-negative literal length " \
+                   "(start <= 0 and negative lengths differ from DuckDB's)"
+        return None
+    if isinstance(node, exp.Trim):
+        chars = node.args.get("expression")
+        if node.args.get("collation") or _family_of(node.this) != "text" or (
+                chars is not None and not (isinstance(chars, exp.Literal) and chars.is_string and chars.this == " ")):
+            return "TRIM is pushed only for spaces from text"
+        return None
+    if isinstance(node, exp.Nullif):
+        return _comparison_problem(node, caps)  # NULLIF(a, b) compares a = b
+    if isinstance(node, exp.Coalesce):
+        families = {_family_of(o) for o in [node.this, *node.expressions]} - {"null", "other"}
+        return f"COALESCE across types {sorted(families)}" if len(families) > 1 else None
+    if isinstance(node, exp.Round):
+        if _type(node.this) != T.DECIMAL:
+            return "ROUND of a non-DECIMAL (floats round half to even at PostgreSQL, half away from zero in DuckDB)"
+        places = node.args.get("decimals")
+        if node.args.get("truncate") or node.args.get("casts_non_integer_decimals") or (
+                places is not None and not _int_literal(places, -38, 38)):
+            return "ROUND is pushed only to a literal number of places"
+        return None
+    if isinstance(node, DATE_PARTS):
+        operand = node.expression if isinstance(node, exp.Extract) else node.this
+        if isinstance(node, exp.Extract):
+            part = node.this.name.upper() if isinstance(node.this, exp.Var) else ""
+        else:
+            part = type(node).__name__.upper()
+        kind = _type(operand)
+        if kind not in NAIVE_TEMPORAL:
+            return "a date part of a zoned or non-temporal value is not pushed (the local session's time zone decides it)"
+        parts = DAY_PARTS if kind == T.DATE else DAY_PARTS | TIME_PARTS | ({"SECOND"} if caps.extract_second else set())
+        if part not in parts:
+            return f"date part {part or node.this.sql('duckdb')} of {kind.value} is not pushed (hazard 17)"
+    return None
+
+
+def _int_literal(node: exp.Expression | None, low: int, high: int | None = None) -> bool:
+    """An integer literal (or a negated one) within [low, high]."""
+    sign = 1
+    if isinstance(node, exp.Neg):
+        node, sign = node.this, -1
+    if not (isinstance(node, exp.Literal) and node.is_int):
+        return False
+    value = sign * int(node.this)
+    return value >= low and (high is None or value <= high)
 
 
 def _function_problem(node: exp.Func, dialect: str) -> str | None:
@@ -254,4 +354,4 @@ def _literal_cast_ok(node: exp.Cast) -> bool:
 
 def needs_code_point_collation(node: exp.Expression) -> bool:
     """True for text-typed expressions whose order matters (ranges, sorts, MIN/MAX)."""
-    return _family(_type(node)) == "text"
+    return _family(_type(node)) == "text" or (isinstance(node, SELECTORS) and _family_of(node) == "text")

@@ -27,7 +27,7 @@ def conform_array(array: pa.Array, target: pa.DataType) -> pa.Array:
     UUIDs become their text."""
     if isinstance(array.type, pa.UuidType) and pa.types.is_string(target):
         return uuid_text(array.storage)
-    if isinstance(array.type, pa.ExtensionType) or isinstance(array, pa.ExtensionArray):
+    if isinstance(array.type, pa.BaseExtensionType):  # numeric, arrow.json (a canonical extension type)
         array = array.storage
     if array.type.equals(target):
         return array
@@ -90,6 +90,6 @@ def conform_batches(
 
 def plain_type(dtype: pa.DataType) -> pa.DataType:
     """The type DuckDB should see for a fetched column: extension types become their storage."""
-    if isinstance(dtype, pa.ExtensionType):
+    if isinstance(dtype, pa.BaseExtensionType):
         return dtype.storage_type
     return dtype

@@ -412,6 +412,6 @@ def _fetched_type(field: pa.Field) -> pa.DataType:
         return pa.string()
     if isinstance(field.type, pa.UuidType):
         return pa.string()  # the catalog reads uuid as text: the same text PostgreSQL prints
-    if isinstance(field.type, pa.ExtensionType):
+    if isinstance(field.type, pa.BaseExtensionType):  # arrow.json (json, jsonb) is a canonical extension, not a pa.ExtensionType
         return field.type.storage_type
     return field.type

@@ -31,6 +31,7 @@ import datetime as dt
 import math
 import queue
 import re
+import secrets
 import socket
 import threading
 import time
@@ -639,13 +640,23 @@ class MySQLSource(SQLSource):
             sqlgen._apply_like_escape(tree, caps.like_escape)
         _widen_float_outputs(tree)
         _derive_limited_in_subqueries(tree)
-        values: list[Any] = []
-        for placeholder in list(tree.find_all(exp.Placeholder)):
+        # %s markers are positional, so values must follow the order the rendered text shows them,
+        # which neither breadth- nor depth-first tree order guarantees: render a unique token per
+        # placeholder, then read the order off the text.
+        nonce = secrets.token_hex(4)
+        typed: dict[str, Any] = {}
+        for index, placeholder in enumerate(list(tree.find_all(exp.Placeholder))):
             value, cast = bind(params[placeholder.name], sqlgen.compared_type(placeholder))
-            values.append(value)
-            marker = self.placeholder(len(values))
+            token = f"fedq_bind_{nonce}_{index}"
+            typed[token] = value
+            marker = exp.var(token)
             sqlgen.replace_in_place(placeholder, exp.cast(marker, cast) if cast is not None else marker)  # O(1), not O(list)
-        return tree.sql(dialect=self.dialect, identify=True, copy=False), tuple(values)
+        sql = tree.sql(dialect=self.dialect, identify=True, copy=False)
+        if not typed:
+            return sql, ()
+        pattern = re.compile(rf"fedq_bind_{nonce}_\d+")
+        values = tuple(typed[m.group(0)] for m in pattern.finditer(sql))
+        return pattern.sub("%s", sql), values
 
     def render_scan(self, request: ScanRequest) -> tuple[str, tuple[Any, ...]]:
         from fedq.engine.sqlgen import remote_table

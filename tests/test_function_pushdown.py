@@ -257,3 +257,38 @@ def test_leap_day_and_month_ends(engines):
     assert rows and all(r[2] == dt.datetime(r[0].year, 2, 29 if r[0].year % 4 == 0 else 28) for r in rows)
     rows = _same_rows(engines, _sql("my", "SELECT d FROM {t} WHERE extract(month from d) = 2 AND extract(day from d) = 29"))
     assert {r[0] for r in rows} == {dt.date(2024, 2, 29)}
+
+
+BOUND = [
+    ("pg", "SELECT id FROM {t} WHERE substring(s, 1, 2) = ? OR coalesce(n, 0) > ? OR nullif(s, 'abc') = ?",
+     [" é", 1.5, "x"], ["SUBSTRING(\"t\".\"s\" FROM 1 FOR 2) =", "NULLIF(\"t\".\"s\", 'abc') ="]),
+    ("pg", "SELECT id, round(n, 1) AS r FROM {t} WHERE extract(year from d) = ? AND trim(s) <> ?", [2024, ""],
+     ["EXTRACT(YEAR FROM \"t\".\"d\") =", "TRIM(\"t\".\"s\") <>"]),
+    ("my", "SELECT id FROM {t} WHERE substring(s, 1, 2) = ? OR coalesce(n, 0) > ? OR extract(day from d) = ?",
+     [" é", 1.5, 31], ["SUBSTRING(`t`.`s`, 1, 2) =", "EXTRACT(DAY FROM `t`.`d`) ="]),
+    # plain columns: %s markers are positional, the values must follow the text's order (sources/mysql.py)
+    ("my", "SELECT id FROM {t} WHERE s = ? OR n > ? OR id = ? OR (d BETWEEN ? AND ? AND round(n, 1) = ?)",
+     [" é", 1.5, 3, dt.date(2024, 1, 1), dt.date(2024, 12, 31), Decimal("2.5")], ["`t`.`s` = %s OR"]),
+    ("lite", "SELECT id FROM {t} WHERE coalesce(k, 0) = ? OR nullif(s, 'abc') = ? OR k = ?", [2, "x", 3],
+     ["COALESCE(\"t\".\"k\", 0) =", "NULLIF(\"t\".\"s\", 'abc') ="]),
+]
+
+
+@pytest.mark.parametrize("case", BOUND, ids=_id)
+def test_bound_values_in_pushed_functions(engines, case):
+    source, sql, params, texts = case
+    sql = _sql(source, sql)
+    (remote,) = [f.remote_sql for f in engines[0].plan(sql, params).fragments if f.source.name == source]
+    assert all(text in remote for text in texts), remote
+    on, off = engines
+    pushed, local = on.execute(sql, params).fetchall(), off.execute(sql, params).fetchall()
+    assert pushed and sorted(pushed, key=repr) == sorted(local, key=repr)
+
+
+def test_substring_of_a_bound_start_stays_local(engines):
+    sql = _sql("pg", "SELECT id, substring(s, ?, 2) AS a FROM {t}")
+    remote = [f.remote_sql for f in engines[0].plan(sql, [0]).fragments]
+    assert remote and not any("SUBSTRING" in r for r in remote)
+    for start in (0, -1, 2):
+        on, off = engines
+        assert sorted(on.execute(sql, [start]).fetchall(), key=repr) == sorted(off.execute(sql, [start]).fetchall(), key=repr)

@@ -125,7 +125,7 @@ def load_mysql(layout: Layout, log=print) -> None:
                 cur.execute(_ddl(table, schema, table, "mysql", _varchar_widths(path)))
                 with tempfile.TemporaryDirectory() as tmp:
                     csv = os.path.join(tmp, f"{table}.csv")
-                    duckdb.connect(config={"enable_progress_bar": False}).execute(f"COPY (SELECT * FROM read_parquet('{path}')) TO '{csv}' "
+                    _quiet_duckdb().execute(f"COPY (SELECT * FROM read_parquet('{path}')) TO '{csv}' "
                                              "(HEADER false, DELIMITER '|', QUOTE '\"', ESCAPE '\"', NULLSTR 'NULL', FORCE_QUOTE *)")
                     # every value quoted, NULL bare: with ENCLOSED BY, MariaDB reads a bare NULL as NULL
                     cur.execute("SET unique_checks = 0")
@@ -212,9 +212,16 @@ def load_files(layout: Layout, log=print) -> None:
             if kind == "parquet":
                 shutil.copyfile(layout.parquet_path(table), partial)
             else:
-                duckdb.connect(config={"enable_progress_bar": False}).execute(f"COPY (SELECT * FROM read_parquet('{layout.parquet_path(table)}')) "
+                _quiet_duckdb().execute(f"COPY (SELECT * FROM read_parquet('{layout.parquet_path(table)}')) "
                                          f"TO '{partial}' {options}")
             partial.replace(target)
+
+
+def _quiet_duckdb() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB without a progress bar (DuckDB 2.0 refuses the setting in connect()'s config)."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def load(layout: Layout, log=print) -> None:

@@ -24,7 +24,7 @@ from fedq.catalog.statistics import analyze_table
 from fedq.catalog.config import CatalogDocument, interpolate, read_catalog_document, resolve_relative
 from fedq.catalog.home import CatalogHome, home_directory, protected_source, to_toml
 from fedq.catalog.views import VIEWS_SOURCE, View
-from fedq.engine import export, introspection
+from fedq.engine import export, introspection, union_shapes
 from fedq.engine.binder import Binder
 from fedq.engine.deadline import Deadline, checkpoint
 from fedq.engine.drift import explain_drift
@@ -419,8 +419,14 @@ class Connection:
             raise type(error)(point_at(error, sql)) from None
 
     def _plan(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
-        """Plan a query after replacing its views by their (checked) SELECTs."""
+        """Plan a query after replacing its views by their (checked) SELECTs; a long UNION ALL of one
+        shape is planned from one of its branches (engine/union_shapes.py)."""
         self._sandbox_native_roots()
+        by_shape = union_shapes.plan_union_by_shape(tree, params, lambda branch: self._plan_whole(branch, params)) \
+            if self.pushdown else None
+        return by_shape or self._plan_whole(tree, params)
+
+    def _plan_whole(self, tree: exp.Expression, params: dict[str, Any]) -> Plan:
         expanded = expand_views(copy_tree(tree), self.catalog, self.binder)
         checkpoint("expanding views")
         return self._planner().plan(expanded, params)

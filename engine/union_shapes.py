@@ -37,6 +37,7 @@ from typing import Callable
 from sqlglot import exp
 
 from fedq.engine.deadline import checkpoint
+from fedq.engine.gc_pause import fewer_collections
 from fedq.engine.planner import Fragment, OverLimit, Plan, _check_limits, _view_ids
 from fedq.engine.set_chains import MIN_BRANCHES
 from fedq.engine.tree_copy import copy_tree
@@ -62,6 +63,11 @@ _POSITIONS = frozenset({"line", "col", "start", "end"})
 def plan_union_by_shape(tree: exp.Expression, params: dict, plan_branch: Callable[[exp.Expression], Plan]) -> Plan | None:
     """The plan of a long UNION ALL of one shape, or None (plan it as a whole). ``plan_branch`` plans
     one branch (a copy it may take over) the normal way; ``tree`` is not changed."""
+    with fewer_collections():  # engine/gc_pause.py: the walk allocates ~10 objects per node of a big tree
+        return _plan_union(tree, params, plan_branch)
+
+
+def _plan_union(tree: exp.Expression, params: dict, plan_branch: Callable[[exp.Expression], Plan]) -> Plan | None:
     if params or not isinstance(tree, exp.Union):
         return None
     branches = _branches(tree)

@@ -9,6 +9,7 @@ reported as such.
 
     python benchmarks/planning_size.py                 # every size
     python benchmarks/planning_size.py --quick         # the smaller sizes only
+    python benchmarks/planning_size.py --shape union_all --whole   # UNION ALL only, without engine/union_shapes.py
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 ADMIN_DSN = os.environ.get("FEDQ_BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 READER_DSN = os.environ.get("FEDQ_BENCH_PG_DSN", "postgresql://fedq_reader@127.0.0.1:5432/test")
-SIZES = {"in_list": [1_000, 10_000, 100_000], "in_text_list": [100_000], "union_all": [100, 1_000, 5_000], "columns": [1_000, 2_500, 10_000]}
+SIZES = {"in_list": [1_000, 10_000, 100_000], "in_text_list": [100_000], "union_all": [100, 1_000, 5_000, 10_000], "columns": [1_000, 2_500, 10_000]}
 QUICK = {"in_list": [1_000, 10_000], "in_text_list": [10_000], "union_all": [100, 500], "columns": [500, 1_000]}
 
 SHAPES = {
@@ -37,6 +38,7 @@ PROGRAM = """
 import json, resource, time, fedq
 con = fedq.connect(home=False, max_statement_length=100_000_000)
 {attach}
+{whole}
 n = {n}
 {shape}
 started = time.monotonic()
@@ -76,8 +78,12 @@ def drop_postgres() -> None:
         cur.executescript("DROP SCHEMA fedq_plan_bench CASCADE")
 
 
-def run_case(attach: str, table: str, shape: str, n: int, timeout: float) -> dict:
-    program = textwrap.dedent(PROGRAM).format(attach=attach, n=n, shape=SHAPES[shape].format(table=table))
+WHOLE = "import fedq.engine.union_shapes as union_shapes; union_shapes.MIN_BRANCHES = 10**9  # --whole"
+
+
+def run_case(attach: str, table: str, shape: str, n: int, timeout: float, whole: bool = False) -> dict:
+    program = textwrap.dedent(PROGRAM).format(attach=attach, n=n, shape=SHAPES[shape].format(table=table),
+                                              whole=WHOLE if whole else "")
     try:
         done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -91,9 +97,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes only")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per case")
+    parser.add_argument("--shape", action="append", choices=list(SHAPES), help="only these shapes (repeatable)")
+    parser.add_argument("--whole", action="store_true",
+                        help="plan each UNION ALL as a whole, as before engine/union_shapes.py (for before/after figures)")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "planning_size.json"))
     args = parser.parse_args()
-    sizes = QUICK if args.quick else SIZES
+    sizes = {shape: counts for shape, counts in (QUICK if args.quick else SIZES).items() if not args.shape or shape in args.shape}
     results = []
     with tempfile.TemporaryDirectory() as folder:
         targets = [("sqlite", f"con.attach('sq', 'sqlite', path={make_sqlite(Path(folder))!r})", "sq.b")]
@@ -104,7 +113,7 @@ def main() -> None:
             for source, attach, table in targets:
                 for shape, counts in sizes.items():
                     for n in counts:
-                        result = {"source": source, "shape": shape, "n": n, **run_case(attach, table, shape, n, args.timeout)}
+                        result = {"source": source, "shape": shape, "n": n, **({"whole": True} if args.whole else {}), **run_case(attach, table, shape, n, args.timeout, args.whole)}
                         results.append(result)
                         print(json.dumps(result), flush=True)
         finally:

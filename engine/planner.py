@@ -1177,8 +1177,9 @@ class Planner:
                     if id(probe) not in scans:
                         continue
                     b, p = scans[id(build)] if id(build) in scans else self._group_builds[id(build)][0], scans[id(probe)]
-                    if p.dynamic is None and b.dynamic is None and not (p.exact or p.inexact) and _takes_keys(p, probe_col.name, family) and (
-                        b.exact or b.inexact or self._much_smaller(b, p)
+                    if p.dynamic is None and b.dynamic is None and _takes_keys(p, probe_col.name, family) and (
+                        (b.exact or b.inexact or self._much_smaller(b, p)) if not (p.exact or p.inexact)
+                        else (b.exact or b.inexact) and self._much_smaller(b, p, key_limit=False)  # a filtered probe: a filtered build of a far smaller table
                     ):
                         real = {f.name.lower(): f.name for f in p.request.schema}
                         build_real = self._build_names(build, b)
@@ -1272,11 +1273,14 @@ class Planner:
             rows = min(rows, build * stats.rows / distinct if distinct else build)
         return round(rows)
 
-    def _much_smaller(self, build: "Fragment", probe: "Fragment") -> bool:
+    def _much_smaller(self, build: "Fragment", probe: "Fragment", key_limit: bool = True) -> bool:
         """Statistics say ``build`` fits the longest key list ``probe``'s source takes and is at least
-        MIN_REDUCTION_FACTOR times smaller than ``probe``: its keys are worth sending."""
+        MIN_REDUCTION_FACTOR times smaller than ``probe``: its keys are worth sending. ``key_limit=False``
+        for a filtered build, whose table's size overstates its keys (the run-time reduction chooses
+        a list, a range or none from the keys that arrive)."""
         sizes = [self.catalog.row_count(f.bound) if f.bound is not None else None for f in (build, probe)]
-        return None not in sizes and sizes[0] <= max_keys(probe.source.binds_arrays) and sizes[0] * MIN_REDUCTION_FACTOR <= sizes[1]
+        return None not in sizes and (not key_limit or sizes[0] <= max_keys(probe.source.binds_arrays)) \
+            and sizes[0] * MIN_REDUCTION_FACTOR <= sizes[1]
 
     def _scan_fragment(self, target: BoundTable, columns: list[str], terms: list[exp.Expression], params: dict[str, Any]) -> Fragment:
         source = target.source
